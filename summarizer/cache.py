@@ -1,0 +1,56 @@
+"""A persistent cache of model calls in SQLite: identical requests are answered without a call."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import time
+from pathlib import Path
+
+from .llm.base import Completion, CompletionRequest
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS llm_cache (
+    key TEXT PRIMARY KEY,
+    backend TEXT NOT NULL,
+    model TEXT NOT NULL,
+    prompt_id TEXT NOT NULL,
+    prompt_version TEXT NOT NULL,
+    completion TEXT NOT NULL,
+    created REAL NOT NULL
+)
+"""
+
+
+def cache_key(backend: str, model: str, request: CompletionRequest) -> str:
+    """Everything that changes the answer: backend, model, messages, limits, temperature."""
+    payload = json.dumps(
+        {"backend": backend, "model": model, "request": request.model_dump(mode="json")},
+        sort_keys=True, ensure_ascii=False,
+    )
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+class Cache:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute(SCHEMA)
+
+    def get(self, key: str) -> Completion | None:
+        row = self._db.execute("SELECT completion FROM llm_cache WHERE key = ?", (key,)).fetchone()
+        return Completion.model_validate_json(row[0]) if row else None
+
+    def put(self, key: str, backend: str, request: CompletionRequest,
+            completion: Completion) -> None:
+        self._db.execute(
+            "INSERT OR REPLACE INTO llm_cache VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (key, backend, completion.model, request.prompt_id, request.prompt_version,
+             completion.model_dump_json(), time.time()),
+        )
+
+    def close(self) -> None:
+        self._db.close()

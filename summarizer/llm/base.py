@@ -1,0 +1,49 @@
+"""The backend interface: one async method, a tokenizer and a context window."""
+
+from __future__ import annotations
+
+from typing import Literal, Protocol, runtime_checkable
+
+from ..models import Frozen
+
+
+class Message(Frozen):
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+class CompletionRequest(Frozen):
+    messages: tuple[Message, ...]
+    max_tokens: int
+    temperature: float = 0.0
+    prompt_id: str = ""
+    prompt_version: str = ""
+
+
+class Completion(Frozen):
+    text: str
+    model: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """A model that completes chat requests. Implementations: openai, local, scripted."""
+
+    name: str
+    model: str
+    context_window: int
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens the model would see for this text (exact where the backend has a tokenizer)."""
+        ...
+
+    async def complete(self, request: CompletionRequest) -> Completion:
+        """One chat completion; raises BackendError when it cannot be had."""
+        ...
+
+
+def estimate_tokens(text: str) -> int:
+    """A conservative estimate for when no tokenizer is at hand (about 3.5 characters a token)."""
+    return max(1, (len(text) * 2 + 6) // 7)

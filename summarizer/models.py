@@ -1,0 +1,122 @@
+"""The data that flows between stages: frozen, validated, serialisable."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class Document(Frozen):
+    """One input as read, before cleaning."""
+
+    origin: str  # file path, "stdin" or "file.jsonl:3": where it came from, for messages
+    text: str
+    title: str | None = None
+    source: str | None = None
+    url: str | None = None
+    published: str | None = None
+
+
+class Skip(Frozen):
+    """An input that was left out of the run, and why."""
+
+    origin: str
+    reason: str
+
+
+class Removal(Frozen):
+    """A line taken out by the cleaner."""
+
+    text: str
+    reason: str
+
+
+class Article(Frozen):
+    """A cleaned article: `text` is what passages, offsets and quotes refer to."""
+
+    id: str
+    origin: str
+    text: str
+    title: str | None = None
+    source: str | None = None
+    url: str | None = None
+    published: str | None = None
+    sources: tuple[str, ...] = ()  # every outlet that carried it (wire copies merged into one)
+    removed: tuple[Removal, ...] = ()
+
+
+class Duplicate(Frozen):
+    """Text left out because it repeats text already kept."""
+
+    kind: Literal["paragraph", "article"]
+    article_id: str
+    text: str
+    duplicate_of: str  # article id (for articles) or passage id "a.p" in article numbering
+
+
+class Passage(Frozen):
+    """A citable span of an article: `article.text[start:end] == text`."""
+
+    article_id: str
+    article_no: int
+    index: int
+    start: int
+    end: int
+    text: str
+
+    @property
+    def id(self) -> str:
+        return f"{self.article_no}.{self.index}"
+
+
+class Citation(Frozen):
+    article_id: str
+    passage: str
+    start: int
+    end: int
+    quote: str
+
+
+class Sentence(Frozen):
+    text: str
+    support: Literal["supported", "unsupported"]
+    citations: tuple[Citation, ...] = ()
+
+
+class ArticleSummary(Frozen):
+    article: Article
+    summary: tuple[Sentence, ...]
+
+
+class Usage(Frozen):
+    backend: str
+    model: str
+    llm_calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cache_hits: int = 0
+    seconds: float = 0.0
+    cost_usd: float | None = None
+
+
+class Faithfulness(Frozen):
+    supported: int
+    unsupported: int
+    score: float | None
+
+
+class Result(Frozen):
+    """Everything a run produced; `render` turns it into JSON or Markdown."""
+
+    articles: tuple[ArticleSummary, ...]
+    overview: tuple[Sentence, ...]
+    duplicates: tuple[Duplicate, ...]
+    skipped: tuple[Skip, ...]
+    usage: Usage
+    faithfulness: Faithfulness
+    prompts: dict[str, str] = Field(default_factory=dict)  # prompt id -> version used

@@ -1,0 +1,204 @@
+"""Where the stages meet: clean -> dedup -> chunk -> map -> collapse -> reduce -> cite."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from typing import Protocol
+
+from . import prompts
+from .cache import Cache
+from .calls import Caller
+from .chunk import make_passages, pack
+from .citations import parse_output, render_line, resolve
+from .clean import clean_document
+from .dedup import dedup
+from .errors import ConfigError, InputError
+from .llm.base import Backend, CompletionRequest
+from .models import (
+    Article,
+    ArticleSummary,
+    Document,
+    Faithfulness,
+    Passage,
+    Result,
+    Sentence,
+    Skip,
+)
+
+log = logging.getLogger(__name__)
+
+MIN_MATERIAL_TOKENS = 64
+ARTICLE_SENTENCES = 5
+OVERVIEW_SENTENCES = 6
+
+
+class Progress(Protocol):
+    def add(self, n: int) -> None:
+        """More model calls are on the way."""
+
+    def advance(self, n: int = 1) -> None:
+        """Model calls finished."""
+
+
+class NoProgress:
+    def add(self, n: int) -> None:
+        pass
+
+    def advance(self, n: int = 1) -> None:
+        pass
+
+
+async def summarize(
+    docs: Sequence[Document],
+    skipped: Sequence[Skip] = (),
+    *,
+    backend: Backend,
+    concurrency: int = 4,
+    cache: Cache | None = None,
+    max_output_tokens: int = 400,
+    temperature: float = 0.0,
+    progress: Progress | None = None,
+) -> Result:
+    """Summarise each article and the set of them, every sentence citing its passages."""
+    skips = list(skipped)
+    articles: list[Article] = []
+    for doc in docs:
+        cleaned = clean_document(doc)
+        if isinstance(cleaned, Skip):
+            skips.append(cleaned)
+        else:
+            articles.append(cleaned)
+    if not articles:
+        reasons = "; ".join(f"{s.origin}: {s.reason}" for s in skips) or "no input given"
+        raise InputError(f"no readable article ({reasons})")
+    deduped = dedup(articles)
+    caller = Caller(backend, concurrency=concurrency, cache=cache)
+    run = _Run(caller, backend, max_output_tokens, temperature, progress or NoProgress())
+    summaries = await run.summarize_articles(deduped.articles, deduped.paragraphs)
+    overview: list[Sentence] = []
+    if sum(1 for s in summaries if s.summary) >= 2:
+        overview = await run.overview(summaries)
+    sentences = [s for a in summaries for s in a.summary] + overview
+    supported = sum(1 for s in sentences if s.support == "supported")
+    return Result(
+        articles=tuple(summaries),
+        overview=tuple(overview),
+        duplicates=tuple(deduped.duplicates),
+        skipped=tuple(skips),
+        usage=caller.usage(),
+        faithfulness=Faithfulness(
+            supported=supported, unsupported=len(sentences) - supported,
+            score=round(supported / len(sentences), 4) if sentences else None,
+        ),
+        prompts=dict(caller.prompts),
+    )
+
+
+class _Run:
+    def __init__(self, caller: Caller, backend: Backend, max_output_tokens: int,
+                 temperature: float, progress: Progress) -> None:
+        self.caller = caller
+        self.backend = backend
+        # Leave most of a small window for the material; a summary needs few tokens.
+        self.max_output = min(max_output_tokens, backend.context_window // 4)
+        self.temperature = temperature
+        self.progress = progress
+        self.passages: dict[str, Passage] = {}
+        self.articles: dict[str, Article] = {}
+
+    def budget(self, prompt: prompts.Prompt, **values: object) -> int:
+        """Tokens left for material once the prompt, the answer and a margin are counted."""
+        empty = prompt.render(**values)
+        fixed = sum(self.backend.count_tokens(m.content) for m in empty) + 8 * len(empty)
+        margin = max(16, self.backend.context_window // 50)
+        budget = self.backend.context_window - self.max_output - fixed - margin
+        if budget < MIN_MATERIAL_TOKENS:
+            raise ConfigError(
+                f"the model's context window ({self.backend.context_window} tokens) leaves only "
+                f"{budget} tokens for text after the '{prompt.id}' prompt; use a model with a "
+                "larger window")
+        return budget
+
+    async def summarize_articles(self, articles: list[Article],
+                                 paragraphs: dict) -> list[ArticleSummary]:
+        map_prompt = prompts.load("map")
+        jobs = []
+        for no, article in enumerate(articles, 1):
+            self.articles[article.id] = article
+            budget = self.budget(map_prompt, article_no=no, sentences=ARTICLE_SENTENCES,
+                                 title=article.title or "", passages="")
+            passages = make_passages(article, no, paragraphs[article.id],
+                                     self.backend.count_tokens, budget // 2)
+            self.passages.update((p.id, p) for p in passages)
+            lines = [f"[{p.id}] {p.text}" for p in passages]
+            groups = pack(lines, self.backend.count_tokens, budget)
+            self.progress.add(len(groups))
+            jobs.append(self._summarize_article(article, no, lines, groups))
+        summaries = await asyncio.gather(*jobs)
+        return [ArticleSummary(article=a, summary=tuple(s))
+                for a, s in zip(articles, summaries, strict=True)]
+
+    async def _summarize_article(self, article: Article, no: int, lines: list[str],
+                                 groups: list[list[int]]) -> list[Sentence]:
+        if not lines:
+            return []
+        parts = await asyncio.gather(*(
+            self.ask("map", article_no=no, title=article.title or "",
+                     sentences=_sentences_for(len(group)),
+                     passages="\n".join(lines[i] for i in group))
+            for group in groups
+        ))
+        sentences = [s for part in parts for s in part]
+        if len(parts) == 1:
+            return sentences
+        return await self.condense(sentences, "collapse", ARTICLE_SENTENCES)
+
+    async def overview(self, summaries: list[ArticleSummary]) -> list[Sentence]:
+        sentences = [s for a in summaries for s in a.summary]
+        count = sum(1 for a in summaries if a.summary)
+        return await self.condense(sentences, "reduce", min(OVERVIEW_SENTENCES, count + 2),
+                                   count=count)
+
+    async def condense(self, sentences: list[Sentence], prompt_name: str, target: int,
+                       **values: object) -> list[Sentence]:
+        """One call when the sentences fit the window; else collapse groups, then recurse."""
+        if not sentences:
+            return []
+        prompt = prompts.load(prompt_name)
+        lines = [render_line(s) for s in sentences]
+        budget = self.budget(prompt, lines="", sentences=target, **values)
+        groups = pack(lines, self.backend.count_tokens, budget)
+        self.progress.add(len(groups))
+        if len(groups) == 1:
+            return await self.ask(prompt_name, lines="\n".join(lines), sentences=target, **values)
+        if len(groups) == len(lines):
+            raise ConfigError("the model's context window is too small to combine summaries; "
+                              "use a model with a larger window")
+        # Each group must come back shorter than it went in, so the recursion ends.
+        parts = await asyncio.gather(*(
+            self.ask(prompt_name, lines="\n".join(lines[i] for i in group),
+                     sentences=max(1, min(target, len(group) // 2)), **values)
+            for group in groups
+        ))
+        return await self.condense([s for part in parts for s in part], prompt_name, target,
+                                   **values)
+
+    async def ask(self, prompt_name: str, **values: object) -> list[Sentence]:
+        """One model call; its output parsed into sentences with resolved citations."""
+        prompt = prompts.load(prompt_name)
+        request = CompletionRequest(
+            messages=prompt.render(**values), max_tokens=self.max_output,
+            temperature=self.temperature, prompt_id=prompt.id, prompt_version=prompt.version,
+        )
+        completion = await self.caller.complete(request)
+        self.progress.advance()
+        limit = int(values["sentences"])  # type: ignore[call-overload]
+        return [resolve(text, ids, self.passages, self.articles)
+                for text, ids in parse_output(completion.text)[:limit]]
+
+
+def _sentences_for(passages: int) -> int:
+    """A short article gets a short summary."""
+    return max(2, min(ARTICLE_SENTENCES, (passages + 2) // 3))
