@@ -12,8 +12,8 @@ from .cache import Cache
 from .calls import Caller
 from .chunk import make_passages, pack
 from .citations import parse_output, render_line, resolve
-from .clean import clean_document
-from .dedup import dedup
+from .clean import SENTENCE_END, clean_document
+from .dedup import dedup, normalise
 from .errors import ConfigError, InputError
 from .llm.base import Backend, CompletionRequest
 from .models import (
@@ -132,7 +132,8 @@ class _Run:
             passages = make_passages(article, no, paragraphs[article.id],
                                      self.backend.count_tokens, budget // 2)
             self.passages.update((p.id, p) for p in passages)
-            lines = [f"[{p.id}] {p.text}" for p in passages]
+            # The headline and byline are shown as such, not offered as facts to summarise.
+            lines = [f"[{p.id}] {p.text}" for p in passages if not _is_masthead(p, article)]
             groups = pack(lines, self.backend.count_tokens, budget)
             self.progress.add(len(groups))
             jobs.append(self._summarize_article(article, no, lines, groups))
@@ -195,8 +196,19 @@ class _Run:
         completion = await self.caller.complete(request)
         self.progress.advance()
         limit = int(values["sentences"])  # type: ignore[call-overload]
+        sentences = parse_output(completion.text)
+        if completion.completion_tokens >= self.max_output and sentences \
+                and not SENTENCE_END.search(sentences[-1][0]):
+            sentences.pop()  # cut off by the token limit mid-sentence
+        unique = list({normalise(text): (text, ids) for text, ids in reversed(sentences)}.values())
+        unique.reverse()  # a sentence said twice counts once, at its first place
         return [resolve(text, ids, self.passages, self.articles)
-                for text, ids in parse_output(completion.text)[:limit]]
+                for text, ids in unique[:limit]]
+
+
+def _is_masthead(passage: Passage, article: Article) -> bool:
+    return passage.text == article.title or (
+        passage.text.lower().startswith("by ") and len(passage.text.split()) <= 12)
 
 
 def _sentences_for(passages: int) -> int:

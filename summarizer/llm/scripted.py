@@ -12,7 +12,7 @@ Reply = str | Callable[[CompletionRequest], str]
 PASSAGE_LINE = re.compile(r"^\[(\d+\.\d+)\]\s+(.+)$", re.MULTILINE)
 AT_MOST = re.compile(r"at most (\d+) sentences")
 MATERIAL = re.compile(r"^(?:Passages|Lines):$", re.MULTILINE)
-FIRST_SENTENCE = re.compile(r"^(.+?[.!?][\"”’']?)(?:\s|$)")
+FIRST_SENTENCE = re.compile(r"^(.+?[.!?][\"”’']?)(?=\s+[A-Z“\"]|$)")
 
 
 class ScriptedBackend:

@@ -1,0 +1,151 @@
+"""The `summarizer` command: one-off cited summaries of files, folders or stdin."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import sqlite3
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from tqdm import tqdm
+
+from . import __version__
+from .cache import Cache
+from .errors import BackendError, ConfigError, InputError, PromptError, SummarizerError
+from .ingest import read_inputs
+from .llm import BACKENDS, make_backend
+from .pipeline import summarize
+from .render import to_json, to_markdown
+from .settings import get_settings
+
+log = logging.getLogger("summarizer")
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="summarizer", description="Faithful, cited summaries of news articles.")
+    parser.add_argument("--version", action="version", version=f"summarizer {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser(
+        "summarize", help="summarise articles: one summary each, then one across them",
+        description="Summarise articles from files (.txt .md .html .json .jsonl), folders, "
+                    "or '-' for stdin. Markdown goes to stdout unless --out is given.")
+    run.add_argument("paths", nargs="+", metavar="PATH", help="file, folder, or - for stdin")
+    run.add_argument("--format", choices=("md", "json"), default="md",
+                     help="output format (default: md)")
+    run.add_argument("--out", type=Path, metavar="FILE", help="write the output to FILE")
+    run.add_argument("--backend", choices=BACKENDS,
+                     help="model backend (default: SUMMARIZER_BACKEND, else openai when "
+                          "OPENAI_API_KEY or OPENAI_BASE_URL is set, else local)")
+    run.add_argument("--model", help="model name (openai) or .gguf path (local); "
+                                     "default SUMMARIZER_MODEL")
+    run.add_argument("--concurrency", type=_positive, metavar="N",
+                     help="model calls at once (default SUMMARIZER_CONCURRENCY, 4)")
+    run.add_argument("--no-cache", action="store_true",
+                     help="ignore the cache of earlier model calls")
+    return parser
+
+
+def _positive(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, not '{value}'")
+    return number
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="summarizer: %(message)s")
+    try:
+        return _summarize(args)
+    except InputError as e:
+        print(f"summarizer: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except (BackendError, ConfigError, PromptError) as e:
+        print(f"summarizer: error: {e}", file=sys.stderr)
+        return EXIT_FAILURE
+    except SummarizerError as e:
+        print(f"summarizer: error: {e}", file=sys.stderr)
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        print("summarizer: interrupted", file=sys.stderr)
+        return 130
+
+
+def _summarize(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    docs, skips = read_inputs(args.paths)
+    for skip in skips:
+        log.warning("skipped %s: %s", skip.origin, skip.reason)
+    if not docs:
+        reasons = "; ".join(f"{s.origin}: {s.reason}" for s in skips)
+        raise InputError(f"no readable article ({reasons})")
+    backend = make_backend(settings, args.backend, args.model)
+    cache = None if args.no_cache or settings.no_cache else _open_cache(settings.cache_path)
+    with tqdm(total=0, desc="summarizing", unit="call", file=sys.stderr,
+              disable=not sys.stderr.isatty(), leave=False) as bar:
+        result = asyncio.run(summarize(
+            docs, skips, backend=backend, cache=cache,
+            concurrency=args.concurrency or settings.concurrency,
+            max_output_tokens=settings.max_output_tokens, temperature=settings.temperature,
+            progress=_BarProgress(bar),
+        ))
+    for skip in result.skipped[len(skips):]:
+        log.warning("skipped %s: %s", skip.origin, skip.reason)
+    if args.format == "json":
+        output = json.dumps(to_json(result), ensure_ascii=False, indent=2) + "\n"
+    else:
+        output = to_markdown(result)
+    if args.out:
+        _write_atomically(args.out, output)
+    else:
+        sys.stdout.write(output)
+    return EXIT_OK
+
+
+def _open_cache(path: Path) -> Cache | None:
+    try:
+        return Cache(path)
+    except (OSError, sqlite3.Error) as e:
+        log.warning("cache at %s unavailable (%s); running without it", path, e)
+        return None
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """A failed write leaves any earlier file at PATH as it was."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+class _BarProgress:
+    def __init__(self, bar: tqdm) -> None:
+        self.bar = bar
+
+    def add(self, n: int) -> None:
+        self.bar.total += n
+        self.bar.refresh()
+
+    def advance(self, n: int = 1) -> None:
+        self.bar.update(n)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
