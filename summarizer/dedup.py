@@ -92,7 +92,8 @@ def _dedup_paragraphs(result: Deduped) -> None:
         for n, span in enumerate(paragraph_spans(article.text)):
             text = article.text[span.start : span.end]
             key = _digest(normalise(text))
-            shingles = _shingles(text, 3) if len(WORD.findall(text)) >= PARAGRAPH_MIN_WORDS else set()
+            long_enough = len(WORD.findall(text)) >= PARAGRAPH_MIN_WORDS
+            shingles = _shingles(text, 3) if long_enough else set()
             match = exact.get(key)
             if match is None and shingles:
                 near = _near_match(lsh, shingles, shingles_of, PARAGRAPH_THRESHOLD)

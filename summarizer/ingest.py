@@ -1,4 +1,4 @@
-"""Read articles from files, folders and stdin into `Document`s; unreadable inputs become `Skip`s."""
+"""Read articles from files, folders and stdin; unreadable inputs become `Skip`s."""
 
 from __future__ import annotations
 

@@ -127,7 +127,7 @@ class _Run:
         jobs = []
         for no, article in enumerate(articles, 1):
             self.articles[article.id] = article
-            budget = self.budget(map_prompt, article_no=no, sentences=ARTICLE_SENTENCES,
+            budget = self.budget(map_prompt, sentences=ARTICLE_SENTENCES,
                                  title=article.title or "", passages="")
             passages = make_passages(article, no, paragraphs[article.id],
                                      self.backend.count_tokens, budget // 2)
@@ -136,17 +136,17 @@ class _Run:
             lines = [f"[{p.id}] {p.text}" for p in passages if not _is_masthead(p, article)]
             groups = pack(lines, self.backend.count_tokens, budget)
             self.progress.add(len(groups))
-            jobs.append(self._summarize_article(article, no, lines, groups))
+            jobs.append(self._summarize_article(article, lines, groups))
         summaries = await asyncio.gather(*jobs)
         return [ArticleSummary(article=a, summary=tuple(s))
                 for a, s in zip(articles, summaries, strict=True)]
 
-    async def _summarize_article(self, article: Article, no: int, lines: list[str],
+    async def _summarize_article(self, article: Article, lines: list[str],
                                  groups: list[list[int]]) -> list[Sentence]:
         if not lines:
             return []
         parts = await asyncio.gather(*(
-            self.ask("map", article_no=no, title=article.title or "",
+            self.ask("map", title=article.title or "",
                      sentences=_sentences_for(len(group)),
                      passages="\n".join(lines[i] for i in group))
             for group in groups
@@ -200,8 +200,12 @@ class _Run:
         if completion.completion_tokens >= self.max_output and sentences \
                 and not SENTENCE_END.search(sentences[-1][0]):
             sentences.pop()  # cut off by the token limit mid-sentence
-        unique = list({normalise(text): (text, ids) for text, ids in reversed(sentences)}.values())
-        unique.reverse()  # a sentence said twice counts once, at its first place
+        seen: set[str] = set()
+        unique = []
+        for text, ids in sentences:  # a sentence said twice counts once
+            if (key := normalise(text)) not in seen:
+                seen.add(key)
+                unique.append((text, ids))
         return [resolve(text, ids, self.passages, self.articles)
                 for text, ids in unique[:limit]]
 

@@ -1,0 +1,34 @@
+"""Shared fixtures: no network, a private cache, the shared seed data when it is there."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from summarizer.settings import get_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+SHARED_DATA = ROOT.parent / "shared" / "data"
+SEEDS = SHARED_DATA / "seeds"
+
+
+@pytest.fixture(autouse=True)
+def isolated_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    """Each test gets its own cache file, no real endpoint and no network."""
+    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "SUMMARIZER_BACKEND", "SUMMARIZER_MODEL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("SUMMARIZER_ALLOW_NETWORK", "0")
+    monkeypatch.setenv("SUMMARIZER_CACHE_PATH", str(tmp_path / "cache.sqlite3"))
+    monkeypatch.chdir(tmp_path)  # no stray .env file is read
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def seeds() -> Path:
+    if not SEEDS.is_dir():
+        pytest.skip(f"shared seed articles not found at {SEEDS}")
+    return SEEDS
