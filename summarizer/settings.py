@@ -19,7 +19,8 @@ class Settings(BaseSettings):
     """Every setting, read from `SUMMARIZER_*` variables (and the OpenAI ones) or a `.env` file."""
 
     model_config = SettingsConfigDict(
-        env_prefix="SUMMARIZER_", env_file=".env", extra="ignore", populate_by_name=True
+        env_prefix="SUMMARIZER_", env_file=".env", extra="ignore", populate_by_name=True,
+        env_ignore_empty=True,
     )
 
     backend: str | None = None

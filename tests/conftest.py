@@ -32,3 +32,29 @@ def seeds() -> Path:
     if not SEEDS.is_dir():
         pytest.skip(f"shared seed articles not found at {SEEDS}")
     return SEEDS
+
+
+@pytest.fixture
+def no_network(monkeypatch: pytest.MonkeyPatch):
+    """Any attempt to open a connection beyond loopback fails the test."""
+    import socket
+
+    real_connect = socket.socket.connect
+
+    def guarded(sock: socket.socket, address: object) -> object:
+        host = address[0] if isinstance(address, tuple) else address
+        if sock.family == socket.AF_UNIX or host in ("127.0.0.1", "::1", "localhost"):
+            return real_connect(sock, address)
+        raise AssertionError(f"network access attempted: {address!r}")
+
+    monkeypatch.setattr(socket.socket, "connect", guarded)
+    monkeypatch.setattr(socket, "getaddrinfo", _refuse_lookup(socket.getaddrinfo))
+
+
+def _refuse_lookup(real):
+    def lookup(host, *args, **kwargs):
+        if host in (None, "127.0.0.1", "::1", "localhost"):
+            return real(host, *args, **kwargs)
+        raise AssertionError(f"DNS lookup attempted: {host!r}")
+
+    return lookup

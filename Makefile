@@ -1,0 +1,24 @@
+# The few verbs people use. Everything runs from the project's own virtual environment.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+
+.PHONY: install run test lint bench
+
+$(PY):
+	python3.11 -m venv $(VENV)
+
+install: $(PY)
+	$(VENV)/bin/pip install -e '.[dev,local]'
+
+run: $(PY)
+	$(VENV)/bin/summarizer summarize examples/
+
+test: $(PY)
+	$(PY) -m pytest
+
+lint: $(PY)
+	$(VENV)/bin/ruff check summarizer tests benchmarks
+	$(VENV)/bin/ruff format --check summarizer tests benchmarks || true
+
+bench: $(PY)
+	for f in benchmarks/bench_*.py; do $(PY) $$f; done

@@ -1,0 +1,148 @@
+"""The map-reduce pipeline on the scripted backend: calls, budgets, cache and skips."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import re
+from pathlib import Path
+
+from conftest import EXAMPLES
+
+from summarizer.cache import Cache
+from summarizer.ingest import read_inputs
+from summarizer.llm.scripted import ScriptedBackend
+from summarizer.models import Document, Result
+from summarizer.pipeline import summarize
+
+PASSAGE = re.compile(r"^\[(\d+\.\d+)\] (.+)$", re.MULTILINE)
+
+
+def _run(docs, skips=(), **kwargs) -> Result:
+    return asyncio.run(summarize(docs, skips, **kwargs))
+
+
+def _map_requests(backend: ScriptedBackend):
+    return [r for r in backend.requests if r.prompt_id == "map"]
+
+
+def _passages_sent(backend: ScriptedBackend) -> list[str]:
+    return [text for r in _map_requests(backend)
+            for _, text in PASSAGE.findall(r.messages[-1].content)]
+
+
+def _check_citations(result: Result) -> None:
+    texts = {a.article.id: a.article.text for a in result.articles}
+    for sentence in [s for a in result.articles for s in a.summary] + list(result.overview):
+        for c in sentence.citations:
+            assert texts[c.article_id][c.start : c.end] == c.quote
+
+
+def test_one_map_call_per_unique_article_and_nothing_sent_twice():
+    docs, skips = read_inputs([str(EXAMPLES)])
+    backend = ScriptedBackend()
+    result = _run(docs, skips, backend=backend)
+    assert len(result.articles) == len(docs) == 4
+    assert len(_map_requests(backend)) == 4
+    sent = _passages_sent(backend)
+    assert len(sent) == len(set(sent)), "a paragraph reached the model twice"
+    assert {d.kind for d in result.duplicates} == {"paragraph"}
+    assert len(backend.requests) == 5  # four maps and the overview
+    assert result.usage.llm_calls == 5
+    assert all(a.summary for a in result.articles) and result.overview
+    _check_citations(result)
+
+
+def test_a_duplicate_article_costs_no_call():
+    text = (EXAMPLES / "03_velle_valley_ledger.txt").read_text(encoding="utf-8")
+    docs = [Document(origin="one.txt", text=text, source="Ledger"),
+            Document(origin="two.txt", text=text, source="Copy")]
+    backend = ScriptedBackend()
+    result = _run(docs, backend=backend)
+    assert len(backend.requests) == 1
+    assert [d.kind for d in result.duplicates if d.kind == "article"] == ["article"]
+    assert result.articles[0].article.sources == ("Ledger", "Copy")
+
+
+def test_a_tiny_window_forces_collapse_and_still_summarises():
+    docs, skips = read_inputs([str(EXAMPLES)])
+    backend = ScriptedBackend(context_window=700)
+    result = _run(docs, skips, backend=backend)
+    prompts = [r.prompt_id for r in backend.requests]
+    assert prompts.count("map") > 4
+    assert "collapse" in prompts
+    assert all(a.summary for a in result.articles) and result.overview
+    for request in backend.requests:
+        used = sum(backend.count_tokens(m.content) for m in request.messages)
+        assert used + request.max_tokens <= 700
+    _check_citations(result)
+
+
+def _long_article(words: int, seed: int = 7) -> str:
+    rng = random.Random(seed)
+    vocabulary = [f"{a}{b}" for a in ("mar", "tel", "kon", "vis", "dra", "pel", "sur", "qua")
+                  for b in ("ona", "ik", "esh", "ura", "ol", "ant", "ire", "ux", "eb", "ay")]
+    paragraphs, count = [], 0
+    while count < words:
+        sentences = []
+        for _ in range(4):
+            sentence = " ".join(rng.choice(vocabulary) for _ in range(rng.randint(9, 16)))
+            sentences.append(sentence.capitalize() + ".")
+        paragraph = " ".join(sentences)
+        paragraphs.append(paragraph)
+        count += len(paragraph.split())
+    return "Long report\n" + "\n".join(paragraphs)
+
+
+def test_a_2048_token_window_summarises_a_30000_word_input():
+    text = _long_article(30_000)
+    assert len(text.split()) >= 30_000
+    backend = ScriptedBackend(context_window=2048)
+    result = _run([Document(origin="long.txt", text=text)], backend=backend)
+    summary = result.articles[0].summary
+    assert 1 <= len(summary) <= 5
+    assert all(s.citations for s in summary)
+    assert len(_map_requests(backend)) > 20
+    for request in backend.requests:
+        used = sum(backend.count_tokens(m.content) for m in request.messages)
+        assert used + request.max_tokens <= 2048
+    _check_citations(result)
+
+
+def test_a_second_run_of_the_same_input_makes_no_calls(tmp_path: Path):
+    docs, skips = read_inputs([str(EXAMPLES)])
+    cache = Cache(tmp_path / "calls.sqlite3")
+    first_backend = ScriptedBackend()
+    first = _run(docs, skips, backend=first_backend, cache=cache)
+    cache.close()
+    again = Cache(tmp_path / "calls.sqlite3")  # a new process would open the file afresh
+    second_backend = ScriptedBackend()
+    second = _run(docs, skips, backend=second_backend, cache=again)
+    assert first.usage.llm_calls == 5 and first.usage.cache_hits == 0
+    assert second_backend.requests == []
+    assert second.usage.llm_calls == 0 and second.usage.cache_hits == 5
+    assert second.overview == first.overview
+
+
+def test_a_bad_file_among_good_ones_is_skipped_with_its_reason(tmp_path: Path):
+    for name in ("01_brackwater_courier.json", "03_velle_valley_ledger.txt"):
+        (tmp_path / name).write_bytes((EXAMPLES / name).read_bytes())
+    (tmp_path / "corrupt.json").write_text('{"text": "unfinished')
+    (tmp_path / "only-ads.txt").write_text("Advertisement\nShare this article\n")
+    docs, skips = read_inputs([str(tmp_path)])
+    result = _run(docs, skips, backend=ScriptedBackend())
+    assert len(result.articles) == 2
+    reasons = {s.origin.rsplit("/", 1)[-1]: s.reason for s in result.skipped}
+    assert reasons["corrupt.json"].startswith("invalid JSON")
+    assert reasons["only-ads.txt"].startswith("nothing left after cleaning")
+
+
+def test_output_markers_that_name_no_passage_are_dropped():
+    doc = Document(origin="a.txt", text=(EXAMPLES / "03_velle_valley_ledger.txt").read_text())
+    backend = ScriptedBackend(["The bridge fell. [1.2] Crews came. [9.9] Nobody knows. [1.99]"])
+    result = _run([doc], backend=backend)
+    summary = result.articles[0].summary
+    assert [s.text for s in summary] == ["The bridge fell.", "Crews came.", "Nobody knows."]
+    assert [[c.passage for c in s.citations] for s in summary] == [["1.2"], [], []]
+    assert [s.support for s in summary] == ["supported", "unsupported", "unsupported"]
+    assert result.faithfulness.supported == 1 and result.faithfulness.unsupported == 2
