@@ -131,9 +131,11 @@ class _Run:
                                  title=article.title or "", passages="")
             passages = make_passages(article, no, paragraphs[article.id],
                                      self.backend.count_tokens, budget // 2)
-            self.passages.update((p.id, p) for p in passages)
-            # The headline and byline are shown as such, not offered as facts to summarise.
-            lines = [f"[{p.id}] {p.text}" for p in passages if not _is_masthead(p, article)]
+            # The headline and byline are shown as such, not offered as facts to summarise
+            # nor accepted as citations.
+            shown = [p for p in passages if not _is_masthead(p, article)]
+            self.passages.update((p.id, p) for p in shown)
+            lines = [f"[{p.id}] {p.text}" for p in shown]
             groups = pack(lines, self.backend.count_tokens, budget)
             self.progress.add(len(groups))
             jobs.append(self._summarize_article(article, lines, groups))

@@ -139,10 +139,10 @@ def test_a_bad_file_among_good_ones_is_skipped_with_its_reason(tmp_path: Path):
 
 def test_output_markers_that_name_no_passage_are_dropped():
     doc = Document(origin="a.txt", text=(EXAMPLES / "03_velle_valley_ledger.txt").read_text())
-    backend = ScriptedBackend(["The bridge fell. [1.2] Crews came. [9.9] Nobody knows. [1.99]"])
+    backend = ScriptedBackend(["The bridge fell. [1.3] Crews came. [9.9] Nobody knows. [1.99]"])
     result = _run([doc], backend=backend)
     summary = result.articles[0].summary
     assert [s.text for s in summary] == ["The bridge fell.", "Crews came.", "Nobody knows."]
-    assert [[c.passage for c in s.citations] for s in summary] == [["1.2"], [], []]
+    assert [[c.passage for c in s.citations] for s in summary] == [["1.3"], [], []]
     assert [s.support for s in summary] == ["supported", "unsupported", "unsupported"]
     assert result.faithfulness.supported == 1 and result.faithfulness.unsupported == 2

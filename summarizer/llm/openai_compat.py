@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 
@@ -63,6 +64,9 @@ class OpenAIBackend:
         except openai.OpenAIError as e:
             raise BackendError(f"malformed reply from {self.base_url}: {e}",
                                backend=self.name) from e
+        except json.JSONDecodeError as e:  # a 200 labelled JSON whose body is not JSON
+            raise BackendError(f"malformed reply from {self.base_url}: body is not JSON ({e})",
+                               backend=self.name) from e
         return self._completion(response)
 
     def _completion(self, response: object) -> Completion:
@@ -92,7 +96,8 @@ def _status_message(error: openai.APIStatusError, base_url: str) -> str:
                 "SUMMARIZER_MODEL exists there")
     if error.status_code == 429:
         return f"{base_url} kept rate-limiting (429) after retries; lower SUMMARIZER_CONCURRENCY"
-    return f"{base_url} answered {error.status_code}: {error.message}"
+    message = " ".join(error.message.split())  # the server's text may span lines
+    return f"{base_url} answered {error.status_code}: {message}"
 
 
 def _tokenizer(model: str) -> Callable[[str], int]:

@@ -60,7 +60,7 @@ def retry_after(error: BaseException | None) -> float | None:
 def policy(*, attempts: int, max_seconds: float, max_wait: float,
            sleep: Sleep = asyncio.sleep) -> AsyncRetrying:
     """Exponential backoff with jitter, or the server's Retry-After, capped at `max_wait`."""
-    backoff = wait_exponential_jitter(initial=0.5, max=max_wait, jitter=0.5)
+    backoff = wait_exponential_jitter(multiplier=0.5, max=max_wait, jitter=0.5)
 
     def wait(state: RetryCallState) -> float:
         error = state.outcome.exception() if state.outcome else None
