@@ -51,6 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="model calls at once (default SUMMARIZER_CONCURRENCY, 4)")
     run.add_argument("--no-cache", action="store_true",
                      help="ignore the cache of earlier model calls")
+    run.add_argument("--strict", action="store_true",
+                     help="leave out sentences that no passage supports (default: keep them, "
+                          "marked unsupported with the reason)")
     return parser
 
 
@@ -99,7 +102,8 @@ def _summarize(args: argparse.Namespace) -> int:
             docs, skips, backend=backend, cache=cache,
             concurrency=args.concurrency or settings.concurrency,
             max_output_tokens=settings.max_output_tokens, temperature=settings.temperature,
-            progress=_BarProgress(bar),
+            progress=_BarProgress(bar), strict=args.strict,
+            threshold=settings.support_threshold,
         ))
     for skip in result.skipped[len(skips):]:
         log.warning("skipped %s: %s", skip.origin, skip.reason)

@@ -82,10 +82,20 @@ class Citation(Frozen):
     quote: str
 
 
+class SourceCount(Frozen):
+    """How many distinct outlets back a sentence: "3 of 4 sources"."""
+
+    supporting: int
+    total: int
+    outlets: tuple[str, ...] = ()
+
+
 class Sentence(Frozen):
     text: str
     support: Literal["supported", "unsupported"]
     citations: tuple[Citation, ...] = ()
+    reason: str | None = None  # why a sentence is unsupported
+    sources: SourceCount | None = None  # for sentences across articles
 
 
 class ArticleSummary(Frozen):
@@ -108,6 +118,7 @@ class Faithfulness(Frozen):
     supported: int
     unsupported: int
     score: float | None
+    dropped: int = 0  # unsupported sentences left out by strict mode
 
 
 class Result(Frozen):

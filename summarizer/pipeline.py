@@ -26,6 +26,8 @@ from .models import (
     Sentence,
     Skip,
 )
+from .support import DEFAULT_THRESHOLD
+from .verify import Verifier
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +62,13 @@ async def summarize(
     max_output_tokens: int = 400,
     temperature: float = 0.0,
     progress: Progress | None = None,
+    strict: bool = False,
+    threshold: float | None = None,
 ) -> Result:
-    """Summarise each article and the set of them, every sentence citing its passages."""
+    """Summarise each article and the set of them, every sentence checked against its sources.
+
+    Sentences no passage supports are marked unsupported, with the reason; `strict` drops them.
+    """
     skips = list(skipped)
     articles: list[Article] = []
     for doc in docs:
@@ -76,12 +83,25 @@ async def summarize(
     deduped = dedup(articles)
     caller = Caller(backend, concurrency=concurrency, cache=cache)
     run = _Run(caller, backend, max_output_tokens, temperature, progress or NoProgress())
-    summaries = await run.summarize_articles(deduped.articles, deduped.paragraphs)
+    drafts = await run.summarize_articles(deduped.articles, deduped.paragraphs)
+    verifier = Verifier(run.passages, run.articles,
+                        DEFAULT_THRESHOLD if threshold is None else threshold)
+    summaries = [a.model_copy(update={"summary": tuple(map(verifier.verify, a.summary))})
+                 for a in drafts]
     overview: list[Sentence] = []
-    if sum(1 for s in summaries if s.summary) >= 2:
-        overview = await run.overview(summaries)
+    # The overview is built from supported sentences only, so no invention is passed on.
+    backed = [a.model_copy(update={"summary": tuple(s for s in a.summary
+                                                    if s.support == "supported")})
+              for a in summaries]
+    if sum(1 for a in backed if a.summary) >= 2:
+        overview = [
+            checked.model_copy(update={"sources": verifier.count_sources(checked)})
+            for checked in map(verifier.verify, await run.overview(backed))
+        ]
     sentences = [s for a in summaries for s in a.summary] + overview
     supported = sum(1 for s in sentences if s.support == "supported")
+    if strict:
+        summaries, overview = backed, [s for s in overview if s.support == "supported"]
     return Result(
         articles=tuple(summaries),
         overview=tuple(overview),
@@ -91,6 +111,7 @@ async def summarize(
         faithfulness=Faithfulness(
             supported=supported, unsupported=len(sentences) - supported,
             score=round(supported / len(sentences), 4) if sentences else None,
+            dropped=len(sentences) - supported if strict else 0,
         ),
         prompts=dict(caller.prompts),
     )

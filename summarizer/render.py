@@ -35,11 +35,17 @@ def to_json(result: Result) -> dict[str, Any]:
 
 
 def _sentence(sentence: Sentence) -> dict[str, Any]:
-    return {
+    out: dict[str, Any] = {
         "text": sentence.text,
         "support": sentence.support,
         "citations": [c.model_dump() for c in sentence.citations],
     }
+    if sentence.reason is not None:
+        out["reason"] = sentence.reason
+    if sentence.sources is not None:
+        out["sources"] = {**sentence.sources.model_dump(),
+                          "outlets": list(sentence.sources.outlets)}
+    return out
 
 
 def to_markdown(result: Result) -> str:
@@ -76,9 +82,12 @@ def _paragraph(sentences: tuple[Sentence, ...], notes: dict[tuple[str, str], int
             key = (citation.article_id, citation.passage)
             number = notes.setdefault(key, len(notes) + 1)
             marks += f"[{number}]"
+        if sentence.sources is not None and sentence.support == "supported":
+            total = sentence.sources.total
+            marks += f" ({sentence.sources.supporting} of {total} source{'s' * (total != 1)})"
         if sentence.support == "unsupported":
-            marks += " [unsupported]"
-        parts.append(f"{sentence.text} {marks}".rstrip())
+            marks += f" **[unsupported: {sentence.reason or 'no passage supports it'}]**"
+        parts.append(f"{sentence.text} {marks.strip()}".rstrip())
     return " ".join(parts)
 
 
@@ -117,6 +126,11 @@ def _footer(result: Result) -> list[str]:
         f"{u.model}), {u.prompt_tokens} prompt and {u.completion_tokens} completion tokens, "
         f"{u.cache_hits} from cache, {u.seconds:.1f} s.*",
     ]
+    f = result.faithfulness
+    if f.supported + f.unsupported:
+        dropped = f", {f.dropped} left out by strict mode" if f.dropped else ""
+        lines.append(f"*{f.supported} of {f.supported + f.unsupported} sentences supported by "
+                     f"the passages they cite{dropped}.*")
     for skip in result.skipped:
         lines.append(f"*Skipped {skip.origin}: {skip.reason}.*")
     return lines

@@ -43,6 +43,7 @@ class Settings(BaseSettings):
     retry_attempts: int = Field(default=5, ge=1)
     retry_max_seconds: float = Field(default=120.0, gt=0)
     retry_max_wait: float = Field(default=30.0, ge=0)
+    support_threshold: float | None = Field(default=None, ge=0, le=1)
     cache_path: Path = Field(default_factory=default_cache_path)
     no_cache: bool = False
     allow_network: bool = True

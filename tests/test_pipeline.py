@@ -139,10 +139,17 @@ def test_a_bad_file_among_good_ones_is_skipped_with_its_reason(tmp_path: Path):
 
 def test_output_markers_that_name_no_passage_are_dropped():
     doc = Document(origin="a.txt", text=(EXAMPLES / "03_velle_valley_ledger.txt").read_text())
-    backend = ScriptedBackend(["The bridge fell. [1.3] Crews came. [9.9] Nobody knows. [1.99]"])
+    backend = ScriptedBackend([
+        "Aldermoor County scheduled the pier repairs for 2027. [9.9]\n"
+        "Nobody knows who owns the bridge. [1.99]"])
     result = _run([doc], backend=backend)
-    summary = result.articles[0].summary
-    assert [s.text for s in summary] == ["The bridge fell.", "Crews came.", "Nobody knows."]
-    assert [[c.passage for c in s.citations] for s in summary] == [["1.3"], [], []]
-    assert [s.support for s in summary] == ["supported", "unsupported", "unsupported"]
-    assert result.faithfulness.supported == 1 and result.faithfulness.unsupported == 2
+    scheduled, nobody = result.articles[0].summary
+    assert scheduled.text == "Aldermoor County scheduled the pier repairs for 2027."
+    assert nobody.text == "Nobody knows who owns the bridge."
+    cited = [c.passage for s in (scheduled, nobody) for c in s.citations]
+    assert "9.9" not in cited and "1.99" not in cited
+    # The first is true and found in its passage all the same; the second is in no passage.
+    assert scheduled.support == "supported"
+    assert scheduled.citations[0].quote.startswith("Aldermoor County scheduled")
+    assert nobody.support == "unsupported" and nobody.citations == ()
+    assert result.faithfulness.supported == 1 and result.faithfulness.unsupported == 1

@@ -1,0 +1,212 @@
+"""Meta-evaluation of a support scorer on human-labelled factual-consistency data (JSONL).
+
+Rows carry `id, benchmark, origin, split (dev|test), document, summary, label` (1 = consistent).
+The threshold is always chosen on the dev rows of the same file and origin, then applied to the
+split being reported, so that no figure is tuned on the rows it describes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from itertools import pairwise
+from pathlib import Path
+
+from .support import Sources
+
+Scorer = Callable[[str, str], float]  # (document, summary) -> score, higher = more consistent
+
+REQUIRED = ("document", "summary", "label", "split")
+
+
+@dataclass(frozen=True)
+class Row:
+    id: str
+    benchmark: str
+    origin: str
+    split: str
+    document: str
+    summary: str
+    label: int
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Figures for one file/origin/split: threshold from dev rows, metrics on `split` rows."""
+
+    path: str
+    origin: str | None
+    split: str
+    rows: int
+    positives: int
+    dev_rows: int
+    threshold: float
+    balanced_accuracy: float
+    roc_auc: float
+
+
+def load_rows(path: str | Path, origin: str | None = None, split: str | None = None) -> list[Row]:
+    """Rows of a labelled JSONL file, optionally only one origin and/or split."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"labelled data not found: {path} (expected a JSONL file with "
+                                f"fields {', '.join(REQUIRED)})")
+    rows = []
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if line.strip():
+                rows.append(_parse_row(line, path, number))
+    return [r for r in rows
+            if (origin is None or r.origin == origin) and (split is None or r.split == split)]
+
+
+def _parse_row(line: str, path: Path, number: int) -> Row:
+    try:
+        record = json.loads(line)
+        missing = [name for name in REQUIRED if name not in record]
+        if missing:
+            raise ValueError(f"missing {', '.join(missing)}")
+        return Row(
+            id=str(record.get("id", f"{path.name}:{number}")),
+            benchmark=str(record.get("benchmark", "")),
+            origin=str(record.get("origin", "")),
+            split=str(record["split"]),
+            document=str(record["document"]),
+            summary=str(record["summary"]),
+            label=int(record["label"]),
+        )
+    except (ValueError, TypeError) as error:  # json.JSONDecodeError is a ValueError
+        raise ValueError(f"{path}:{number}: not a labelled row: {error}") from error
+
+
+def balanced_accuracy(labels: Sequence[int], predictions: Sequence[int]) -> float:
+    """Mean of the recall on positive rows and the recall on negative rows."""
+    _check_lengths(labels, predictions)
+    recalls = []
+    for cls in (1, 0):
+        chosen = [p for y, p in zip(labels, predictions, strict=True) if y == cls]
+        if chosen:
+            recalls.append(sum(1 for p in chosen if p == cls) / len(chosen))
+    if not recalls:
+        raise ValueError("balanced accuracy of no rows")
+    return sum(recalls) / len(recalls)
+
+
+def roc_auc(labels: Sequence[int], scores: Sequence[float]) -> float:
+    """Area under the ROC curve from ranks (Mann-Whitney U); tied scores share their mean rank."""
+    _check_lengths(labels, scores)
+    positives = sum(1 for y in labels if y == 1)
+    negatives = len(labels) - positives
+    if not positives or not negatives:
+        raise ValueError("ROC AUC needs both positive and negative rows")
+    ranks = _average_ranks(scores)
+    rank_sum = sum(r for r, y in zip(ranks, labels, strict=True) if y == 1)
+    return (rank_sum - positives * (positives + 1) / 2) / (positives * negatives)
+
+
+def _average_ranks(values: Sequence[float]) -> list[float]:
+    """1-based ranks of the values, ties given the mean of the ranks they span."""
+    order = sorted(range(len(values)), key=lambda i: values[i])
+    ranks = [0.0] * len(values)
+    i = 0
+    while i < len(order):
+        j = i
+        while j + 1 < len(order) and values[order[j + 1]] == values[order[i]]:
+            j += 1
+        for k in range(i, j + 1):
+            ranks[order[k]] = (i + j) / 2 + 1
+        i = j + 1
+    return ranks
+
+
+def choose_threshold(labels: Sequence[int], scores: Sequence[float]) -> float:
+    """The cut (predict 1 when score >= cut) that maximises balanced accuracy on these rows.
+
+    Candidates are midpoints between neighbouring distinct scores (plus both ends), so the cut
+    generalises to unseen scores between them; the lowest best cut wins ties.
+    """
+    _check_lengths(labels, scores)
+    if not labels:
+        raise ValueError("cannot choose a threshold from no rows")
+    positives = sum(1 for y in labels if y == 1)
+    negatives = len(labels) - positives
+    distinct = sorted(set(scores))
+    below_pos = dict.fromkeys(distinct, 0)  # rows at each score, by class
+    below_neg = dict.fromkeys(distinct, 0)
+    for y, s in zip(labels, scores, strict=True):
+        (below_pos if y == 1 else below_neg)[s] += 1
+    best, best_accuracy = distinct[0], -1.0
+    pos_under = neg_under = 0  # rows scored below the current cut
+    cuts = [distinct[0]] + [(a + b) / 2 for a, b in pairwise(distinct)] + [distinct[-1] + 1e-9]
+    for k, cut in enumerate(cuts):
+        if k > 0:
+            pos_under += below_pos[distinct[k - 1]]
+            neg_under += below_neg[distinct[k - 1]]
+        recalls = []
+        if positives:
+            recalls.append((positives - pos_under) / positives)
+        if negatives:
+            recalls.append(neg_under / negatives)
+        accuracy = sum(recalls) / len(recalls)
+        if accuracy > best_accuracy:
+            best, best_accuracy = cut, accuracy
+    return best
+
+
+def support_scorer() -> Scorer:
+    """The offline checker as a scorer; documents are analysed once however many summaries."""
+
+    @lru_cache(maxsize=64)
+    def sources(document: str) -> Sources:
+        return Sources([document])
+
+    def scorer(document: str, summary: str) -> float:
+        return sources(document).check(summary).score
+
+    return scorer
+
+
+def evaluate(path: str | Path, origin: str | None = None, split: str = "test",
+             scorer: Scorer | None = None) -> Evaluation:
+    """Choose the threshold on dev rows, then report balanced accuracy and AUC on `split` rows."""
+    scorer = scorer or support_scorer()
+    rows = load_rows(path, origin=origin)
+    dev = [r for r in rows if r.split == "dev"]
+    chosen = [r for r in rows if r.split == split]
+    if not dev:
+        raise ValueError(f"{path}: no dev rows{_for(origin)} to choose a threshold on")
+    if not chosen:
+        raise ValueError(f"{path}: no {split} rows{_for(origin)}")
+    threshold = choose_threshold([r.label for r in dev], score_rows(dev, scorer))
+    scores = score_rows(chosen, scorer)
+    labels = [r.label for r in chosen]
+    return Evaluation(
+        path=str(path),
+        origin=origin,
+        split=split,
+        rows=len(chosen),
+        positives=sum(labels),
+        dev_rows=len(dev),
+        threshold=threshold,
+        balanced_accuracy=balanced_accuracy(labels, [int(s >= threshold) for s in scores]),
+        roc_auc=roc_auc(labels, scores) if 0 < sum(labels) < len(labels) else float("nan"),
+    )
+
+
+def score_rows(rows: Sequence[Row], scorer: Scorer) -> list[float]:
+    """Scores of the rows, in order; rows sharing a document are scored together for caching."""
+    scores = [0.0] * len(rows)
+    for i in sorted(range(len(rows)), key=lambda i: rows[i].document):
+        scores[i] = scorer(rows[i].document, rows[i].summary)
+    return scores
+
+
+def _check_lengths(labels: Sequence, values: Sequence) -> None:
+    if len(labels) != len(values):
+        raise ValueError(f"{len(labels)} labels but {len(values)} predictions or scores")
+
+
+def _for(origin: str | None) -> str:
+    return f" for origin {origin!r}" if origin else ""

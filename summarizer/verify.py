@@ -1,0 +1,88 @@
+"""Each summary sentence checked against its sources: kept, re-attributed or marked unsupported."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from .models import Article, Citation, Passage, Sentence, SourceCount
+from .support import DEFAULT_THRESHOLD, Sources, Verdict
+
+
+@dataclass
+class Verifier:
+    """The passages of one run, analysed once, so that each sentence is cheap to check."""
+
+    passages: Mapping[str, Passage]  # passage id -> passage, as shown to the model
+    articles: Mapping[str, Article]
+    threshold: float = DEFAULT_THRESHOLD
+    _ids: list[str] = field(init=False)
+    _all: Sources = field(init=False)
+    _by_article: dict[str, Sources] = field(init=False, default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._ids = list(self.passages)
+        self._all = Sources([self.passages[i].text for i in self._ids])
+
+    def verify(self, sentence: Sentence) -> Sentence:
+        """Keep citations that support the sentence; else find passages that do; else say why."""
+        cited = [c.passage for c in sentence.citations if c.passage in self.passages]
+        if cited:
+            verdict = Sources([self.passages[i].text for i in cited]).check(
+                sentence.text, self.threshold)
+            if verdict.supported and verdict.evidence is not None:
+                return self._supported(sentence, cited, verdict, sentence.citations)
+        verdict = self._all.check(sentence.text, self.threshold)
+        if verdict.supported and verdict.evidence is not None:
+            return self._supported(sentence, self._ids, verdict, ())
+        return sentence.model_copy(update={
+            "support": "unsupported", "citations": (),
+            "reason": _in_articles(verdict.reason or "not supported by any passage"),
+        })
+
+    def count_sources(self, sentence: Sentence) -> SourceCount:
+        """How many distinct outlets carry an article that supports the sentence.
+
+        Whole articles are read, duplicate paragraphs included: a wire paragraph that three
+        outlets printed is backed by three outlets, though the model saw it once.
+        """
+        supporting: set[str] = set()
+        everyone: set[str] = set()
+        for article in self.articles.values():
+            outlets = _outlets(article)
+            everyone.update(outlets)
+            if self._whole(article).check(sentence.text, self.threshold).supported:
+                supporting.update(outlets)
+        return SourceCount(supporting=len(supporting), total=len(everyone),
+                           outlets=tuple(sorted(supporting)))
+
+    def _whole(self, article: Article) -> Sources:
+        if article.id not in self._by_article:
+            self._by_article[article.id] = Sources([article.text])
+        return self._by_article[article.id]
+
+    def _supported(self, sentence: Sentence, ids: Sequence[str], verdict: Verdict,
+                   also: Sequence[Citation]) -> Sentence:
+        """The sentence citing its evidence first, quoted verbatim, then the `also` citations."""
+        assert verdict.evidence is not None
+        passage = self.passages[ids[verdict.evidence.passage]]
+        start = passage.start + verdict.evidence.start
+        end = passage.start + verdict.evidence.end
+        article = self.articles[passage.article_id]
+        evidence = Citation(article_id=passage.article_id, passage=passage.id, start=start,
+                            end=end, quote=article.text[start:end])
+        others = tuple(c for c in also if c.passage != passage.id)
+        return sentence.model_copy(update={
+            "support": "supported", "citations": (evidence, *others), "reason": None,
+        })
+
+
+def _outlets(article: Article) -> tuple[str, ...]:
+    """The outlets behind an article; without a named source, the article stands for one."""
+    if article.sources:
+        return article.sources
+    return (article.source or article.origin,)
+
+
+def _in_articles(reason: str) -> str:
+    return reason.replace("found in no passage", "found in no article")
