@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import logging
 import os
@@ -54,6 +55,19 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--strict", action="store_true",
                      help="leave out sentences that no passage supports (default: keep them, "
                           "marked unsupported with the reason)")
+    evaluate = commands.add_parser("eval", help="run the evaluations",
+                                   description="Evaluations of the summarizer and its checker.")
+    evals = evaluate.add_subparsers(dest="eval", required=True)
+    faith = evals.add_parser(
+        "faithfulness", help="meta-evaluate the support checker on human-labelled data",
+        description="Score labelled (document, summary) rows with the offline support checker. "
+                    "The threshold is chosen on the file's dev rows; balanced accuracy and ROC "
+                    "AUC are reported on --split.")
+    faith.add_argument("--data", type=Path, required=True, metavar="PATH",
+                       help="JSONL with id, origin, split, document, summary, label")
+    faith.add_argument("--origin", help="only rows of this origin (e.g. cnndm, bbc)")
+    faith.add_argument("--split", default="test", help="rows to report on (default: test)")
+    faith.add_argument("--format", choices=("text", "json"), default="text")
     return parser
 
 
@@ -71,7 +85,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="summarizer: %(message)s")
     try:
-        return _summarize(args)
+        return _summarize(args) if args.command == "summarize" else _eval(args)
     except InputError as e:
         print(f"summarizer: error: {e}", file=sys.stderr)
         return EXIT_USAGE
@@ -115,6 +129,28 @@ def _summarize(args: argparse.Namespace) -> int:
         _write_atomically(args.out, output)
     else:
         sys.stdout.write(output)
+    return EXIT_OK
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from .metaeval import evaluate
+
+    if not args.data.is_file():
+        print(f"summarizer: skipped: labelled data not found at {args.data}", file=sys.stderr)
+        return EXIT_OK
+    try:
+        result = evaluate(args.data, origin=args.origin, split=args.split)
+    except ValueError as e:
+        raise InputError(str(e)) from e
+    if args.format == "json":
+        print(json.dumps(dataclasses.asdict(result), indent=2))
+        return EXIT_OK
+    subset = f"origin {args.origin}, " if args.origin else ""
+    print(f"{args.data.name} ({subset}{args.split} rows): {result.rows} rows, "
+          f"{result.positives} labelled consistent")
+    print(f"threshold {result.threshold:.3f}, chosen on {result.dev_rows} dev rows")
+    print(f"balanced accuracy {100 * result.balanced_accuracy:.1f}")
+    print(f"ROC AUC {100 * result.roc_auc:.1f}")
     return EXIT_OK
 
 
