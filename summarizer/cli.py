@@ -21,7 +21,7 @@ from .cache import Cache
 from .errors import BackendError, ConfigError, InputError, PromptError, SummarizerError
 from .ingest import read_inputs
 from .llm import BACKENDS, make_backend
-from .pipeline import summarize
+from .pipeline import run_options, summarize
 from .render import to_json, to_markdown
 from .settings import get_settings
 
@@ -55,6 +55,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--strict", action="store_true",
                      help="leave out sentences that no passage supports (default: keep them, "
                           "marked unsupported with the reason)")
+    serve = commands.add_parser(
+        "serve", help="run the HTTP digest service",
+        description="Serve the HTTP API (OpenAPI at /docs). Without SUMMARIZER_API_KEYS it "
+                    "binds to loopback only.")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=_positive, default=8000, help="port (default 8000)")
     evaluate = commands.add_parser("eval", help="run the evaluations",
                                    description="Evaluations of the summarizer and its checker.")
     evals = evaluate.add_subparsers(dest="eval", required=True)
@@ -85,7 +91,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="summarizer: %(message)s")
     try:
-        return _summarize(args) if args.command == "summarize" else _eval(args)
+        commands = {"summarize": _summarize, "serve": _serve, "eval": _eval}
+        return commands[args.command](args)
     except InputError as e:
         print(f"summarizer: error: {e}", file=sys.stderr)
         return EXIT_USAGE
@@ -113,11 +120,8 @@ def _summarize(args: argparse.Namespace) -> int:
     with tqdm(total=0, desc="summarizing", unit="call", file=sys.stderr,
               disable=not sys.stderr.isatty(), leave=False) as bar:
         result = asyncio.run(summarize(
-            docs, skips, backend=backend, cache=cache,
-            concurrency=args.concurrency or settings.concurrency,
-            max_output_tokens=settings.max_output_tokens, temperature=settings.temperature,
-            progress=_BarProgress(bar), strict=args.strict,
-            threshold=settings.support_threshold,
+            docs, skips, backend=backend, cache=cache, progress=_BarProgress(bar),
+            options=run_options(settings, strict=args.strict, concurrency=args.concurrency),
         ))
     for skip in result.skipped[len(skips):]:
         log.warning("skipped %s: %s", skip.origin, skip.reason)
@@ -129,6 +133,21 @@ def _summarize(args: argparse.Namespace) -> int:
         _write_atomically(args.out, output)
     else:
         sys.stdout.write(output)
+    return EXIT_OK
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from .api import create_app
+    from .llm import LOOPBACK
+
+    settings = get_settings()
+    if args.host not in LOOPBACK and not settings.keys():
+        raise InputError(f"refusing to serve on {args.host} without API keys; set "
+                         "SUMMARIZER_API_KEYS (comma-separated bearer keys) or bind to "
+                         "127.0.0.1")
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
     return EXIT_OK
 
 

@@ -56,30 +56,55 @@ def dedup(articles: list[Article]) -> Deduped:
     return result
 
 
+class ArticleIndex:
+    """Articles seen so far, to find an exact or near copy of a new one (wire copies)."""
+
+    def __init__(self) -> None:
+        self._lsh = MinHashLSH(threshold=ARTICLE_THRESHOLD, num_perm=NUM_PERM)
+        self._exact: dict[str, str] = {}
+        self._shingles: dict[str, set[str]] = {}
+
+    def find(self, article: Article) -> str | None:
+        """The id of an indexed article this one copies, exactly or nearly, if any."""
+        if article.id in self._shingles:
+            return article.id
+        exact = self._exact.get(_digest(normalise(article.text)))
+        if exact is not None:
+            return exact
+        return _near_match(self._lsh, _shingles(article.text, 5), self._shingles,
+                           ARTICLE_THRESHOLD)
+
+    def add(self, article: Article) -> None:
+        if article.id in self._shingles:
+            return
+        shingles = _shingles(article.text, 5)
+        self._exact.setdefault(_digest(normalise(article.text)), article.id)
+        self._shingles[article.id] = shingles
+        if shingles:
+            self._lsh.insert(article.id, _minhash(shingles))
+
+
 def _dedup_articles(articles: list[Article]) -> tuple[list[Article], list[Duplicate]]:
-    lsh = MinHashLSH(threshold=ARTICLE_THRESHOLD, num_perm=NUM_PERM)
+    index = ArticleIndex()
     kept: dict[str, Article] = {}
-    exact: dict[str, str] = {}
-    shingles_of: dict[str, set[str]] = {}
     duplicates: list[Duplicate] = []
     for article in articles:
-        key = _digest(normalise(article.text))
-        shingles = _shingles(article.text, 5)
-        original = exact.get(key) or _near_match(lsh, shingles, shingles_of, ARTICLE_THRESHOLD)
+        original = index.find(article)
         if original is not None:
             first = kept[original]
             sources = first.sources + tuple(s for s in article.sources if s not in first.sources)
             kept[original] = first.model_copy(update={"sources": sources})
-            duplicates.append(Duplicate(kind="article", article_id=article.id,
-                                        text=article.title or article.text[:200],
-                                        duplicate_of=original))
+            duplicates.append(duplicate_of(article, original))
             continue
-        exact[key] = article.id
-        shingles_of[article.id] = shingles
-        if shingles and article.id not in lsh:
-            lsh.insert(article.id, _minhash(shingles))
+        index.add(article)
         kept[article.id] = article
     return list(kept.values()), duplicates
+
+
+def duplicate_of(article: Article, original: str) -> Duplicate:
+    """The record of an article left out as a copy of `original`."""
+    return Duplicate(kind="article", article_id=article.id,
+                     text=article.title or article.text[:200], duplicate_of=original)
 
 
 def _dedup_paragraphs(result: Deduped) -> None:

@@ -103,6 +103,24 @@ class ArticleSummary(Frozen):
     summary: tuple[Sentence, ...]
 
 
+class StoryRef(Frozen):
+    """An earlier digest's story that a story continues."""
+
+    id: str
+    day: str
+    title: str | None = None
+
+
+class StorySummary(Frozen):
+    """Articles about one event, and their summary across outlets."""
+
+    id: str
+    title: str | None
+    article_ids: tuple[str, ...]
+    summary: tuple[Sentence, ...]
+    update_of: StoryRef | None = None
+
+
 class Usage(Frozen):
     backend: str
     model: str
@@ -130,4 +148,5 @@ class Result(Frozen):
     skipped: tuple[Skip, ...]
     usage: Usage
     faithfulness: Faithfulness
+    stories: tuple[StorySummary, ...] = ()
     prompts: dict[str, str] = Field(default_factory=dict)  # prompt id -> version used

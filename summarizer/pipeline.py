@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 from . import prompts
@@ -13,20 +14,25 @@ from .calls import Caller
 from .chunk import make_passages, pack
 from .citations import parse_output, render_line, resolve
 from .clean import SENTENCE_END, clean_document
-from .dedup import dedup, normalise
+from .cluster import Story, cluster, continues
+from .dedup import Deduped, dedup, normalise
 from .errors import ConfigError, InputError
 from .llm.base import Backend, CompletionRequest
 from .models import (
     Article,
     ArticleSummary,
     Document,
+    Duplicate,
     Faithfulness,
     Passage,
     Result,
     Sentence,
     Skip,
+    StoryRef,
+    StorySummary,
 )
-from .support import DEFAULT_THRESHOLD
+from .settings import Settings
+from .support import DEFAULT_THRESHOLD, Sources
 from .verify import Verifier
 
 log = logging.getLogger(__name__)
@@ -52,18 +58,46 @@ class NoProgress:
         pass
 
 
+@dataclass(frozen=True)
+class Options:
+    """How a run talks to its model and how strict it is."""
+
+    concurrency: int = 4
+    max_output_tokens: int = 400
+    temperature: float = 0.0
+    strict: bool = False
+    threshold: float = DEFAULT_THRESHOLD
+
+
+def run_options(settings: Settings, *, strict: bool = False,
+                concurrency: int | None = None) -> Options:
+    """Options from the settings, with what the caller asked for on top."""
+    threshold = settings.support_threshold
+    return Options(
+        concurrency=concurrency or settings.concurrency,
+        max_output_tokens=settings.max_output_tokens, temperature=settings.temperature,
+        strict=strict, threshold=DEFAULT_THRESHOLD if threshold is None else threshold,
+    )
+
+
+@dataclass(frozen=True)
+class Earlier:
+    """A story of an earlier digest, for telling updates from new stories."""
+
+    id: str
+    day: str
+    title: str | None
+    texts: tuple[str, ...]  # its summary sentences
+
+
 async def summarize(
     docs: Sequence[Document],
     skipped: Sequence[Skip] = (),
     *,
     backend: Backend,
-    concurrency: int = 4,
+    options: Options = Options(),
     cache: Cache | None = None,
-    max_output_tokens: int = 400,
-    temperature: float = 0.0,
     progress: Progress | None = None,
-    strict: bool = False,
-    threshold: float | None = None,
 ) -> Result:
     """Summarise each article and the set of them, every sentence checked against its sources.
 
@@ -80,54 +114,126 @@ async def summarize(
     if not articles:
         reasons = "; ".join(f"{s.origin}: {s.reason}" for s in skips) or "no input given"
         raise InputError(f"no readable article ({reasons})")
-    deduped = dedup(articles)
-    caller = Caller(backend, concurrency=concurrency, cache=cache)
-    run = _Run(caller, backend, max_output_tokens, temperature, progress or NoProgress())
-    drafts = await run.summarize_articles(deduped.articles, deduped.paragraphs)
-    verifier = Verifier(run.passages, run.articles,
-                        DEFAULT_THRESHOLD if threshold is None else threshold)
-    summaries = [a.model_copy(update={"summary": tuple(map(verifier.verify, a.summary))})
-                 for a in drafts]
-    overview: list[Sentence] = []
-    # The overview is built from supported sentences only, so no invention is passed on.
-    backed = [a.model_copy(update={"summary": tuple(s for s in a.summary
-                                                    if s.support == "supported")})
-              for a in summaries]
-    if sum(1 for a in backed if a.summary) >= 2:
-        overview = [
-            checked.model_copy(update={"sources": verifier.count_sources(checked)})
-            for checked in map(verifier.verify, await run.overview(backed))
-        ]
-    sentences = [s for a in summaries for s in a.summary] + overview
-    supported = sum(1 for s in sentences if s.support == "supported")
-    if strict:
-        summaries, overview = backed, [s for s in overview if s.support == "supported"]
-    return Result(
-        articles=tuple(summaries),
-        overview=tuple(overview),
-        duplicates=tuple(deduped.duplicates),
-        skipped=tuple(skips),
-        usage=caller.usage(),
-        faithfulness=Faithfulness(
-            supported=supported, unsupported=len(sentences) - supported,
-            score=round(supported / len(sentences), 4) if sentences else None,
-            dropped=len(sentences) - supported if strict else 0,
-        ),
-        prompts=dict(caller.prompts),
-    )
+    run = _Run(Caller(backend, concurrency=options.concurrency, cache=cache), backend, options,
+               progress or NoProgress())
+    deduped, summaries = await run.map_articles(articles)
+    overview = await run.combine(summaries)
+    return run.result(summaries, overview, (), deduped.duplicates, skips)
+
+
+async def digest(
+    articles: Sequence[Article],
+    *,
+    backend: Backend,
+    earlier: Sequence[Earlier] = (),
+    duplicates: Sequence[Duplicate] = (),
+    options: Options = Options(),
+    cache: Cache | None = None,
+    progress: Progress | None = None,
+) -> Result:
+    """A day's digest: articles summarised, grouped into stories, one summary per story.
+
+    A story that continues one of `earlier` is marked as its update and leads with what is new.
+    """
+    if not articles:
+        raise InputError("no articles for this digest")
+    run = _Run(Caller(backend, concurrency=options.concurrency, cache=cache), backend, options,
+               progress or NoProgress())
+    deduped, summaries = await run.map_articles(list(articles))
+    by_id = {a.article.id: a for a in summaries}
+    groups = cluster([a.article for a in summaries])
+    stories = await asyncio.gather(*(
+        run.story(group, [by_id[i] for i in group.article_ids], earlier) for group in groups
+    ))
+    return run.result(summaries, (), stories, [*duplicates, *deduped.duplicates], ())
 
 
 class _Run:
-    def __init__(self, caller: Caller, backend: Backend, max_output_tokens: int,
-                 temperature: float, progress: Progress) -> None:
+    def __init__(self, caller: Caller, backend: Backend, options: Options,
+                 progress: Progress) -> None:
         self.caller = caller
         self.backend = backend
+        self.options = options
         # Leave most of a small window for the material; a summary needs few tokens.
-        self.max_output = min(max_output_tokens, backend.context_window // 4)
-        self.temperature = temperature
+        self.max_output = min(options.max_output_tokens, backend.context_window // 4)
+        self.temperature = options.temperature
         self.progress = progress
         self.passages: dict[str, Passage] = {}
         self.articles: dict[str, Article] = {}
+        self._verifier: Verifier | None = None
+
+    @property
+    def verifier(self) -> Verifier:
+        if self._verifier is None:  # built once every passage of the run is known
+            self._verifier = Verifier(self.passages, self.articles, self.options.threshold)
+        return self._verifier
+
+    async def map_articles(self, articles: list[Article]) -> tuple[Deduped, list[ArticleSummary]]:
+        """Deduplicate, summarise each article, and check every sentence against its sources."""
+        deduped = dedup(articles)
+        drafts = await self.summarize_articles(deduped.articles, deduped.paragraphs)
+        return deduped, [
+            a.model_copy(update={"summary": tuple(map(self.verifier.verify, a.summary))})
+            for a in drafts
+        ]
+
+    async def combine(self, summaries: Sequence[ArticleSummary],
+                      article_ids: Sequence[str] | None = None) -> list[Sentence]:
+        """The summary across articles, built from supported sentences only, so that no
+        invention is passed on; each sentence says how many outlets back it."""
+        backed = [_supported_only(a) for a in summaries]
+        if sum(1 for a in backed if a.summary) < 2:
+            return []
+        return [
+            checked.model_copy(update={"sources": self.verifier.count_sources(checked,
+                                                                              article_ids)})
+            for checked in map(self.verifier.verify, await self.overview(backed))
+        ]
+
+    async def story(self, group: Story, summaries: list[ArticleSummary],
+                    earlier: Sequence[Earlier]) -> StorySummary:
+        """One story's summary; a lone article's own summary serves when nothing is to combine."""
+        sentences = await self.combine(summaries, group.article_ids)
+        if not sentences:
+            sentences = [
+                s.model_copy(update={"sources": self.verifier.count_sources(s, group.article_ids)})
+                for a in summaries for s in a.summary
+            ]
+        update_of = None
+        if earlier and (match := continues([a.article for a in summaries],
+                                           [(e.id, e.texts) for e in earlier])) is not None:
+            previous = next(e for e in earlier if e.id == match)
+            update_of = StoryRef(id=previous.id, day=previous.day, title=previous.title)
+            sentences = _news_first(sentences, previous.texts, self.options.threshold)
+        return StorySummary(id=group.id, title=group.title, article_ids=group.article_ids,
+                            summary=tuple(sentences), update_of=update_of)
+
+    def result(self, summaries: Sequence[ArticleSummary], overview: Sequence[Sentence],
+               stories: Sequence[StorySummary], duplicates: Sequence[Duplicate],
+               skips: Sequence[Skip]) -> Result:
+        """Everything the run made, with faithfulness counted before strict mode drops any."""
+        sentences = [s for a in summaries for s in a.summary] + list(overview) + \
+            [s for story in stories for s in story.summary]
+        supported = sum(1 for s in sentences if s.support == "supported")
+        if self.options.strict:
+            summaries = [_supported_only(a) for a in summaries]
+            overview = [s for s in overview if s.support == "supported"]
+            stories = [st.model_copy(update={"summary": tuple(
+                s for s in st.summary if s.support == "supported")}) for st in stories]
+        return Result(
+            articles=tuple(summaries),
+            overview=tuple(overview),
+            stories=tuple(stories),
+            duplicates=tuple(duplicates),
+            skipped=tuple(skips),
+            usage=self.caller.usage(),
+            faithfulness=Faithfulness(
+                supported=supported, unsupported=len(sentences) - supported,
+                score=round(supported / len(sentences), 4) if sentences else None,
+                dropped=len(sentences) - supported if self.options.strict else 0,
+            ),
+            prompts=dict(self.caller.prompts),
+        )
 
     def budget(self, prompt: prompts.Prompt, **values: object) -> int:
         """Tokens left for material once the prompt, the answer and a margin are counted."""
@@ -241,3 +347,18 @@ def _is_masthead(passage: Passage, article: Article) -> bool:
 def _sentences_for(passages: int) -> int:
     """A short article gets a short summary."""
     return max(2, min(ARTICLE_SENTENCES, (passages + 2) // 3))
+
+
+def _supported_only(summary: ArticleSummary) -> ArticleSummary:
+    return summary.model_copy(update={"summary": tuple(
+        s for s in summary.summary if s.support == "supported")})
+
+
+def _news_first(sentences: list[Sentence], before: Sequence[str],
+                threshold: float) -> list[Sentence]:
+    """Sentences the earlier story did not already say come first: an update leads with news."""
+    if not before:
+        return sentences
+    told = Sources(list(before))
+    new = [s for s in sentences if not told.check(s.text, threshold).supported]
+    return new + [s for s in sentences if s not in new]

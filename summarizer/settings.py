@@ -15,6 +15,11 @@ def default_cache_path() -> Path:
     return Path(platformdirs.user_cache_dir("summarizer")) / "llm-cache.sqlite3"
 
 
+def default_db_path() -> Path:
+    """Where the service keeps its SQLite file unless DATABASE_URL or SUMMARIZER_DB_PATH says."""
+    return Path(platformdirs.user_data_dir("summarizer")) / "summarizer.sqlite3"
+
+
 class Settings(BaseSettings):
     """Every setting, read from `SUMMARIZER_*` variables (and the OpenAI ones) or a `.env` file."""
 
@@ -45,8 +50,27 @@ class Settings(BaseSettings):
     retry_max_wait: float = Field(default=30.0, ge=0)
     support_threshold: float | None = Field(default=None, ge=0, le=1)
     cache_path: Path = Field(default_factory=default_cache_path)
+    database_url: str | None = Field(  # postgresql://...; unset: the SQLite file at db_path
+        default=None, validation_alias=AliasChoices("DATABASE_URL", "database_url")
+    )
+    db_path: Path = Field(default_factory=default_db_path)
     no_cache: bool = False
     allow_network: bool = True
+    scripted_delay: float = Field(default=0.0, ge=0)  # seconds per scripted call (demos, tests)
+
+    # The HTTP service
+    api_keys: SecretStr | None = None  # comma-separated bearer keys; none: loopback only
+    max_body_bytes: int = Field(default=5_000_000, ge=1024)
+    max_articles_per_request: int = Field(default=200, ge=1)
+    max_article_chars: int = Field(default=200_000, ge=100)
+    sync_summary_articles: int = Field(default=5, ge=0)  # more than this: 202 and a job
+    job_concurrency: int = Field(default=1, ge=1)  # digest and summary jobs at once
+    update_window_days: int = Field(default=7, ge=0)  # how far back a story can continue
+
+    def keys(self) -> set[str]:
+        """The bearer keys the service accepts."""
+        raw = self.api_keys.get_secret_value() if self.api_keys else ""
+        return {k.strip() for k in raw.split(",") if k.strip()}
 
 
 @lru_cache

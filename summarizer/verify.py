@@ -40,15 +40,17 @@ class Verifier:
             "reason": _in_articles(verdict.reason or "not supported by any passage"),
         })
 
-    def count_sources(self, sentence: Sentence) -> SourceCount:
-        """How many distinct outlets carry an article that supports the sentence.
+    def count_sources(self, sentence: Sentence,
+                      article_ids: Sequence[str] | None = None) -> SourceCount:
+        """How many distinct outlets (of `article_ids`, else all) carry a supporting article.
 
         Whole articles are read, duplicate paragraphs included: a wire paragraph that three
         outlets printed is backed by three outlets, though the model saw it once.
         """
         supporting: set[str] = set()
         everyone: set[str] = set()
-        for article in self.articles.values():
+        ids = self.articles if article_ids is None else article_ids
+        for article in (self.articles[i] for i in ids):
             outlets = _outlets(article)
             everyone.update(outlets)
             if self._whole(article).check(sentence.text, self.threshold).supported:

@@ -35,6 +35,7 @@ def make_backend(settings: Settings, requested: str | None = None,
         from .scripted import ScriptedBackend
 
         return ScriptedBackend(context_window=settings.scripted_context_window,
+                               delay=settings.scripted_delay,
                                **({"model": model} if model else {}))
     if name == "local":
         from .local import LocalBackend

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -21,18 +22,22 @@ class ScriptedBackend:
     name = "scripted"
 
     def __init__(self, replies: Iterable[Reply] = (), *, default: Reply | None = None,
-                 context_window: int = 8192, model: str = "scripted-lead") -> None:
+                 context_window: int = 8192, model: str = "scripted-lead",
+                 delay: float = 0.0) -> None:
         self.replies: deque[Reply] = deque(replies)
         self.default: Reply = default if default is not None else lead_sentences
         self.context_window = context_window
         self.model = model
         self.requests: list[CompletionRequest] = []
+        self.delay = delay  # seconds each call takes, to stand in for a slow model
 
     def count_tokens(self, text: str) -> int:
         return estimate_tokens(text)
 
     async def complete(self, request: CompletionRequest) -> Completion:
         self.requests.append(request)
+        if self.delay:
+            await asyncio.sleep(self.delay)
         reply = self.replies.popleft() if self.replies else self.default
         text = reply(request) if callable(reply) else reply
         prompt = "".join(m.content for m in request.messages)

@@ -1,0 +1,250 @@
+"""The digest service without HTTP: ingest against the store, background jobs that resume."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+from .clean import clean_document
+from .dedup import ArticleIndex, duplicate_of
+from .errors import InputError, SummarizerError
+from .ingest import html_to_record
+from .llm.base import Backend
+from .metrics import METRICS
+from .models import Article, Document, Skip, Usage
+from .pipeline import Earlier, Options, digest, summarize
+from .render import to_html, to_json, to_markdown
+from .settings import Settings
+from .store import Job, Store
+
+log = logging.getLogger(__name__)
+
+PROGRESS_STEP = 0.05  # store progress in steps, not on every model call
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one posted article."""
+
+    id: str | None
+    status: str  # stored | duplicate | skipped
+    duplicate_of: str | None = None
+    reason: str | None = None
+
+
+def day_of(published: str | None, today: date | None = None) -> str:
+    """The digest day an article belongs to: its publication date, else today (UTC)."""
+    if published:
+        try:
+            return datetime.fromisoformat(published.replace("Z", "+00:00")).date().isoformat()
+        except ValueError:
+            pass
+    return (today or datetime.now(UTC).date()).isoformat()
+
+
+def to_document(record: dict, origin: str) -> Document | Skip:
+    """A posted article as a Document; HTML goes through trafilatura like files do."""
+    fields = {k: record.get(k) for k in ("title", "source", "url", "published")
+              if record.get(k)}
+    text = record.get("text")
+    if not text and record.get("html"):
+        extracted = html_to_record(record["html"])
+        if extracted is None:
+            return Skip(origin=origin, reason="no article text found in the HTML")
+        text = extracted.pop("text")
+        fields = {**extracted, **fields}
+    if not text or not text.strip():
+        return Skip(origin=origin, reason="article has no 'text' or 'html' with content")
+    return Document(origin=origin, text=text, **fields)
+
+
+class Service:
+    """One store, one dedup index over what it holds, and the jobs that build digests."""
+
+    def __init__(self, settings: Settings, store: Store,
+                 backend_factory: Callable[[], Backend]) -> None:
+        self.settings = settings
+        self.store = store
+        self._backend_factory = backend_factory
+        self._backend: Backend | None = None
+        self._index = ArticleIndex()
+        self._index_lock = asyncio.Lock()
+        self._jobs = asyncio.Semaphore(settings.job_concurrency)
+        self._tasks: dict[str, asyncio.Task] = {}
+
+    @property
+    def backend(self) -> Backend:
+        if self._backend is None:  # built on first use: a missing model must not stop ingest
+            self._backend = self._backend_factory()
+        return self._backend
+
+    async def start(self) -> None:
+        """Index stored articles and resume the jobs a stopped server left unfinished."""
+        stored = await asyncio.to_thread(self.store.recent_articles, "0001-01-01")
+        for article, _ in stored:
+            self._index.add(article)
+        requeued = await asyncio.to_thread(self.store.requeue_running)
+        if requeued:
+            log.warning("resuming %d job(s) left running by a stopped server", requeued)
+        for job in await asyncio.to_thread(self.store.unfinished_jobs):
+            self._launch(job)
+
+    async def stop(self) -> None:
+        for task in self._tasks.values():
+            task.cancel()
+        await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+
+    # -- ingest ----------------------------------------------------------------------------------
+
+    async def ingest(self, records: Sequence[dict]) -> list[Outcome]:
+        """Clean each article and store it unless a stored article already has its text."""
+        outcomes = []
+        async with self._index_lock:  # two batches must not both store one wire story
+            for n, record in enumerate(records):
+                origin = record.get("url") or f"posted article {n + 1}"
+                outcomes.append(await self._ingest_one(record, origin))
+        return outcomes
+
+    async def _ingest_one(self, record: dict, origin: str) -> Outcome:
+        doc = to_document(record, origin)
+        article = doc if isinstance(doc, Skip) else clean_document(doc)
+        if isinstance(article, Skip):
+            METRICS.articles.labels("skipped").inc()
+            return Outcome(id=None, status="skipped", reason=article.reason)
+        day = day_of(article.published)
+        original = self._index.find(article)
+        if original is not None:
+            await asyncio.to_thread(self._record_copy, article, original, day)
+            METRICS.articles.labels("duplicate").inc()
+            return Outcome(id=article.id, status="duplicate", duplicate_of=original)
+        await asyncio.to_thread(self.store.put_article, article, day)
+        self._index.add(article)
+        METRICS.articles.labels("stored").inc()
+        return Outcome(id=article.id, status="stored")
+
+    def _record_copy(self, article: Article, original: str, day: str) -> None:
+        if article.id != original:
+            self.store.put_duplicate(duplicate_of(article, original), day)
+        for source in article.sources:
+            self.store.add_source(original, source)
+
+    # -- one-off summaries -----------------------------------------------------------------------
+
+    async def summarize_now(self, records: Sequence[dict], options: Options) -> dict:
+        """Summarise posted articles at once, without storing them."""
+        docs: list[Document] = []
+        skips: list[Skip] = []
+        for n, record in enumerate(records):
+            doc = to_document(record, f"articles[{n}]")
+            (skips if isinstance(doc, Skip) else docs).append(doc)  # type: ignore[arg-type]
+        if not docs:
+            raise InputError("no readable article: " + "; ".join(
+                f"{s.origin}: {s.reason}" for s in skips))
+        result = await summarize(docs, skips, backend=self.backend, options=options,
+                                 cache=self.store.cache)
+        _count_usage(result.usage)
+        return to_json(result)
+
+    # -- digests ---------------------------------------------------------------------------------
+
+    async def request_digest(self, day: str) -> tuple[Job, bool]:
+        """The running job for this day if there is one, else a new one, started."""
+        job, created = await asyncio.to_thread(self.store.start_job, "digest", day)
+        if created:
+            self._launch(job)
+        return job, created
+
+    def _launch(self, job: Job) -> None:
+        if job.id in self._tasks and not self._tasks[job.id].done():
+            return
+        task = asyncio.create_task(self._run(job), name=f"job-{job.id}")
+        self._tasks[job.id] = task
+        task.add_done_callback(lambda _: self._tasks.pop(job.id, None))
+
+    async def _run(self, job: Job) -> None:
+        async with self._jobs:
+            if not await asyncio.to_thread(self.store.claim_job, job.id):
+                return  # another process took it
+            METRICS.jobs.labels("running").inc()
+            try:
+                data = await self._build_digest(job)
+            except asyncio.CancelledError:
+                raise  # the server is stopping: the job stays running and is resumed on start
+            except SummarizerError as e:
+                await self._finish(job, "failed", str(e))
+                return
+            except Exception as e:  # noqa: BLE001 - a job must end as failed, not vanish
+                log.exception("digest job %s failed", job.id)
+                await self._finish(job, "failed", f"internal error: {type(e).__name__}")
+                return
+            await asyncio.to_thread(self.store.put_digest, job.key, job.id, data)
+            await self._finish(job, "done", None)
+
+    async def _finish(self, job: Job, status: str, error: str | None) -> None:
+        await asyncio.to_thread(self.store.update_job, job.id, status=status, error=error,
+                                progress=1.0 if status == "done" else None)
+        METRICS.jobs.labels(status).inc()
+
+    async def _build_digest(self, job: Job) -> dict:
+        day = job.key
+        articles = await asyncio.to_thread(self.store.articles_on, day)
+        if not articles:
+            raise InputError(f"no articles stored for {day}; post them to /v1/articles first")
+        duplicates = await asyncio.to_thread(self.store.duplicates_on, day)
+        earlier = await asyncio.to_thread(self._earlier_stories, day)
+        progress = _JobProgress(self.store, job.id)
+        result = await digest(
+            articles, backend=self.backend, earlier=earlier, duplicates=duplicates,
+            options=self.options(), cache=self.store.cache, progress=progress,
+        )
+        _count_usage(result.usage)
+        title = f"News digest for {day}"
+        return {"contract": {"date": day, **to_json(result)},
+                "markdown": to_markdown(result, title), "html": to_html(result, title)}
+
+    def _earlier_stories(self, day: str) -> list[Earlier]:
+        stories = []
+        for earlier_day, data in self.store.digests_before(day, self.settings.update_window_days):
+            for story in data["contract"].get("stories", []):
+                texts = tuple(s["text"] for s in story.get("summary", []))
+                stories.append(Earlier(id=story["id"], day=earlier_day, title=story.get("title"),
+                                       texts=texts))
+        return stories
+
+    def options(self, strict: bool = False) -> Options:
+        from .pipeline import run_options
+
+        return run_options(self.settings, strict=strict)
+
+
+class _JobProgress:
+    """Pipeline progress written to the job's row, so any process can report it."""
+
+    def __init__(self, store: Store, job_id: str) -> None:
+        self.store = store
+        self.job_id = job_id
+        self.total = 0
+        self.done = 0
+        self.saved = 0.0
+
+    def add(self, n: int) -> None:
+        self.total += n
+
+    def advance(self, n: int = 1) -> None:
+        self.done += n
+        # The total grows as collapse and reduce calls appear; never report 1.0 before the end.
+        fraction = min(0.95, self.done / max(1, self.total))
+        if fraction - self.saved >= PROGRESS_STEP:
+            self.saved = fraction
+            self.store.update_job(self.job_id, progress=round(fraction, 3))
+
+
+def _count_usage(usage: Usage) -> None:
+    METRICS.llm_calls.inc(usage.llm_calls)
+    METRICS.tokens.labels("prompt").inc(usage.prompt_tokens)
+    METRICS.tokens.labels("completion").inc(usage.completion_tokens)
+    METRICS.cache_hits.inc(usage.cache_hits)
+

@@ -1,0 +1,448 @@
+"""The store on both engines: a real SQLite file, and PostgreSQL on loopback when one answers."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from functools import lru_cache
+from pathlib import Path
+from uuid import uuid4
+
+import psycopg
+import pytest
+
+from summarizer.calls import Caller
+from summarizer.errors import ConfigError, InputError
+from summarizer.llm.base import Completion, CompletionRequest, Message
+from summarizer.llm.scripted import ScriptedBackend
+from summarizer.models import Article, Duplicate, Removal
+from summarizer.settings import get_settings
+from summarizer.store import LATEST_VERSION, Store, database_target, mask_password, open_store
+
+PG_URL = os.environ.get("SUMMARIZER_TEST_DATABASE_URL", "postgresql://root@127.0.0.1:5432/test")
+
+
+@lru_cache
+def postgres_unreachable() -> str | None:
+    """Why the test PostgreSQL cannot be used, or None when it answers (asked once per run)."""
+    try:
+        psycopg.connect(PG_URL, connect_timeout=2, autocommit=True).close()
+    except psycopg.Error as e:
+        return (f"PostgreSQL at {mask_password(PG_URL)} not reachable in 2 s "
+                f"(set SUMMARIZER_TEST_DATABASE_URL): {' '.join(str(e).split())}")
+    return None
+
+
+class Target:
+    """Where one test's database lives; `open()` gives a fresh Store on it, `sql()` raw access."""
+
+    def __init__(self, engine: str, tmp_path: Path) -> None:
+        self.engine = engine
+        self.path = tmp_path / "data" / "store.sqlite3"
+        self.schema = f"test_store_{uuid4().hex[:12]}"
+        self.opened: list[Store] = []
+
+    def open(self) -> Store:
+        if self.engine == "sqlite":
+            store = open_store(self.path)
+        else:
+            store = open_store(PG_URL, schema=self.schema)
+        self.opened.append(store)
+        return store
+
+    def sql(self, statement: str) -> None:
+        """Run one statement behind the store's back (to fake what another version did)."""
+        if self.engine == "sqlite":
+            with sqlite3.connect(self.path) as db:
+                db.execute(statement)
+        else:
+            with psycopg.connect(PG_URL, autocommit=True,
+                                 options=f"-c search_path={self.schema}") as db:
+                db.execute(statement)
+
+    def clean_up(self) -> None:
+        for store in self.opened:
+            store.close()
+        if self.engine == "postgresql":
+            with psycopg.connect(PG_URL, autocommit=True) as db:
+                db.execute(f"DROP SCHEMA IF EXISTS {self.schema} CASCADE")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Target]:
+    if request.param == "postgresql" and (reason := postgres_unreachable()):
+        pytest.skip(reason)
+    target = Target(request.param, tmp_path)
+    yield target
+    target.clean_up()
+
+
+@pytest.fixture
+def store(target: Target) -> Store:
+    return target.open()
+
+
+def article(n: int, **fields: object) -> Article:
+    values: dict[str, object] = {"id": f"art{n}", "origin": f"feed.jsonl:{n}",
+                                 "text": f"Article {n} text."}
+    values.update(fields)
+    return Article.model_validate(values)
+
+
+def in_threads(count: int, work: Callable[[int], object]) -> list[object]:
+    """Run `work(i)` in `count` threads released at the same instant; their results in order."""
+    barrier = threading.Barrier(count)
+    results: list[object] = [None] * count
+    errors: list[BaseException] = []
+
+    def run(i: int) -> None:
+        barrier.wait()
+        try:
+            results[i] = work(i)
+        except BaseException as e:  # surfaced below, in the test's own thread
+            errors.append(e)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    if errors:
+        raise errors[0]
+    return results
+
+
+# schema
+
+
+def test_migrations_create_the_schema_and_reopening_changes_nothing(target: Target) -> None:
+    store = target.open()
+    assert store.schema_version() == LATEST_VERSION
+    assert store.put_article(article(1), "2026-05-01")
+    store.close()
+
+    again = target.open()  # the migrations' plain CREATE TABLEs would fail if run twice
+    assert again.schema_version() == LATEST_VERSION
+    assert again.migrate() == LATEST_VERSION
+    assert again.count_articles() == 1
+
+
+def test_two_stores_opening_at_once_migrate_once(target: Target) -> None:
+    stores = in_threads(4, lambda _: target.open())
+    assert {s.schema_version() for s in stores} == {LATEST_VERSION}
+
+
+def test_a_schema_newer_than_the_code_is_refused(target: Target) -> None:
+    target.open().close()
+    target.sql(f"INSERT INTO schema_version (version, applied) VALUES ({LATEST_VERSION + 1}, 'x')")
+    with pytest.raises(ConfigError, match="upgrade summarizer"):
+        target.open()
+
+
+def test_dialect_names_the_engine(store: Store, target: Target) -> None:
+    assert store.dialect == target.engine
+    assert store.ping()
+
+
+# articles
+
+
+def test_an_article_round_trips_every_field(store: Store) -> None:
+    full = Article(
+        id="a" * 64, origin="feeds/monday.jsonl:7", text="Ünïcödé text — with “quotes”.\nLine 2.",
+        title="A title", source="AP", url="https://example.org/a", published="2026-05-01T09:30:00Z",
+        sources=("AP", "Reuters"),
+        removed=(Removal(text="Advertisement", reason="advert"),
+                 Removal(text="Copyright AP", reason="footer")),
+    )
+    assert store.put_article(full, "2026-05-01")
+    assert store.get_article(full.id) == full
+    assert store.get_article("missing") is None
+
+
+def test_an_article_stored_twice_is_kept_once_unchanged(store: Store) -> None:
+    assert store.put_article(article(1), "2026-05-01") is True
+    assert store.put_article(article(1, text="Different text."), "2026-05-02") is False
+    assert store.get_article("art1") == article(1)
+    assert store.count_articles() == 1
+    assert store.articles_on("2026-05-02") == []
+
+
+def test_articles_are_listed_by_day_in_stored_order(store: Store) -> None:
+    for n, day in [(3, "2026-05-01"), (1, "2026-05-02"), (2, "2026-05-01"), (4, "2026-05-03")]:
+        store.put_article(article(n), day)
+
+    assert [a.id for a in store.articles_on("2026-05-01")] == ["art3", "art2"]
+    assert store.articles_on("2026-04-30") == []
+    assert [(a.id, day) for a, day in store.recent_articles("2026-05-02")] == [
+        ("art1", "2026-05-02"), ("art4", "2026-05-03"),
+    ]
+    assert store.count_articles() == 4
+
+
+def test_a_day_that_is_not_a_date_is_an_input_error(store: Store) -> None:
+    with pytest.raises(InputError, match="YYYY-MM-DD"):
+        store.put_article(article(1), "yesterday")
+    with pytest.raises(InputError):
+        store.articles_on("2026-13-01")
+
+
+def test_a_wire_copy_seen_again_adds_its_outlet_once(store: Store) -> None:
+    store.put_article(article(1, source="AP", sources=("AP",)), "2026-05-01")
+    store.add_source("art1", "Reuters")
+    store.add_source("art1", "Reuters")
+    store.add_source("art1", "AP")
+    assert store.get_article("art1").sources == ("AP", "Reuters")
+    with pytest.raises(InputError, match="missing"):
+        store.add_source("missing", "AFP")
+
+
+def test_outlets_added_at_once_are_all_kept(target: Target) -> None:
+    first, second = target.open(), target.open()
+    first.put_article(article(1, sources=("AP",)), "2026-05-01")
+    in_threads(8, lambda i: (first if i % 2 else second).add_source("art1", f"outlet{i}"))
+    kept = first.get_article("art1").sources
+    assert sorted(kept) == sorted(["AP", *(f"outlet{i}" for i in range(8))])
+
+
+def test_duplicates_are_recorded_by_day(store: Store) -> None:
+    paragraph = Duplicate(kind="paragraph", article_id="art2", text="Same words.",
+                          duplicate_of="1.3")
+    copy = Duplicate(kind="article", article_id="art3", text="Whole copy.", duplicate_of="art1")
+    store.put_duplicate(paragraph, "2026-05-01")
+    store.put_duplicate(copy, "2026-05-01")
+    store.put_duplicate(copy, "2026-05-02")
+    assert store.duplicates_on("2026-05-01") == [paragraph, copy]
+    assert store.duplicates_on("2026-05-02") == [copy]
+    assert store.duplicates_on("2026-05-03") == []
+
+
+# jobs
+
+
+def test_one_active_job_per_key(store: Store) -> None:
+    job, created = store.start_job("digest", "2026-05-01")
+    assert created and job.status == "queued" and job.progress == 0.0 and job.error is None
+    assert len(job.id) == 32 and job.created == job.updated and job.created.endswith("+00:00")
+
+    same, created_again = store.start_job("digest", "2026-05-01")
+    assert (same, created_again) == (job, False)
+    other, created_other = store.start_job("digest", "2026-05-02")
+    assert created_other and other.id != job.id
+    summary, created_summary = store.start_job("summary", "2026-05-01")
+    assert created_summary and summary.id != job.id  # same key, other kind
+
+    store.claim_job(job.id)
+    assert store.start_job("digest", "2026-05-01") == (store.get_job(job.id), False)  # running
+    store.update_job(job.id, status="done")
+    again, created_after_done = store.start_job("digest", "2026-05-01")
+    assert created_after_done and again.id != job.id
+
+    store.update_job(again.id, status="failed", error="model unreachable")
+    assert store.start_job("digest", "2026-05-01")[1] is True  # a failed job can be retried
+
+
+def test_a_job_is_claimed_once(store: Store) -> None:
+    job, _ = store.start_job("digest", "2026-05-01")
+    assert store.claim_job(job.id) is True
+    assert store.claim_job(job.id) is False
+    assert store.claim_job("no-such-job") is False
+    claimed = store.get_job(job.id)
+    assert claimed is not None and claimed.status == "running" and claimed.updated >= job.updated
+
+
+def test_jobs_record_progress_status_and_error(store: Store) -> None:
+    job, _ = store.start_job("digest", "2026-05-01")
+    store.update_job(job.id, progress=0.25)
+    assert store.get_job(job.id).progress == 0.25
+    store.update_job(job.id, progress=0.5, status="running")
+    store.update_job(job.id, status="failed", error="backend failed after 5 attempts")
+    failed = store.get_job(job.id)
+    assert failed is not None
+    assert (failed.status, failed.progress, failed.error) == (
+        "failed", 0.5, "backend failed after 5 attempts")
+    assert failed.updated > job.updated
+    assert store.get_job("no-such-job") is None
+
+    done, _ = store.start_job("digest", "2026-05-02")
+    store.update_job(done.id, status="done")
+    assert store.get_job(done.id).progress == 1.0
+    with pytest.raises(ValueError, match="unknown job status"):
+        store.update_job(done.id, status="finished")
+
+
+def test_a_restarted_server_finds_and_requeues_its_jobs(target: Target) -> None:
+    store = target.open()
+    first, _ = store.start_job("digest", "2026-05-01")
+    second, _ = store.start_job("digest", "2026-05-02")
+    finished, _ = store.start_job("digest", "2026-05-03")
+    store.claim_job(first.id)
+    store.claim_job(finished.id)
+    store.update_job(finished.id, status="done")
+    store.close()  # the server dies with `first` running
+
+    restarted = target.open()
+    assert [(j.id, j.status) for j in restarted.unfinished_jobs()] == [
+        (first.id, "running"), (second.id, "queued"),
+    ]
+    assert restarted.requeue_running() == 1
+    assert [(j.id, j.status) for j in restarted.unfinished_jobs()] == [
+        (first.id, "queued"), (second.id, "queued"),
+    ]
+    assert restarted.claim_job(first.id)  # and it can be resumed
+
+
+def test_requeue_with_stale_after_spares_jobs_still_reporting(store: Store) -> None:
+    job, _ = store.start_job("digest", "2026-05-01")
+    store.claim_job(job.id)
+    assert store.requeue_running(stale_after=3600) == 0
+    assert store.get_job(job.id).status == "running"
+    assert store.requeue_running(stale_after=0) == 1
+
+
+def test_claim_next_takes_the_oldest_queued_job_of_a_kind(store: Store) -> None:
+    old, _ = store.start_job("digest", "2026-05-01")
+    new, _ = store.start_job("digest", "2026-05-02")
+    summary, _ = store.start_job("summary", "batch-1")
+    assert store.claim_next("summary").id == summary.id
+    assert store.claim_next("summary") is None
+    assert store.claim_next().id == old.id
+    assert store.claim_next("digest").id == new.id
+    assert store.claim_next() is None
+
+
+def test_threads_starting_one_key_at_once_get_one_job(store: Store) -> None:
+    results = in_threads(16, lambda _: store.start_job("digest", "2026-05-01"))
+    jobs = {job.id for job, _ in results}
+    assert len(jobs) == 1
+    assert sum(created for _, created in results) == 1
+
+
+def test_two_stores_starting_one_key_at_once_get_one_job(target: Target) -> None:
+    # Two stores stand for two API processes: only the database can keep them apart.
+    stores = [target.open(), target.open()]
+    results = in_threads(16, lambda i: stores[i % 2].start_job("digest", "2026-05-01"))
+    assert len({job.id for job, _ in results}) == 1
+    assert sum(created for _, created in results) == 1
+    assert len(stores[0].unfinished_jobs()) == 1
+
+
+def test_two_stores_claiming_one_job_at_once_get_it_once(target: Target) -> None:
+    stores = [target.open(), target.open()]
+    job, _ = stores[0].start_job("digest", "2026-05-01")
+    results = in_threads(16, lambda i: stores[i % 2].claim_job(job.id))
+    assert results.count(True) == 1
+
+
+# digests
+
+
+def test_the_latest_digest_of_a_day_is_served(store: Store) -> None:
+    assert store.latest_digest("2026-05-01") is None
+    store.put_digest("2026-05-01", "job1", {"stories": [], "note": "first"})
+    store.put_digest("2026-05-01", "job2", {"stories": [{"id": "s1", "title": "Ünïcödé"}]})
+    assert store.latest_digest("2026-05-01") == {"stories": [{"id": "s1", "title": "Ünïcödé"}]}
+
+
+def test_digests_before_a_day_are_the_latest_of_each_earlier_day(store: Store) -> None:
+    for day, job in [("2026-04-20", "j0"), ("2026-04-28", "j1"), ("2026-04-30", "j2"),
+                     ("2026-04-30", "j3"), ("2026-05-01", "j4"), ("2026-05-02", "j5")]:
+        store.put_digest(day, job, {"job": job})
+    assert store.digests_before("2026-05-01", 3) == [
+        ("2026-04-30", {"job": "j3"}), ("2026-04-28", {"job": "j1"}),
+    ]
+    assert store.digests_before("2026-05-01", 0) == []
+    assert [day for day, _ in store.digests_before("2026-05-03", 30)] == [
+        "2026-05-02", "2026-05-01", "2026-04-30", "2026-04-28", "2026-04-20",
+    ]
+
+
+# the LLM cache
+
+
+def test_the_cache_round_trips_a_completion(store: Store) -> None:
+    request = CompletionRequest(messages=(Message(role="user", content="Summarise."),),
+                                max_tokens=50, prompt_id="map", prompt_version="3")
+    completion = Completion(text="A summary [1.1].", model="m", prompt_tokens=12,
+                            completion_tokens=5)
+    assert store.cache.get("k") is None
+    store.cache.put("k", "scripted", request, completion)
+    assert store.cache.get("k") == completion
+    newer = completion.model_copy(update={"text": "Another summary."})
+    store.cache.put("k", "scripted", request, newer)
+    assert store.cache.get("k") == newer
+
+
+def test_the_pipeline_caller_answers_a_repeated_request_from_the_store(store: Store) -> None:
+    request = CompletionRequest(messages=(Message(role="user", content="Say hi."),), max_tokens=8)
+
+    def ask() -> tuple[Completion, int]:
+        backend = ScriptedBackend(default="hi")
+        caller = Caller(backend, cache=store.cache)
+        return asyncio.run(caller.complete(request)), len(backend.requests)
+
+    first, calls = ask()
+    second, calls_again = ask()
+    assert (calls, calls_again) == (1, 0)
+    assert second == first
+
+
+# persistence, errors, settings
+
+
+def test_everything_survives_close_and_reopen(target: Target) -> None:
+    store = target.open()
+    store.put_article(article(1, sources=("AP",)), "2026-05-01")
+    store.put_duplicate(Duplicate(kind="article", article_id="art2", text="t",
+                                  duplicate_of="art1"), "2026-05-01")
+    job, _ = store.start_job("digest", "2026-05-01")
+    store.update_job(job.id, progress=0.5)
+    store.put_digest("2026-05-01", job.id, {"stories": []})
+    completion = Completion(text="x", model="m")
+    store.cache.put("k", "scripted", CompletionRequest(messages=(), max_tokens=1), completion)
+    store.close()
+
+    reopened = target.open()
+    assert reopened.get_article("art1") == article(1, sources=("AP",))
+    assert len(reopened.duplicates_on("2026-05-01")) == 1
+    assert reopened.get_job(job.id).progress == 0.5
+    assert reopened.latest_digest("2026-05-01") == {"stories": []}
+    assert reopened.cache.get("k") == completion
+
+
+def test_a_new_sqlite_file_and_its_folders_are_created(tmp_path: Path) -> None:
+    path = tmp_path / "a" / "b" / "store.sqlite3"
+    store = open_store(str(path))
+    try:
+        assert path.is_file() and store.dialect == "sqlite"
+    finally:
+        store.close()
+
+
+def test_a_sqlite_path_that_cannot_be_created_is_a_config_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(ConfigError, match=r"cannot open the SQLite database at .*file"):
+        open_store(blocker / "store.sqlite3")
+
+
+def test_an_unreachable_database_is_a_config_error_without_its_password() -> None:
+    url = "postgresql://user:s3cret@127.0.0.1:1/db?connect_timeout=2"
+    with pytest.raises(ConfigError) as caught:
+        open_store(url)
+    message = str(caught.value)
+    assert "s3cret" not in message and "user:***@127.0.0.1:1" in message
+    assert "DATABASE_URL" in message and "\n" not in message
+
+
+def test_database_target_prefers_database_url(monkeypatch: pytest.MonkeyPatch,
+                                              tmp_path: Path) -> None:
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.setenv("SUMMARIZER_DB_PATH", str(tmp_path / "x.sqlite3"))
+    assert database_target(get_settings()) == str(tmp_path / "x.sqlite3")
+    get_settings.cache_clear()
+    monkeypatch.setenv("DATABASE_URL", "postgresql://app@db/summaries")
+    assert database_target(get_settings()) == "postgresql://app@db/summaries"
