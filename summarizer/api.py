@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import sqlite3
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import date, datetime
 from typing import Annotated, Any
 
+import psycopg
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import (
@@ -153,16 +155,19 @@ def _v1_routes(settings: Settings) -> APIRouter:
         return {"articles": [{k: v for k, v in vars(o).items() if v is not None}
                              for o in outcomes]}
 
-    @router.post("/v1/summaries", summary="Summarise posted articles now")
-    async def post_summaries(body: SummaryIn, service: ServiceDep) -> dict[str, Any]:
+    @router.post("/v1/summaries", summary="Summarise posted articles",
+                 description="Up to SUMMARIZER_SYNC_SUMMARY_ARTICLES articles are answered at "
+                             "once (200); more start a job (202) whose result is at "
+                             "/v1/jobs/{id}/result.")
+    async def post_summaries(body: SummaryIn, service: ServiceDep) -> Response:
         _check_batch(body.articles, settings)
-        if len(body.articles) > settings.sync_summary_articles:
-            raise ApiError(413, "too_many_articles_for_direct_summary",
-                           f"{len(body.articles)} articles exceed SUMMARIZER_SYNC_SUMMARY_"
-                           f"ARTICLES ({settings.sync_summary_articles}) for a direct answer; "
-                           "post them to /v1/articles and ask for a digest with /v1/digests")
-        return await service.summarize_now([a.model_dump() for a in body.articles],
-                                           service.options(strict=body.options.strict))
+        records = [a.model_dump() for a in body.articles]
+        if len(records) <= settings.sync_summary_articles:
+            return JSONResponse(await service.summarize_now(
+                records, service.options(strict=body.options.strict)))
+        job = await service.request_summary(records, body.options.strict)
+        return JSONResponse(_job_json(job), status_code=202,
+                            headers={"Location": f"/v1/jobs/{job.id}"})
 
     @router.post("/v1/digests", status_code=202, summary="Start building a day's digest")
     async def post_digest(body: DigestIn, service: ServiceDep) -> JSONResponse:
@@ -187,6 +192,18 @@ def _v1_routes(settings: Settings) -> APIRouter:
     @router.get("/v1/jobs/{job_id}", summary="A job's status and progress")
     async def get_job(job_id: str, service: ServiceDep) -> dict[str, Any]:
         return _job_json(await _find_job(service, job_id))
+
+    @router.get("/v1/jobs/{job_id}/result", summary="What a summary job made")
+    async def job_result(job_id: str, service: ServiceDep) -> dict[str, Any]:
+        job = await _find_job(service, job_id)
+        if job.kind != "summary":
+            raise ApiError(404, "no_result", f"job {job_id} builds the digest of {job.key}; "
+                           f"read it at /v1/digests/{job.key}")
+        result = await asyncio.to_thread(service.store.job_result, job_id)
+        if result is None:
+            raise ApiError(409, "job_not_done", f"job {job_id} is {job.status}; poll "
+                           f"/v1/jobs/{job_id} until it is done")
+        return result
 
     @router.get("/v1/jobs/{job_id}/events", summary="A job's progress as server-sent events")
     async def job_events(job_id: str, request: Request, service: ServiceDep) -> Response:
@@ -247,6 +264,8 @@ def _job_json(job: Job) -> dict[str, Any]:
                            "status": job.status, "progress": job.progress}
     if job.error:
         out["error"] = job.error
+    if job.kind == "summary":
+        out["result_url"] = f"/v1/jobs/{job.id}/result"
     return out
 
 
@@ -368,6 +387,14 @@ def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ConfigError)
     async def misconfigured(_: Request, e: ConfigError) -> JSONResponse:
         return _error_response(503, "backend_not_configured", str(e),
+                               {"Retry-After": str(RETRY_AFTER_SECONDS)})
+
+    @app.exception_handler(sqlite3.OperationalError)
+    @app.exception_handler(psycopg.OperationalError)
+    async def database_down(_: Request, e: Exception) -> JSONResponse:
+        log.error("database error: %s", e)
+        return _error_response(503, "database_unavailable",
+                               "the database is unavailable; try again shortly",
                                {"Retry-After": str(RETRY_AFTER_SECONDS)})
 
     @app.exception_handler(SummarizerError)

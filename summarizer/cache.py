@@ -7,6 +7,7 @@ import json
 import sqlite3
 import time
 from pathlib import Path
+from typing import Protocol
 
 from .llm.base import Completion, CompletionRequest
 
@@ -30,6 +31,15 @@ def cache_key(backend: str, model: str, request: CompletionRequest) -> str:
         sort_keys=True, ensure_ascii=False,
     )
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+class CacheLike(Protocol):
+    """What the pipeline's Caller needs from a cache: `Cache` here or `Store.cache`."""
+
+    def get(self, key: str) -> Completion | None: ...
+
+    def put(self, key: str, backend: str, request: CompletionRequest,
+            completion: Completion) -> None: ...
 
 
 class Cache:

@@ -6,7 +6,7 @@ import asyncio
 import time
 from dataclasses import dataclass, field
 
-from .cache import Cache, cache_key
+from .cache import CacheLike, cache_key
 from .llm.base import Backend, Completion, CompletionRequest
 from .models import Usage
 
@@ -15,7 +15,7 @@ from .models import Usage
 class Caller:
     backend: Backend
     concurrency: int = 4
-    cache: Cache | None = None
+    cache: CacheLike | None = None
     calls: int = 0
     cache_hits: int = 0
     prompt_tokens: int = 0

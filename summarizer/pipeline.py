@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from . import prompts
-from .cache import Cache
+from .cache import CacheLike
 from .calls import Caller
 from .chunk import make_passages, pack
 from .citations import parse_output, render_line, resolve
@@ -96,7 +96,7 @@ async def summarize(
     *,
     backend: Backend,
     options: Options = Options(),
-    cache: Cache | None = None,
+    cache: CacheLike | None = None,
     progress: Progress | None = None,
 ) -> Result:
     """Summarise each article and the set of them, every sentence checked against its sources.
@@ -128,7 +128,7 @@ async def digest(
     earlier: Sequence[Earlier] = (),
     duplicates: Sequence[Duplicate] = (),
     options: Options = Options(),
-    cache: Cache | None = None,
+    cache: CacheLike | None = None,
     progress: Progress | None = None,
 ) -> Result:
     """A day's digest: articles summarised, grouped into stories, one summary per story.

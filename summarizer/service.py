@@ -7,6 +7,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from uuid import uuid4
 
 from .clean import clean_document
 from .dedup import ArticleIndex, duplicate_of
@@ -74,6 +75,7 @@ class Service:
         self._index_lock = asyncio.Lock()
         self._jobs = asyncio.Semaphore(settings.job_concurrency)
         self._tasks: dict[str, asyncio.Task] = {}
+        self._watcher: asyncio.Task | None = None
 
     @property
     def backend(self) -> Backend:
@@ -82,20 +84,40 @@ class Service:
         return self._backend
 
     async def start(self) -> None:
-        """Index stored articles and resume the jobs a stopped server left unfinished."""
+        """Index stored articles, resume jobs a stopped server left, and keep watching for more."""
         stored = await asyncio.to_thread(self.store.recent_articles, "0001-01-01")
         for article, _ in stored:
             self._index.add(article)
-        requeued = await asyncio.to_thread(self.store.requeue_running)
+        if self.store.dialect == "sqlite":
+            # One process owns a SQLite file: whatever is marked running lost its worker.
+            await asyncio.to_thread(self.store.requeue_running)
+        await self._resume()
+        self._watcher = asyncio.create_task(self._watch(), name="job-watcher")
+
+    async def _resume(self) -> None:
+        """Take back jobs whose worker stopped sending heartbeats, then run what is queued."""
+        stale = self.settings.job_stale_seconds
+        requeued = await asyncio.to_thread(self.store.requeue_running, stale_after=stale)
         if requeued:
-            log.warning("resuming %d job(s) left running by a stopped server", requeued)
+            log.warning("resuming %d job(s) whose worker stopped", requeued)
         for job in await asyncio.to_thread(self.store.unfinished_jobs):
-            self._launch(job)
+            if job.status == "queued":
+                self._launch(job)
+
+    async def _watch(self) -> None:
+        """Several processes may share a database: any of them resumes a dead one's jobs."""
+        while True:
+            await asyncio.sleep(self.settings.job_stale_seconds / 2)
+            try:
+                await self._resume()
+            except Exception:  # noqa: BLE001 - a database hiccup must not end the watch
+                log.exception("could not check for stalled jobs")
 
     async def stop(self) -> None:
-        for task in self._tasks.values():
+        tasks = [*self._tasks.values(), *([self._watcher] if self._watcher else [])]
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     # -- ingest ----------------------------------------------------------------------------------
 
@@ -133,7 +155,8 @@ class Service:
 
     # -- one-off summaries -----------------------------------------------------------------------
 
-    async def summarize_now(self, records: Sequence[dict], options: Options) -> dict:
+    async def summarize_now(self, records: Sequence[dict], options: Options,
+                            progress: _JobProgress | None = None) -> dict:
         """Summarise posted articles at once, without storing them."""
         docs: list[Document] = []
         skips: list[Skip] = []
@@ -144,9 +167,25 @@ class Service:
             raise InputError("no readable article: " + "; ".join(
                 f"{s.origin}: {s.reason}" for s in skips))
         result = await summarize(docs, skips, backend=self.backend, options=options,
-                                 cache=self.store.cache)
+                                 cache=self.store.cache, progress=progress)
         _count_usage(result.usage)
         return to_json(result)
+
+    async def request_summary(self, records: Sequence[dict], strict: bool) -> Job:
+        """A background job for a summary too large to wait for; its input is kept first."""
+        job, _ = await asyncio.to_thread(self.store.start_job, "summary", uuid4().hex)
+        await asyncio.to_thread(self.store.put_job_payload, job.id,
+                                {"articles": list(records), "strict": strict})
+        self._launch(job)
+        return job
+
+    async def _build_summary(self, job: Job) -> dict:
+        payload = await asyncio.to_thread(self.store.job_payload, job.id)
+        if payload is None:
+            raise InputError("the job's articles were not stored; post them again")
+        return await self.summarize_now(payload["articles"],
+                                        self.options(strict=payload.get("strict", False)),
+                                        progress=_JobProgress(self.store, job.id))
 
     # -- digests ---------------------------------------------------------------------------------
 
@@ -169,19 +208,34 @@ class Service:
             if not await asyncio.to_thread(self.store.claim_job, job.id):
                 return  # another process took it
             METRICS.jobs.labels("running").inc()
+            heartbeat = asyncio.create_task(self._heartbeat(job.id))
             try:
-                data = await self._build_digest(job)
+                if job.kind == "summary":
+                    data = await self._build_summary(job)
+                else:
+                    data = await self._build_digest(job)
             except asyncio.CancelledError:
                 raise  # the server is stopping: the job stays running and is resumed on start
             except SummarizerError as e:
                 await self._finish(job, "failed", str(e))
                 return
             except Exception as e:  # noqa: BLE001 - a job must end as failed, not vanish
-                log.exception("digest job %s failed", job.id)
+                log.exception("%s job %s failed", job.kind, job.id)
                 await self._finish(job, "failed", f"internal error: {type(e).__name__}")
                 return
-            await asyncio.to_thread(self.store.put_digest, job.key, job.id, data)
+            finally:
+                heartbeat.cancel()
+            if job.kind == "summary":
+                await asyncio.to_thread(self.store.put_job_result, job.id, data)
+            else:
+                await asyncio.to_thread(self.store.put_digest, job.key, job.id, data)
             await self._finish(job, "done", None)
+
+    async def _heartbeat(self, job_id: str) -> None:
+        """Touch the running job now and then, so no other process thinks its worker died."""
+        while True:
+            await asyncio.sleep(self.settings.job_stale_seconds / 4)
+            await asyncio.to_thread(self.store.update_job, job_id)
 
     async def _finish(self, job: Job, status: str, error: str | None) -> None:
         await asyncio.to_thread(self.store.update_job, job.id, status=status, error=error,

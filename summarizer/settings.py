@@ -65,6 +65,7 @@ class Settings(BaseSettings):
     max_article_chars: int = Field(default=200_000, ge=100)
     sync_summary_articles: int = Field(default=5, ge=0)  # more than this: 202 and a job
     job_concurrency: int = Field(default=1, ge=1)  # digest and summary jobs at once
+    job_stale_seconds: float = Field(default=60.0, gt=0)  # no heartbeat this long: resumed
     update_window_days: int = Field(default=7, ge=0)  # how far back a story can continue
 
     def keys(self) -> set[str]:

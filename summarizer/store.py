@@ -97,6 +97,14 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
             created DOUBLE PRECISION NOT NULL
         )""",
     )),
+    (2, (
+        # What a job was asked to do and what it made, for jobs that are not a day's digest.
+        """CREATE TABLE job_data (
+            job_id TEXT PRIMARY KEY,
+            payload TEXT,
+            result TEXT
+        )""",
+    )),
 )
 LATEST_VERSION = MIGRATIONS[-1][0]
 CURRENT_VERSION_SQL = "SELECT COALESCE(MAX(version), 0) FROM schema_version"
@@ -135,15 +143,6 @@ class Job:
     error: str | None
     created: str
     updated: str
-
-
-class CacheLike(Protocol):
-    """What the pipeline's Caller needs from a cache: `summarizer.cache.Cache` or `Store.cache`."""
-
-    def get(self, key: str) -> Completion | None: ...
-
-    def put(self, key: str, backend: str, request: CompletionRequest,
-            completion: Completion) -> None: ...
 
 
 class Session(Protocol):
@@ -508,6 +507,33 @@ class Store:
             return job, True
         raise SummarizerError(f"could not start a {kind} job for {key!r}: "
                               "its active job kept changing under concurrent callers")
+
+    def put_job_payload(self, job_id: str, payload: dict[str, Any]) -> None:
+        """Keep what a job needs to run, so that a restarted server can run it."""
+        self._put_job_data(job_id, "payload", payload)
+
+    def job_payload(self, job_id: str) -> dict[str, Any] | None:
+        return self._job_data(job_id, "payload")
+
+    def put_job_result(self, job_id: str, result: dict[str, Any]) -> None:
+        self._put_job_data(job_id, "result", result)
+
+    def job_result(self, job_id: str) -> dict[str, Any] | None:
+        return self._job_data(job_id, "result")
+
+    def _put_job_data(self, job_id: str, column: str, data: dict[str, Any]) -> None:
+        with self._engine.session() as db:
+            db.execute(
+                f"INSERT INTO job_data (job_id, {column}) VALUES (?, ?) ON CONFLICT (job_id) "
+                f"DO UPDATE SET {column} = excluded.{column}",
+                (job_id, json.dumps(data, ensure_ascii=False)),
+            )
+
+    def _job_data(self, job_id: str, column: str) -> dict[str, Any] | None:
+        with self._engine.session() as db:
+            row = db.execute(f"SELECT {column} FROM job_data WHERE job_id = ?",
+                             (job_id,)).fetchone()
+        return json.loads(row[0]) if row and row[0] is not None else None
 
     def _active_job(self, kind: str, key: str) -> Job | None:
         with self._engine.session() as db:

@@ -2,8 +2,10 @@
 
 A claim is split into sentences; each sentence is aligned with the source sentence sharing most
 of its content words and scored from lexical evidence (unigram and bigram precision against that
-sentence and against the sources as a whole) and from the errors summaries typically make (a
-name, number or date found in no passage, a negation the source does not have). The weights come
+sentence, and the share of its words a token alignment finds in place of other words there) and
+from the errors summaries typically make (a name, number or date found in no passage, a negation
+the source does not have, a number, colour, kin word... swapped for another of its kind, or a
+word for its opposite). The weights come
 from a small logistic regression fitted on dev rows of FRANK and SummEdits (evals/fit_support.py,
 figures in evals/README.md); a claim scores as its weakest sentence, because one bad sentence
 makes it unsupported.
@@ -11,6 +13,7 @@ makes it unsupported.
 
 from __future__ import annotations
 
+import difflib
 import math
 import re
 from collections.abc import Iterable, Sequence
@@ -18,18 +21,15 @@ from dataclasses import dataclass, field
 
 # Fitted by evals/fit_support.py on dev rows only; the order of FEATURES is the order of WEIGHTS.
 FEATURES = (
-    "uni_doc",  # share of the sentence's content words found anywhere in the sources
-    "bi_doc",  # share of its bigrams found anywhere in the sources
-    "tri_doc",  # share of its trigrams found anywhere in the sources
     "uni_sent",  # share of its content words found in the best-aligned source sentence
     "bi_sent",  # share of its bigrams found in the best-aligned source sentence
-    "novel_entities",  # 1 if it names something no passage mentions
-    "novel_numbers",  # 1 if it has a number, month or weekday no passage has
-    "negation",  # 1 if it negates what its source sentence asserts, or the reverse
+    "replaced",  # share of its content words standing where that sentence has other words
+    "errors",  # 1 if any detector fires: a name, number or date no passage has, a negation
+    #            clash, or a swap (a number, colour, kin word... where the source has another)
 )
-WEIGHTS = (0.000, 0.000, 0.000, 1.155, 0.773, -1.476, -1.327, -1.614)
-BIAS = -1.032
-DEFAULT_THRESHOLD = 0.556
+WEIGHTS = (0.686, 0.038, -1.081, -1.308)
+BIAS = 0.131
+DEFAULT_THRESHOLD = 0.555
 
 # Below this unigram precision the "little overlap" reason is given when nothing sharper applies.
 LOW_OVERLAP = 0.5
@@ -88,6 +88,45 @@ ABBREVIATIONS = frozenset(
     """mr mrs ms dr prof sr jr st mt ft gen col capt lt sgt sen rep gov rev no vs etc inc ltd co
     corp dept est approx jan feb mar apr jun jul aug sep sept oct nov dec fig""".split()
 )
+# Closed word classes whose members exclude each other: a claim word of a class that the sources
+# never use, where they use another member ("white paint" for "blue paint"), is a swap.
+EXCLUSIVE_CLASSES = (
+    "red orange yellow green blue purple pink white black brown grey gray silver gold violet",
+    "man woman men women boy girl husband wife son daughter father mother brother sister uncle "
+    "aunt nephew niece grandson granddaughter grandfather grandmother boyfriend girlfriend male "
+    "female",
+    "minute hour day week month year decade century",
+    "first second third fourth fifth sixth seventh eighth ninth tenth last",
+    "north south east west northern southern eastern western",
+    "spring summer autumn winter",
+    "morning afternoon evening night midnight noon",
+    "cat dog horse cow pig sheep bird fish lion tiger bear wolf",
+    "car bus train plane truck boat ship bicycle motorcycle helicopter",
+    "gold silver bronze",
+    "murder manslaughter assault robbery theft fraud rape",
+    "arrested charged convicted acquitted sentenced released jailed fined",
+    "died killed injured wounded hurt survived",
+    "won lost drew beat defeated",
+    "increase decrease rise fall drop gain loss",
+    "million billion thousand hundred trillion",
+    "dollar pound euro yen",
+)
+# Opposites: a claim word whose opposite the aligned source passage uses, and not the word itself.
+OPPOSITES = """increase:decrease increase:drop increase:fall rise:fall rise:drop rise:decline
+    up:down higher:lower more:less more:fewer most:least before:after earlier:later win:lose
+    won:lost victory:defeat guilty:innocent convicted:acquitted accept:reject accepted:rejected
+    approve:reject approved:rejected allow:ban allowed:banned support:oppose supported:opposed
+    open:closed open:close start:end began:ended first:last largest:smallest biggest:smallest
+    large:small big:small old:young old:new rich:poor top:bottom maximum:minimum public:private
+    domestic:foreign positive:negative legal:illegal true:false alive:dead survived:died
+    arrive:depart buy:sell bought:sold hire:fire hired:fired gain:loss profit:loss strong:weak
+    high:low best:worst better:worse success:failure succeeded:failed inside:outside above:below
+    over:under early:late male:female man:woman men:women husband:wife son:daughter
+    father:mother brother:sister boy:girl agree:disagree always:never all:none
+    increased:decreased raised:lowered cut:raised expand:shrink lead:trail ahead:behind
+    import:export north:south east:west conservative:liberal republican:democrat
+    minority:majority junior:senior upper:lower full:empty safe:dangerous easy:difficult
+    cheap:expensive fast:slow rose:fell rose:dropped""".split()
 
 TOKEN = re.compile(
     r"(?:[A-Za-z]\.){2,}"  # initialisms: U.S., U.K.
@@ -178,6 +217,18 @@ def is_content(token: Token) -> bool:
 def ngrams(stems: Sequence[str], n: int) -> set[tuple[str, ...]]:
     """The set of n-grams of a stem sequence."""
     return {tuple(stems[i : i + n]) for i in range(len(stems) - n + 1)}
+
+
+CLASS_MEMBERS = [frozenset(stem(w) for w in members.split()) for members in EXCLUSIVE_CLASSES]
+CLASSES_OF: dict[str, list[frozenset[str]]] = {}
+for _members in CLASS_MEMBERS:
+    for _word in _members:
+        CLASSES_OF.setdefault(_word, []).append(_members)
+OPPOSITE: dict[str, set[str]] = {}
+for _pair in OPPOSITES:
+    _a, _b = (stem(w) for w in _pair.split(":"))
+    OPPOSITE.setdefault(_a, set()).add(_b)
+    OPPOSITE.setdefault(_b, set()).add(_a)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -345,6 +396,34 @@ def _rounds_to(precise: float, rounded: float) -> bool:
     return abs(precise - rounded) <= magnitude / 2
 
 
+def number_units(tokens: Sequence[Token], text: str) -> list[tuple[float, str, str]]:
+    """(value, stem of the noun counted, text) for numbers a noun closely follows: '35 years'."""
+    pairs = []
+    i = 0
+    while i < len(tokens):
+        if not _is_number_token(tokens[i]) or tokens[i].lower in SCALES:
+            i += 1
+            continue
+        j = i + 1  # "1.2 million", "forty-five thousand": one number
+        while j < len(tokens) and _is_number_token(tokens[j]):
+            j += 1
+        value = parse_number(text[tokens[i].start : tokens[j - 1].end])
+        for unit in tokens[j : j + 3] if value is not None else ():
+            if is_content(unit):
+                pairs.append((value, unit.stem, text[tokens[i].start : unit.end]))
+                break
+            if unit.lower in ("of", "and", "to", "or"):  # "30 of the", "20 to 30": no unit
+                break
+        i = j
+    return pairs
+
+
+def _is_number_token(token: Token) -> bool:
+    word = token.lower
+    return word[:1].isdigit() or word in UNITS or word in TENS or word in SCALES \
+        or word == "hundred"
+
+
 def extract_dates(tokens: Sequence[Token]) -> list[tuple[str, str]]:
     """Month and weekday mentions as (key, text): 'Sept.' -> ('month:9', 'Sept')."""
     dates = []
@@ -465,7 +544,9 @@ class _SourceSentence:
     passage: int
     start: int
     end: int
+    index: int  # position in Sources.sentences
     stems: list[str]
+    is_content: list[bool]  # per stem
     content: set[str]
     bigrams: set[tuple[str, ...]]
     negated: set[str]  # stems a negation bears on
@@ -483,6 +564,7 @@ class SentenceCheck:
     novel_numbers: list[str] = field(default_factory=list)
     novel_dates: list[str] = field(default_factory=list)
     novel_words: list[str] = field(default_factory=list)
+    swaps: list[str] = field(default_factory=list)  # "'30 years' where the source has ..."
     negation: str | None = None  # "negates the source" or "drops a negation in the source"
     score: float = 0.0
 
@@ -495,13 +577,12 @@ class Sources:
         self.sentences: list[_SourceSentence] = []
         self.stems: set[str] = set()
         self.lower: set[str] = set()
-        self.bigrams: set[tuple[str, ...]] = set()
-        self.trigrams: set[tuple[str, ...]] = set()
         self.numbers: set[float] = set()
         self.dates: set[str] = set()
         self.acronyms: set[str] = set()
         self.name_prefixes: dict[str, set[str]] = {}
         self.lowercase_vocab: set[str] = set()
+        self.units: dict[str, set[float]] = {}  # noun stem -> the numbers counting it
         self.text_lower = "\n".join(" ".join(p.lower().split()) for p in self.passages)
         self._index: dict[str, list[int]] = {}
         for number, passage in enumerate(self.passages):
@@ -516,6 +597,8 @@ class Sources:
             self._add_sentence(number, start, end, [t for t in tokens
                                                     if start <= t.start < end], passage)
         self.numbers.update(quantity.value for quantity in extract_numbers(passage))
+        for value, unit, _ in number_units(tokens, passage):
+            self.units.setdefault(unit, set()).add(value)
         # Every month-like word counts in the sources: a missed month would be a false alarm.
         self.dates.update(f"month:{MONTHS[t.lower]}" for t in tokens if t.lower in MONTHS)
         self.dates.update(f"day:{WEEKDAYS[t.lower]}" for t in tokens if t.lower in WEEKDAYS)
@@ -525,16 +608,15 @@ class Sources:
         stems = [t.stem for t in tokens]
         content = {t.stem for t in tokens if is_content(t)}
         negated, plain = split_polarity(tokens)
-        sentence = _SourceSentence(number, start, end, stems, content, ngrams(stems, 2),
-                                   negated, plain)
         index = len(self.sentences)
+        sentence = _SourceSentence(number, start, end, index, stems,
+                                   [is_content(t) for t in tokens], content, ngrams(stems, 2),
+                                   negated, plain)
         self.sentences.append(sentence)
         for word in content:
             self._index.setdefault(word, []).append(index)
         self.stems.update(stems)
         self.lower.update(t.lower for t in tokens)
-        self.bigrams |= sentence.bigrams
-        self.trigrams |= ngrams(stems, 3)
         for run in find_entities(tokens, passage, set()):
             words = [tokens[i].lower for i in run]
             if len(words) > 1:
@@ -586,19 +668,45 @@ class Sources:
         check.novel_dates = _unique(text for key, text in extract_dates(tokens)
                                     if key not in self.dates)
         check.negation = self._polarity_clash(tokens, content_stems, best, close)
-        bigrams, trigrams = ngrams(stems, 2), ngrams(stems, 3)
+        check.swaps = self._swaps(tokens, sentence, best)
+        bigrams = ngrams(stems, 2)
+        # The detectors share one weight: each alone fires too rarely in dev rows to be fitted.
+        errors = (check.novel_entities or check.novel_numbers or check.novel_dates
+                  or check.negation or check.swaps)
         check.features = {
-            "uni_doc": _share(content_stems, self.stems),
-            "bi_doc": _share(bigrams, self.bigrams),
-            "tri_doc": _share(trigrams, self.trigrams),
             "uni_sent": _share(content_stems, best.content if best else set()),
             "bi_sent": _share(bigrams, best.bigrams if best else set()),
-            "novel_entities": min(len(check.novel_entities), 1),
-            # Dates share the numbers' weight: too rare in dev rows to be fitted on their own.
-            "novel_numbers": float(bool(check.novel_numbers or check.novel_dates)),
-            "negation": float(check.negation is not None),
+            "replaced": _replaced_share(tokens, best),
+            "errors": float(bool(errors)),
         }
         return check
+
+    def _swaps(self, tokens: list[Token], sentence: str,
+               best: _SourceSentence | None) -> list[str]:
+        """Words standing for another of their kind in the sources: '30 years' for '35 years',
+        'white' for 'blue', 'rise' where the aligned passage says 'fall'."""
+        swaps = []
+        for value, unit, text in number_units(tokens, sentence):
+            known = self.units.get(unit)
+            if known and not number_found(value, known):
+                swaps.append(f"number '{text}' differs from the sources")
+        near: set[str] = set()
+        if best is not None:  # the aligned sentence and its neighbours
+            for source in self.sentences[max(0, best.index - 1) : best.index + 2]:
+                near.update(source.stems)
+        for token in tokens:
+            word = token.stem
+            for members in CLASSES_OF.get(word, ()):
+                others = members - {word}
+                if (word not in self.stems and others & self.stems) or (word not in near
+                                                                       and others & near):
+                    swaps.append(f"'{token.text}' where the source has another of its kind")
+                    break
+            else:
+                if word in near or not OPPOSITE.get(word, set()) & near:
+                    continue
+                swaps.append(f"'{token.text}' where the source has its opposite")
+        return _unique(swaps)
 
     def _align(self, content: set[str]) -> tuple[_SourceSentence | None, list[_SourceSentence]]:
         """The source sentence sharing most claim words, and those nearly as close to it."""
@@ -684,6 +792,8 @@ def explain(sentence: SentenceCheck) -> str:
         reasons.append(f"date {_quote(sentence.novel_dates)} not in the sources")
     if sentence.negation:
         reasons.append(sentence.negation)
+    if sentence.swaps:
+        reasons.append("; ".join(sentence.swaps))
     if reasons:
         return "; ".join(reasons)
     if sentence.novel_words:
@@ -691,6 +801,20 @@ def explain(sentence: SentenceCheck) -> str:
     if sentence.features.get("uni_sent", 1.0) < LOW_OVERLAP:
         return "little overlap with the sources"
     return "weakly aligned with the sources"
+
+
+def _replaced_share(tokens: Sequence[Token], best: _SourceSentence | None) -> float:
+    """Share of the content words that a token alignment with the source sentence finds in place
+    of other content words: 'police arrested the driver' for 'police arrested the owner'."""
+    content = sum(1 for t in tokens if is_content(t))
+    if not content or best is None:
+        return 0.0
+    matcher = difflib.SequenceMatcher(None, [t.stem for t in tokens], best.stems, autojunk=False)
+    replaced = 0
+    for op, i1, i2, j1, j2 in matcher.get_opcodes():
+        if op == "replace" and any(best.is_content[j1:j2]):
+            replaced += sum(1 for t in tokens[i1:i2] if is_content(t))
+    return replaced / content
 
 
 def _quote(items: Sequence[str]) -> str:

@@ -60,7 +60,9 @@ class Verifier:
 
     def _whole(self, article: Article) -> Sources:
         if article.id not in self._by_article:
-            self._by_article[article.id] = Sources([article.text])
+            # Paragraph by paragraph: a headline line has no full stop to end it.
+            paragraphs = [line for line in article.text.split("\n") if line.strip()]
+            self._by_article[article.id] = Sources(paragraphs)
         return self._by_article[article.id]
 
     def _supported(self, sentence: Sentence, ids: Sequence[str], verdict: Verdict,

@@ -17,10 +17,12 @@ SEEDS = SHARED_DATA / "seeds"
 @pytest.fixture(autouse=True)
 def isolated_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
     """Each test gets its own cache file, no real endpoint and no network."""
-    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "SUMMARIZER_BACKEND", "SUMMARIZER_MODEL"):
+    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "SUMMARIZER_BACKEND", "SUMMARIZER_MODEL",
+                 "DATABASE_URL", "SUMMARIZER_API_KEYS"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("SUMMARIZER_ALLOW_NETWORK", "0")
     monkeypatch.setenv("SUMMARIZER_CACHE_PATH", str(tmp_path / "cache.sqlite3"))
+    monkeypatch.setenv("SUMMARIZER_DB_PATH", str(tmp_path / "service.sqlite3"))
     monkeypatch.chdir(tmp_path)  # no stray .env file is read
     get_settings.cache_clear()
     yield

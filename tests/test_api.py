@@ -225,7 +225,8 @@ def test_a_wire_copy_from_another_outlet_is_a_duplicate_with_both_outlets(make_s
 
 
 def test_a_job_survives_a_killed_server(seeds: Path, make_server, engine: str):
-    server = make_server(engine, SUMMARIZER_SCRIPTED_DELAY="0.8")
+    server = make_server(engine, SUMMARIZER_SCRIPTED_DELAY="0.8",
+                         SUMMARIZER_JOB_STALE_SECONDS="2")
     with server.client() as client:
         client.post("/v1/articles", json={"articles": _seed_articles(seeds)})
         job = client.post("/v1/digests", json={"date": "2015-10-02"}).json()
@@ -361,3 +362,60 @@ def test_serving_beyond_loopback_needs_keys(tmp_path: Path):
         cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
     assert "SUMMARIZER_API_KEYS" in done.stderr
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+def test_the_html_digest_renders_in_headless_chromium(make_server, tmp_path: Path):
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright not installed")
+    if not CHROMIUM.is_file():
+        pytest.skip(f"Debian's chromium not installed at {CHROMIUM} (apt-get install chromium)")
+    docs, _ = read_inputs([str(EXAMPLES)])
+    articles = [{"text": d.text, "title": d.title, "source": d.source,
+                 "published": "2026-03-14"} for d in docs]
+    server = make_server()
+    with server.client() as client:
+        client.post("/v1/articles", json={"articles": articles})
+        _wait_for(client, client.post("/v1/digests", json={"date": "2026-03-14"})
+                  .json()["job_id"])
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM),
+                                    args=["--no-sandbox", "--headless=new"])
+        page = browser.new_page(viewport={"width": 1000, "height": 1400},
+                                extra_http_headers={"Accept": "text/html"})
+        page.goto(f"{server.url}/v1/digests/2026-03-14")
+        assert page.title() == "News digest for 2026-03-14"
+        assert page.locator("h3").first.inner_text()  # a story heading
+        cites = page.locator("a.cite")
+        assert cites.count() > 0
+        for i in range(cites.count()):
+            cite = cites.nth(i)
+            target = cite.get_attribute("href")
+            note = page.locator(target)
+            assert note.count() == 1, target  # every citation resolves to a source note
+            assert cite.get_attribute("data-quote") in note.inner_text()
+        tooltip = cites.first.locator(".quote")
+        assert not tooltip.is_visible()
+        cites.first.hover()
+        assert tooltip.is_visible()  # the quoted passage shows on hover
+        assert tooltip.inner_text() == cites.first.get_attribute("data-quote")
+        page.screenshot(path=str(tmp_path / "digest.png"), full_page=True)
+        browser.close()
+    assert (tmp_path / "digest.png").stat().st_size > 10_000
+
+
+def test_a_large_summary_request_becomes_a_job(make_server):
+    docs, _ = read_inputs([str(EXAMPLES)])
+    articles = [{"text": d.text, "title": d.title, "source": d.source} for d in docs]
+    server = make_server(SUMMARIZER_SYNC_SUMMARY_ARTICLES="2")
+    with server.client() as client:
+        accepted = client.post("/v1/summaries", json={"articles": articles})
+        assert accepted.status_code == 202
+        job = accepted.json()
+        early = client.get(f"/v1/jobs/{job['job_id']}/result")
+        assert early.status_code in (200, 409)
+        assert _wait_for(client, job["job_id"])["status"] == "done"
+        result = client.get(job["result_url"])
+    assert result.status_code == 200
+    assert len(result.json()["articles"]) == 4 and result.json()["overview"]

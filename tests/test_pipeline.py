@@ -153,3 +153,35 @@ def test_output_markers_that_name_no_passage_are_dropped():
     assert scheduled.citations[0].quote.startswith("Aldermoor County scheduled")
     assert nobody.support == "unsupported" and nobody.citations == ()
     assert result.faithfulness.supported == 1 and result.faithfulness.unsupported == 1
+
+
+def test_a_digest_groups_stories_and_marks_a_continuation_as_an_update():
+    from summarizer.clean import clean_document
+    from summarizer.pipeline import Earlier, digest
+
+    docs, _ = read_inputs([str(EXAMPLES)])
+    articles = [clean_document(d) for d in docs]
+    first_day, next_day = articles[:3], articles[3:]
+    unrelated = clean_document(Document(
+        origin="library.txt", published="2026-03-14",
+        text="Tamsby library extends weekend hours\nThe public library in Tamsby will open on "
+             "Sundays from April, the librarian Ada Merrow said on Friday."))
+    day_one = _run_digest(digest, [*first_day, unrelated])
+    assert sorted(len(s.article_ids) for s in day_one.stories) == [1, 3]
+    bridge = next(s for s in day_one.stories if len(s.article_ids) == 3)
+    assert all(s.sources is not None and s.sources.total == 3 for s in bridge.summary)
+    assert any(s.sources.supporting >= 2 for s in bridge.summary)
+    earlier = [Earlier(id=s.id, day="2026-03-14", title=s.title,
+                       texts=tuple(x.text for x in s.summary)) for s in day_one.stories]
+    day_two = _run_digest(digest, next_day, earlier=earlier)
+    (story,) = day_two.stories
+    assert story.update_of is not None and story.update_of.id == bridge.id
+    # It leads with what the earlier story did not say.
+    from summarizer.support import Sources
+
+    told = Sources(list(earlier[[e.id for e in earlier].index(bridge.id)].texts))
+    assert not told.check(story.summary[0].text).supported
+
+
+def _run_digest(digest, articles, **kwargs):
+    return asyncio.run(digest(articles, backend=ScriptedBackend(), **kwargs))

@@ -165,3 +165,25 @@ def test_check_is_fast_on_a_cached_article():
         sources.check(summary)
     per_check = (time.perf_counter() - start) / 20
     assert per_check < 0.05
+
+
+SWAP_SOURCE = ["An American man died 35 years ago after a fall from a Sydney clifftop. Activists "
+               "poured yellow and blue paint on the road. Prices rose sharply in March."]
+
+
+@pytest.mark.parametrize(("claim", "reason"), [
+    ("The American died 30 years ago after a fall from a Sydney clifftop.", "number '30 years'"),
+    ("Activists poured yellow and white paint on the road.", "'white'"),
+    ("Prices fell sharply in March.", "'fell' where the source has its opposite"),
+])
+def test_a_word_swapped_for_another_of_its_kind_is_unsupported(claim, reason):
+    verdict = check(claim, SWAP_SOURCE)
+    assert not verdict.supported
+    assert reason in verdict.reason
+
+
+def test_the_unswapped_sentences_are_supported():
+    for claim in ("The American died 35 years ago after a fall from a Sydney clifftop.",
+                  "Activists poured yellow and blue paint on the road.",
+                  "Prices rose sharply in March."):
+        assert check(claim, SWAP_SOURCE).supported, claim
