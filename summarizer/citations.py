@@ -13,6 +13,13 @@ from .models import Article, Citation, Passage, Sentence
 MARKER_GROUP = re.compile(r"\[\s*(\d+\.\d+(?:\s*[,;]\s*\d+\.\d+)*)\s*\]")
 MARKER_ID = re.compile(r"\d+\.\d+")
 LEADING_MARKERS = re.compile(r"^(?:\s*\[\s*\d+\.\d+(?:\s*[,;]\s*\d+\.\d+)*\s*\])+")
+# "The passage below is a summary of ...", "This text provides ...": small models narrate.
+ABOUT_THE_TEXT = re.compile(
+    r"^(?:here is|here's|below is|the following|in summary|to summari[sz]e)\b|"
+    r"^(?:the|this|these)\s+(?:passages?|texts?|summary|summaries|lines?)\b"
+    r"(?:\s+(?:below|above))?\s+(?:is|are|provides?|gives?|describes?|summari[sz]es?|"
+    r"highlights?|focus(?:es)?|details?|discuss(?:es)?|presents?)\b",
+    re.IGNORECASE)
 LIST_PREFIX = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+")
 WORD = re.compile(r"\w+")
 STOP = frozenset(
@@ -71,9 +78,9 @@ def _strip_markers(segment: str) -> str:
 
 
 def _is_preamble(sentence: tuple[str, list[str]]) -> bool:
-    """'Here is a summary:' and headings like 'Overview:' carry no claim."""
+    """'Here is a summary:', headings, and talk about the passages themselves carry no claim."""
     text, ids = sentence
-    return not ids and text.endswith(":")
+    return not ids and (text.endswith(":") or bool(ABOUT_THE_TEXT.search(text)))
 
 
 def resolve(text: str, ids: list[str], passages: Mapping[str, Passage],

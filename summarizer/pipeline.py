@@ -194,10 +194,10 @@ class _Run:
                     earlier: Sequence[Earlier]) -> StorySummary:
         """One story's summary; a lone article's own summary serves when nothing is to combine."""
         sentences = await self.combine(summaries, group.article_ids)
-        if not sentences:
+        if not sentences:  # nothing to combine: the supported sentences there are serve
             sentences = [
                 s.model_copy(update={"sources": self.verifier.count_sources(s, group.article_ids)})
-                for a in summaries for s in a.summary
+                for a in summaries for s in a.summary if s.support == "supported"
             ]
         update_of = None
         if earlier and (match := continues([a.article for a in summaries],

@@ -91,7 +91,9 @@ def _sections(result: Result) -> list[_Section]:
                 earlier = story.update_of.title or story.update_of.id
                 notes.insert(0, f"Update of “{earlier}” ({story.update_of.day})")
             parts.append(_Section(3, story.title or "Untitled story",
-                                  " · ".join(n for n in notes if n), story.summary))
+                                  " · ".join(n for n in notes if n), story.summary,
+                                  empty="No sentence of these articles' summaries is supported "
+                                        "by their text; see the articles below."))
         parts.append(_Section(2, f"{count} article{'s' if count != 1 else ''}"))
     level = 3 if result.stories else 2
     for n, item in enumerate(result.articles, 1):
