@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from .models import Article, Citation, Passage, Sentence, SourceCount
-from .support import DEFAULT_THRESHOLD, Sources, Verdict
+from .support import DEFAULT_THRESHOLD, STOPWORDS, Sources, Verdict
+
+CANDIDATES = 5  # passages checked one by one when a sentence's own citations fail it
+WORD = re.compile(r"\w+")
 
 
 @dataclass
@@ -19,6 +23,8 @@ class Verifier:
     _ids: list[str] = field(init=False)
     _all: Sources = field(init=False)
     _by_article: dict[str, Sources] = field(init=False, default_factory=dict)
+    _one: dict[str, Sources] = field(init=False, default_factory=dict)
+    _passage_words: dict[str, set[str]] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self._ids = list(self.passages)
@@ -32,13 +38,45 @@ class Verifier:
                 sentence.text, self.threshold)
             if verdict.supported and verdict.evidence is not None:
                 return self._supported(sentence, cited, verdict, sentence.citations)
-        verdict = self._all.check(sentence.text, self.threshold)
-        if verdict.supported and verdict.evidence is not None:
-            return self._supported(sentence, self._ids, verdict, ())
+        pid, verdict = self._reattribute(sentence.text)
+        pooled = self._all.check(sentence.text, self.threshold)
+        # Both views must agree: the run's passages together, and the one passage it will cite.
+        if pooled.supported and verdict.supported and verdict.evidence is not None \
+                and pid is not None:
+            return self._supported(sentence, [pid], verdict, ())
+        # Something no article has at all is the clearer reason; else what the closest passage
+        # lacks.
+        if not pooled.supported:
+            reason = _in_articles(pooled.reason or "not supported by any passage")
+        else:
+            reason = _in_best_passage(verdict.reason or "not supported by any single passage")
         return sentence.model_copy(update={
-            "support": "unsupported", "citations": (),
-            "reason": _in_articles(verdict.reason or "not supported by any passage"),
-        })
+            "support": "unsupported", "citations": (), "reason": reason})
+
+    def _reattribute(self, claim: str) -> tuple[str | None, Verdict]:
+        """The passage that best supports the claim on its own, among those sharing most words.
+
+        Each candidate is checked alone, so a name or number counts only where it is cited.
+        The verdict is the best one found, supported or not.
+        """
+        words = _words(claim)
+        ranked = sorted(self._ids, key=lambda i: -len(words & self._words_of(i)))
+        best: tuple[str | None, Verdict] = (None, Verdict(False, 0.0, None, None))
+        for pid in ranked[:CANDIDATES]:
+            verdict = self._single(pid).check(claim, self.threshold)
+            if verdict.score > best[1].score:
+                best = (pid, verdict)
+        return best
+
+    def _single(self, pid: str) -> Sources:
+        if pid not in self._one:
+            self._one[pid] = Sources([self.passages[pid].text])
+        return self._one[pid]
+
+    def _words_of(self, pid: str) -> set[str]:
+        if pid not in self._passage_words:
+            self._passage_words[pid] = _words(self.passages[pid].text)
+        return self._passage_words[pid]
 
     def count_sources(self, sentence: Sentence,
                       article_ids: Sequence[str] | None = None) -> SourceCount:
@@ -90,3 +128,13 @@ def _outlets(article: Article) -> tuple[str, ...]:
 
 def _in_articles(reason: str) -> str:
     return reason.replace("found in no passage", "found in no article")
+
+
+def _in_best_passage(reason: str) -> str:
+    """Reasons from a check against one passage, worded so they do not claim more."""
+    return (reason.replace("found in no passage", "not in the closest passage")
+            .replace("not in the sources", "not in the closest passage"))
+
+
+def _words(text: str) -> set[str]:
+    return {w for w in WORD.findall(text.lower()) if w not in STOPWORDS}
