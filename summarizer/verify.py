@@ -123,7 +123,7 @@ def _outlets(article: Article) -> tuple[str, ...]:
     """The outlets behind an article; without a named source, the article stands for one."""
     if article.sources:
         return article.sources
-    return (article.source or article.origin,)
+    return (article.source or article.origin.rsplit("/", 1)[-1],)
 
 
 def _in_articles(reason: str) -> str:

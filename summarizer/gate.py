@@ -1,0 +1,71 @@
+"""The regression gate: floors pinned next to the hash of the data they were measured on."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+TOLERANCE = 1e-6  # the gated evals are deterministic; only float noise is forgiven
+
+
+@dataclass
+class Verdict:
+    passed: bool
+    failures: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+class GateError(Exception):
+    """A baseline change that needs the user's explicit say-so."""
+
+
+def load(path: Path) -> dict:
+    if not path.is_file():
+        return {"floors": {}}
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def check(figures: dict[str, float], baseline: dict, data_hash: str, backend: str) -> Verdict:
+    """Every pinned floor that this run measured must be met, on the same data and backend."""
+    verdict = Verdict(passed=True)
+    if not baseline.get("floors"):
+        verdict.notes.append("no floors pinned yet; run with --update-baseline to pin them")
+        return verdict
+    if baseline.get("backend") != backend:
+        verdict.notes.append(f"floors were pinned on the {baseline.get('backend')} backend, "
+                             f"this run used {backend}: not compared")
+        return verdict
+    if baseline.get("data_hash") != data_hash:
+        verdict.passed = False
+        verdict.failures.append(
+            f"the eval data changed (hash {data_hash[:12]}, floors pinned on "
+            f"{str(baseline.get('data_hash'))[:12]}); re-pin with --update-baseline")
+        return verdict
+    for name, floor in sorted(baseline["floors"].items()):
+        value = figures.get(name)
+        if value is None:
+            verdict.notes.append(f"{name}: not measured in this run (data absent?), not compared")
+        elif value < floor - TOLERANCE:
+            verdict.passed = False
+            verdict.failures.append(f"{name}: {value:.4f} is below its floor {floor:.4f}")
+    return verdict
+
+
+def update(path: Path, figures: dict[str, float], data_hash: str, backend: str,
+           allow_lower: bool = False) -> list[str]:
+    """Pin this run's figures as the floors; lowering one needs `allow_lower`."""
+    old = load(path)
+    same_ground = old.get("data_hash") == data_hash and old.get("backend") == backend
+    floors = dict(old.get("floors", {})) if same_ground else {}
+    lowered = [f"{name}: {floors[name]:.4f} -> {value:.4f}" for name, value in figures.items()
+               if name in floors and value < floors[name] - TOLERANCE]
+    if lowered and not allow_lower:
+        raise GateError("refusing to lower floors without --allow-lower: " + "; ".join(lowered))
+    floors.update({name: math.floor(value * 10_000) / 10_000 for name, value in figures.items()})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"backend": backend, "data_hash": data_hash,
+                                "floors": dict(sorted(floors.items()))}, indent=2) + "\n",
+                    encoding="utf-8")
+    return lowered

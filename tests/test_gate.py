@@ -1,0 +1,74 @@
+"""The regression gate: floors next to a data hash, never lowered silently; CI runs it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import ROOT
+
+from summarizer import gate
+
+FIGURES = {"pipeline.citation_recall": 0.9, "edits.number": 0.75}
+
+
+def test_equal_or_better_figures_pass(tmp_path: Path):
+    path = tmp_path / "baseline.json"
+    gate.update(path, FIGURES, "hash-a", "scripted")
+    better = {**FIGURES, "edits.number": 0.8}
+    assert gate.check(better, gate.load(path), "hash-a", "scripted").passed
+
+
+def test_a_regression_fails_and_names_the_figure(tmp_path: Path):
+    path = tmp_path / "baseline.json"
+    gate.update(path, FIGURES, "hash-a", "scripted")
+    verdict = gate.check({**FIGURES, "pipeline.citation_recall": 0.85}, gate.load(path),
+                         "hash-a", "scripted")
+    assert not verdict.passed
+    assert verdict.failures == ["pipeline.citation_recall: 0.8500 is below its floor 0.9000"]
+
+
+def test_changed_data_fails_until_floors_are_pinned_again(tmp_path: Path):
+    path = tmp_path / "baseline.json"
+    gate.update(path, FIGURES, "hash-a", "scripted")
+    verdict = gate.check(FIGURES, gate.load(path), "hash-b", "scripted")
+    assert not verdict.passed and "re-pin with --update-baseline" in verdict.failures[0]
+
+
+def test_lowering_a_floor_needs_the_explicit_flag(tmp_path: Path):
+    path = tmp_path / "baseline.json"
+    gate.update(path, FIGURES, "hash-a", "scripted")
+    worse = {**FIGURES, "edits.number": 0.5}
+    with pytest.raises(gate.GateError, match="edits.number: 0.7500 -> 0.5000"):
+        gate.update(path, worse, "hash-a", "scripted")
+    assert json.loads(path.read_text())["floors"]["edits.number"] == 0.75
+    gate.update(path, worse, "hash-a", "scripted", allow_lower=True)
+    assert json.loads(path.read_text())["floors"]["edits.number"] == 0.5
+
+
+def test_floors_never_round_above_the_measured_figure(tmp_path: Path):
+    path = tmp_path / "baseline.json"
+    gate.update(path, {"x": 2 / 3}, "h", "scripted")
+    assert gate.check({"x": 2 / 3}, gate.load(path), "h", "scripted").passed
+
+
+def test_the_offline_evals_meet_the_pinned_floors(tmp_path: Path):
+    """What CI gates on: the scripted pipeline, the checker on edits and on labelled data."""
+    baseline = ROOT / "evals" / "baseline.json"
+    if not baseline.is_file():
+        pytest.skip("no floors pinned in evals/baseline.json")
+    done = subprocess.run(
+        [sys.executable, "-m", "summarizer", "eval", "all", "--gate",
+         "--out", str(tmp_path / "reports"), "--baseline", str(baseline),
+         "--data", str(ROOT.parent / "shared" / "data" / "faithfulness")],
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
+        env={"PATH": "", "SUMMARIZER_CACHE_PATH": str(tmp_path / "cache.sqlite3"),
+             "SUMMARIZER_ALLOW_NETWORK": "0"})
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "gate: passed" in done.stdout
+    report = json.loads((tmp_path / "reports" / "report.json").read_text())
+    assert report["figures"]["pipeline.citation_validity"] == 1.0
+    assert (tmp_path / "reports" / "index.html").read_text().count("<svg") >= 3
