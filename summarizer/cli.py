@@ -11,6 +11,7 @@ import os
 import sqlite3
 import sys
 import tempfile
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -66,7 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
     evals = evaluate.add_subparsers(dest="eval", required=True)
     faith = evals.add_parser(
         "faithfulness", help="meta-evaluate the support checker on human-labelled data",
-        description="Score labelled (document, summary) rows with the offline support checker. "
+        description="Score labelled (document, summary) rows with a support checker (the "
+                    "offline one, or the LLM judge with --judge llm). "
                     "The threshold is chosen on the file's dev rows; balanced accuracy and ROC "
                     "AUC are reported on --split.")
     faith.add_argument("--data", type=Path, required=True, metavar="PATH",
@@ -74,6 +76,37 @@ def build_parser() -> argparse.ArgumentParser:
     faith.add_argument("--origin", help="only rows of this origin (e.g. cnndm, bbc)")
     faith.add_argument("--split", default="test", help="rows to report on (default: test)")
     faith.add_argument("--format", choices=("text", "json"), default="text")
+    faith.add_argument("--judge", choices=("offline", "llm"), default="offline",
+                       help="checker to evaluate: the offline one (default) or the LLM judge")
+    faith.add_argument("--limit", type=_positive, metavar="N",
+                       help="score a sample of N rows of each of dev and --split (stratified "
+                            "by label, seeded), for slow judges")
+    faith.add_argument("--backend", choices=BACKENDS,
+                       help="model backend for --judge llm (default as for summarize)")
+    faith.add_argument("--model", help="model name (openai) or .gguf path (local)")
+    faith.add_argument("--no-cache", action="store_true",
+                       help="ignore the cache of earlier model calls (--judge llm)")
+    for name, text in (("pipeline", "summarise the article sets and score the output"),
+                       ("all", "pipeline evals, the checker on edits and on labelled data, "
+                               "reports, and the regression gate")):
+        suite = evals.add_parser(name, help=text, description=text + ".")
+        suite.add_argument("--sets", type=Path, nargs="+", metavar="DIR",
+                           help="article set folders (default: examples/ and evals/sets/*)")
+        suite.add_argument("--backend", choices=BACKENDS, default="scripted",
+                           help="model backend (default: scripted, which needs no model)")
+        suite.add_argument("--model", help="model name (openai) or .gguf path (local)")
+        suite.add_argument("--out", type=Path, default=Path("evals/reports"),
+                           help="where reports go (default: evals/reports)")
+        if name == "all":
+            suite.add_argument("--data", type=Path, default=Path("../shared/data/faithfulness"),
+                               help="labelled faithfulness data (skipped when absent)")
+            suite.add_argument("--baseline", type=Path, default=Path("evals/baseline.json"))
+            suite.add_argument("--gate", action="store_true",
+                               help="fail (exit 1) when a figure falls below its pinned floor")
+            suite.add_argument("--update-baseline", action="store_true",
+                               help="pin this run's figures as the floors")
+            suite.add_argument("--allow-lower", action="store_true",
+                               help="let --update-baseline lower a floor")
     return parser
 
 
@@ -91,7 +124,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="summarizer: %(message)s")
     try:
-        commands = {"summarize": _summarize, "serve": _serve, "eval": _eval}
+        commands = {"summarize": _summarize, "serve": _serve,
+                    "eval": lambda a: _eval(a) if a.eval == "faithfulness" else _eval_suite(a)}
         return commands[args.command](args)
     except InputError as e:
         print(f"summarizer: error: {e}", file=sys.stderr)
@@ -157,19 +191,86 @@ def _eval(args: argparse.Namespace) -> int:
     if not args.data.is_file():
         print(f"summarizer: skipped: labelled data not found at {args.data}", file=sys.stderr)
         return EXIT_OK
+    judge, scorer, started = None, None, time.monotonic()
+    if args.judge == "llm":
+        from .judge import LLMJudge
+        from .metaeval import judge_scorer
+
+        settings = get_settings()
+        cache = None if args.no_cache or settings.no_cache else _open_cache(settings.cache_path)
+        judge = LLMJudge(make_backend(settings, args.backend, args.model), cache=cache,
+                         concurrency=settings.concurrency)
+        scorer = judge_scorer(judge)
     try:
-        result = evaluate(args.data, origin=args.origin, split=args.split)
+        result = evaluate(args.data, origin=args.origin, split=args.split, scorer=scorer,
+                          limit=args.limit)
     except ValueError as e:
         raise InputError(str(e)) from e
+    seconds = time.monotonic() - started
     if args.format == "json":
-        print(json.dumps(dataclasses.asdict(result), indent=2))
+        figures = dataclasses.asdict(result) | {"judge": args.judge, "seconds": round(seconds, 1)}
+        if judge is not None:
+            figures["usage"] = judge.caller.usage().model_dump()
+        print(json.dumps(figures, indent=2))
         return EXIT_OK
     subset = f"origin {args.origin}, " if args.origin else ""
     print(f"{args.data.name} ({subset}{args.split} rows): {result.rows} rows, "
           f"{result.positives} labelled consistent")
+    if result.limit is not None:
+        print(f"sample: {result.rows} of {result.available_rows} {args.split} rows and "
+              f"{result.dev_rows} of {result.available_dev_rows} dev rows (--limit "
+              f"{result.limit}, stratified by label, seed 0)")
+    if judge is not None:
+        usage = judge.caller.usage()
+        print(f"judge: llm, {usage.backend} {usage.model}; {usage.llm_calls} model calls, "
+              f"{usage.cache_hits} cache hits, {seconds:.0f} s")
     print(f"threshold {result.threshold:.3f}, chosen on {result.dev_rows} dev rows")
     print(f"balanced accuracy {100 * result.balanced_accuracy:.1f}")
     print(f"ROC AUC {100 * result.roc_auc:.1f}")
+    return EXIT_OK
+
+
+def _eval_suite(args: argparse.Namespace) -> int:
+    from . import evalsuite, gate
+
+    settings = get_settings()
+    root = Path.cwd()
+    sets = args.sets or evalsuite.default_sets(root)
+    if not sets:
+        raise InputError("no article sets found; run from the project folder or pass --sets")
+    backend = make_backend(settings, args.backend, args.model)
+    options = run_options(settings)
+    report = evalsuite.Report(backend=backend.name, model=backend.model,
+                              data_hash=evalsuite.data_hash(root, sets))
+    report.pipeline = asyncio.run(evalsuite.run_pipeline_evals(sets, backend, options))
+    if args.eval == "all":
+        report.edits, skipped = evalsuite.run_edits(root)
+        report.skipped += skipped
+        report.faithfulness, skipped = evalsuite.run_faithfulness(args.data)
+        report.skipped += skipped
+    paths = evalsuite.write_reports(report, args.out)
+    print(evalsuite.to_markdown(report), end="")
+    print(f"reports: {', '.join(str(p) for p in paths)}")
+    if args.eval != "all":
+        return EXIT_OK
+    figures = report.figures()
+    if args.update_baseline:
+        try:
+            gate.update(args.baseline, figures, report.data_hash, report.backend,
+                        allow_lower=args.allow_lower)
+        except gate.GateError as e:
+            print(f"summarizer: error: {e}", file=sys.stderr)
+            return EXIT_USAGE
+        print(f"floors pinned in {args.baseline}")
+    if args.gate:
+        verdict = gate.check(figures, gate.load(args.baseline), report.data_hash,
+                             report.backend)
+        for note in verdict.notes:
+            print(f"gate: {note}")
+        for failure in verdict.failures:
+            print(f"gate: FAIL {failure}", file=sys.stderr)
+        print("gate: passed" if verdict.passed else "gate: failed")
+        return EXIT_OK if verdict.passed else EXIT_FAILURE
     return EXIT_OK
 
 

@@ -7,16 +7,24 @@ split being reported, so that no figure is tuned on the rows it describes.
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import json
-from collections.abc import Callable, Sequence
+import random
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import pairwise
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .support import Sources
 
+if TYPE_CHECKING:
+    from .judge import LLMJudge
+
 Scorer = Callable[[str, str], float]  # (document, summary) -> score, higher = more consistent
+AsyncScorer = Callable[[str, str], Awaitable[float]]  # the same, for model-backed scorers
 
 REQUIRED = ("document", "summary", "label", "split")
 
@@ -45,6 +53,9 @@ class Evaluation:
     threshold: float
     balanced_accuracy: float
     roc_auc: float
+    limit: int | None = None  # rows sampled from each of dev and `split`; None: all rows
+    available_rows: int | None = None  # `split` rows before sampling
+    available_dev_rows: int | None = None  # dev rows before sampling
 
 
 def load_rows(path: str | Path, origin: str | None = None, split: str | None = None) -> list[Row]:
@@ -168,19 +179,42 @@ def support_scorer() -> Scorer:
     return scorer
 
 
+def judge_scorer(judge: LLMJudge) -> AsyncScorer:
+    """The LLM judge as a scorer: the share of a summary's claims the document supports."""
+
+    async def scorer(document: str, summary: str) -> float:
+        return (await judge.check(summary, [document])).score
+
+    return scorer
+
+
 def evaluate(path: str | Path, origin: str | None = None, split: str = "test",
-             scorer: Scorer | None = None) -> Evaluation:
-    """Choose the threshold on dev rows, then report balanced accuracy and AUC on `split` rows."""
+             scorer: Scorer | AsyncScorer | None = None, *, limit: int | None = None,
+             seed: int = 0, concurrency: int = 4) -> Evaluation:
+    """Choose the threshold on dev rows, then report balanced accuracy and AUC on `split` rows.
+
+    `scorer` may be async (a model-backed judge): rows are then scored concurrently, at most
+    `concurrency` at once, in one event loop. `limit` scores a sample of that many rows of each
+    of dev and `split`, stratified by label and drawn with `seed`, for scorers too slow for all.
+    """
     scorer = scorer or support_scorer()
     rows = load_rows(path, origin=origin)
-    dev = [r for r in rows if r.split == "dev"]
-    chosen = [r for r in rows if r.split == split]
-    if not dev:
+    all_dev = [r for r in rows if r.split == "dev"]
+    all_chosen = [r for r in rows if r.split == split]
+    if not all_dev:
         raise ValueError(f"{path}: no dev rows{_for(origin)} to choose a threshold on")
-    if not chosen:
+    if not all_chosen:
         raise ValueError(f"{path}: no {split} rows{_for(origin)}")
-    threshold = choose_threshold([r.label for r in dev], score_rows(dev, scorer))
-    scores = score_rows(chosen, scorer)
+    dev, chosen = all_dev, all_chosen
+    if limit is not None:
+        dev, chosen = sample_rows(all_dev, limit, seed), sample_rows(all_chosen, limit, seed)
+    if is_async(scorer):
+        scored = asyncio.run(score_rows_async([*dev, *chosen], scorer, concurrency))
+        dev_scores, scores = scored[: len(dev)], scored[len(dev) :]
+    else:
+        dev_scores = score_rows(dev, scorer)  # type: ignore[arg-type]
+        scores = score_rows(chosen, scorer)  # type: ignore[arg-type]
+    threshold = choose_threshold([r.label for r in dev], dev_scores)
     labels = [r.label for r in chosen]
     return Evaluation(
         path=str(path),
@@ -192,7 +226,48 @@ def evaluate(path: str | Path, origin: str | None = None, split: str = "test",
         threshold=threshold,
         balanced_accuracy=balanced_accuracy(labels, [int(s >= threshold) for s in scores]),
         roc_auc=roc_auc(labels, scores) if 0 < sum(labels) < len(labels) else float("nan"),
+        limit=limit,
+        available_rows=len(all_chosen),
+        available_dev_rows=len(all_dev),
     )
+
+
+def sample_rows(rows: Sequence[Row], n: int, seed: int = 0) -> list[Row]:
+    """A deterministic sample of `n` rows keeping the label shares (each label at least once
+    when n allows), in file order."""
+    if n >= len(rows):
+        return list(rows)
+    by_label: dict[int, list[int]] = {}
+    for i, row in enumerate(rows):
+        by_label.setdefault(row.label, []).append(i)
+    quota = {label: max(1, round(n * len(idx) / len(rows))) if n >= len(by_label) else 0
+             for label, idx in by_label.items()}
+    while sum(quota.values()) > n:  # rounding up every class can overshoot by one or two
+        quota[max(quota, key=lambda k: quota[k])] -= 1
+    while sum(quota.values()) < n:
+        quota[max(by_label, key=lambda k: len(by_label[k]) - quota[k])] += 1
+    rng = random.Random(seed)
+    picked = [i for label in sorted(by_label)
+              for i in rng.sample(by_label[label], min(quota[label], len(by_label[label])))]
+    return [rows[i] for i in sorted(picked)]
+
+
+def is_async(scorer: Callable) -> bool:
+    """Whether calling the scorer gives an awaitable (an async function or async __call__)."""
+    return inspect.iscoroutinefunction(scorer) or inspect.iscoroutinefunction(
+        type(scorer).__call__)
+
+
+async def score_rows_async(rows: Sequence[Row], scorer: AsyncScorer,
+                           concurrency: int = 4) -> list[float]:
+    """Scores of the rows, in order, at most `concurrency` rows being scored at once."""
+    limit = asyncio.Semaphore(concurrency)
+
+    async def score(row: Row) -> float:
+        async with limit:
+            return await scorer(row.document, row.summary)
+
+    return list(await asyncio.gather(*(score(r) for r in rows)))
 
 
 def score_rows(rows: Sequence[Row], scorer: Scorer) -> list[float]:

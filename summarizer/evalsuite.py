@@ -1,0 +1,226 @@
+"""`summarizer eval all`: every eval of the project in one report, as JSON, Markdown and HTML."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from html import escape
+from pathlib import Path
+from typing import Any
+
+from .evaluation import METRICS, SetScores, score_run, summarise_sets
+from .ingest import read_inputs
+from .llm.base import Backend
+from .pipeline import Options, summarize
+
+FAITHFULNESS_SETS = (("frank.jsonl", "cnndm"), ("frank.jsonl", "bbc"),
+                     ("summedits_news.jsonl", None))
+
+
+@dataclass
+class Report:
+    backend: str
+    model: str
+    data_hash: str
+    pipeline: list[SetScores] = field(default_factory=list)
+    edits: dict[str, Any] | None = None
+    faithfulness: list[dict[str, Any]] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    generated: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+
+    def figures(self) -> dict[str, float]:
+        """Every gated figure by a stable name."""
+        out: dict[str, float] = {}
+        for metric, value in summarise_sets(self.pipeline).items():
+            if value is not None:
+                out[f"pipeline.{metric}"] = value
+        if self.edits:
+            for edit, accuracy in self.edits["accuracy"].items():
+                if accuracy is not None:
+                    out[f"edits.{edit}"] = accuracy
+            out["edits.balanced_accuracy"] = self.edits["balanced_accuracy"]
+        for row in self.faithfulness:
+            name = row["data"].removesuffix(".jsonl") + (f"-{row['origin']}" if row["origin"]
+                                                         else "")
+            out[f"faithfulness.{name}.balanced_accuracy"] = row["balanced_accuracy"]
+            out[f"faithfulness.{name}.roc_auc"] = row["roc_auc"]
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "generated": self.generated, "backend": self.backend, "model": self.model,
+            "data_hash": self.data_hash,
+            "pipeline": {"sets": [s.to_dict() for s in self.pipeline],
+                         "mean": summarise_sets(self.pipeline)},
+            "edits": self.edits, "faithfulness": self.faithfulness, "skipped": self.skipped,
+            "figures": self.figures(),
+        }
+
+
+def default_sets(root: Path) -> list[Path]:
+    """The bundled examples and every set under evals/sets, in name order."""
+    sets = [root / "examples"] if (root / "examples").is_dir() else []
+    sets_dir = root / "evals" / "sets"
+    if sets_dir.is_dir():
+        sets += sorted(p for p in sets_dir.iterdir() if p.is_dir())
+    return sets
+
+
+async def run_pipeline_evals(sets: Sequence[Path], backend: Backend,
+                             options: Options | None = None) -> list[SetScores]:
+    """Summarise each set (no cache: every call is made) and score what came out."""
+    options = options or Options()
+    scores = []
+    for folder in sets:
+        docs, skips = read_inputs([str(folder)])
+        result = await summarize(docs, skips, backend=backend, options=options)
+        scores.append(score_run(folder.name, result, options.threshold))
+    return scores
+
+
+def data_hash(root: Path, sets: Sequence[Path]) -> str:
+    """One hash over every file the gated evals read from the project."""
+    from .evalsets import data_hash as hash_files
+
+    files = [p for folder in [*sets, root / "evals" / "data"] if folder.is_dir()
+             for p in folder.rglob("*") if p.is_file()]
+    return hash_files(files)
+
+
+def run_edits(root: Path) -> tuple[dict[str, Any] | None, list[str]]:
+    """The checker on the project's multi-document edits, per edit type."""
+    from .evalsets import load_edits, score_edits
+
+    path = root / "evals" / "data" / "multidoc_edits.jsonl"
+    if not path.is_file():
+        return None, [f"edits: {path} not found"]
+    scores = score_edits(load_edits(path))
+    return {
+        "accuracy": {edit: v["accuracy"] for edit, v in scores["by_edit"].items()},
+        "rows": {edit: v["rows"] for edit, v in scores["by_edit"].items()},
+        "balanced_accuracy": scores["balanced_accuracy"],
+        "threshold": scores["threshold"],
+        "by_set": scores["by_set"],
+    }, []
+
+
+def run_faithfulness(data_dir: Path) -> tuple[list[dict[str, Any]], list[str]]:
+    """The offline checker on the human-labelled test rows, where the data is present."""
+    from .metaeval import evaluate
+
+    rows, skipped = [], []
+    for name, origin in FAITHFULNESS_SETS:
+        path = data_dir / name
+        if not path.is_file():
+            skipped.append(f"faithfulness {name}: not found at {path}")
+            continue
+        result = evaluate(path, origin=origin, split="test")
+        rows.append({"data": name, "origin": origin, "rows": result.rows,
+                     "threshold": round(result.threshold, 4),
+                     "balanced_accuracy": round(result.balanced_accuracy, 4),
+                     "roc_auc": round(result.roc_auc, 4)})
+    return rows, skipped
+
+
+def write_reports(report: Report, out: Path) -> list[Path]:
+    """report.json, report.md and index.html (charts) under `out`."""
+    out.mkdir(parents=True, exist_ok=True)
+    data = report.to_dict()
+    paths = [out / "report.json", out / "report.md", out / "index.html"]
+    paths[0].write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    paths[1].write_text(to_markdown(report), encoding="utf-8")
+    paths[2].write_text(to_html(report), encoding="utf-8")
+    return paths
+
+
+def to_markdown(report: Report) -> str:
+    lines = [f"# Eval report ({report.generated})", "",
+             f"Backend `{report.backend}` (`{report.model}`); data hash `{report.data_hash[:12]}`.",
+             "", "## Pipeline", "",
+             "| set | articles | sentences | " + " | ".join(METRICS) + " | first/last third |",
+             "|---|---|---|" + "---|" * len(METRICS) + "---|"]
+    for s in report.pipeline:
+        values = " | ".join(_pct(s.metrics.get(m)) for m in METRICS)
+        lines.append(f"| {s.name} | {s.articles} | {s.sentences} | {values} | "
+                     f"{s.position.get('first_third', 0)}/{s.position.get('last_third', 0)} |")
+    mean = summarise_sets(report.pipeline)
+    lines.append("| **mean** | | | " + " | ".join(_pct(mean[m]) for m in METRICS) + " | |")
+    leaks = [leak for s in report.pipeline for leak in s.leaks]
+    if leaks:
+        lines += ["", "Leaked boilerplate: " + "; ".join(f"“{leak}”" for leak in leaks)]
+    if report.edits:
+        lines += ["", "## Checker on multi-document edits", "",
+                  "| edit | rows | accuracy |", "|---|---|---|"]
+        for edit, accuracy in report.edits["accuracy"].items():
+            lines.append(f"| {edit} | {report.edits['rows'].get(edit, 0)} | {_pct(accuracy)} |")
+        lines.append(f"| **balanced accuracy** | {sum(report.edits['rows'].values())} | "
+                     f"{_pct(report.edits['balanced_accuracy'])} |")
+    if report.faithfulness:
+        lines += ["", "## Checker on human-labelled data (test rows)", "",
+                  "| data | origin | rows | threshold (dev) | balanced accuracy | ROC AUC |",
+                  "|---|---|---|---|---|---|"]
+        for row in report.faithfulness:
+            lines.append(f"| {row['data']} | {row['origin'] or ''} | {row['rows']} | "
+                         f"{row['threshold']} | {_pct(row['balanced_accuracy'])} | "
+                         f"{_pct(row['roc_auc'])} |")
+    if report.skipped:
+        lines += ["", "Skipped: " + "; ".join(report.skipped)]
+    return "\n".join(lines) + "\n"
+
+
+def to_html(report: Report) -> str:
+    """Bar charts of every figure, so a person can look rather than read."""
+    groups: dict[str, list[tuple[str, float]]] = {}
+    for s in report.pipeline:
+        for metric in METRICS:
+            value = s.metrics.get(metric)
+            if value is not None:
+                groups.setdefault(f"Pipeline: {metric}", []).append((s.name, value))
+    if report.edits:
+        groups["Checker on edits (accuracy per edit type)"] = [
+            (edit, value) for edit, value in report.edits["accuracy"].items() if value is not None]
+    if report.faithfulness:
+        groups["Checker on labelled data (balanced accuracy, test)"] = [
+            (f"{r['data']} {r['origin'] or ''}".strip(), r["balanced_accuracy"])
+            for r in report.faithfulness]
+    charts = "\n".join(_bars(title, bars) for title, bars in groups.items())
+    return PAGE.format(generated=escape(report.generated), backend=escape(report.backend),
+                       model=escape(report.model), charts=charts)
+
+
+def _bars(title: str, bars: list[tuple[str, float]]) -> str:
+    height = 26 * len(bars) + 10
+    rows = []
+    for i, (label, value) in enumerate(bars):
+        y = 5 + 26 * i
+        width = round(300 * max(0.0, min(1.0, value)))
+        colour = "#2b7a3d" if value >= 0.9 else "#b7791f" if value >= 0.7 else "#b83227"
+        rows.append(
+            f'<text x="0" y="{y + 15}">{escape(label)}</text>'
+            f'<rect x="200" y="{y}" width="300" height="18" fill="#eceae4"/>'
+            f'<rect x="200" y="{y}" width="{width}" height="18" fill="{colour}"/>'
+            f'<text x="510" y="{y + 15}">{value * 100:.1f}</text>')
+    return (f"<section><h2>{escape(title)}</h2><svg width='560' height='{height}' role='img' "
+            f"aria-label='{escape(title)}'>{''.join(rows)}</svg></section>")
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{value * 100:.1f}"
+
+
+PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>summarizer eval report</title>
+<style>
+body {{ font: 15px/1.5 system-ui, sans-serif; max-width: 60rem; margin: 2rem auto;
+       padding: 0 1rem; color: #1d1d1f; }}
+h2 {{ font-size: 1rem; margin: 1.5rem 0 .25rem; }}
+svg text {{ font: 13px system-ui, sans-serif; fill: #1d1d1f; }}
+</style></head><body>
+<h1>Eval report</h1>
+<p>{generated} · backend {backend} ({model}). Bars: share of 100; green at 90 or more, amber
+at 70 or more.</p>
+{charts}
+</body></html>
+"""

@@ -1,0 +1,305 @@
+"""LLM judge: is a claim backed by the source passages? Same interface as the offline checker.
+
+The claim (often a whole summary) is split into atomic claims by the model (`prompts/claims.md`),
+and each is judged supported / unsupported / contradicted against the passages
+(`prompts/judge.md`, JSON, temperature 0). Replies that are not the JSON asked for are re-asked
+once with the error fed back (the wording lives in each prompt's `retry:` front-matter field);
+claims then fall back to sentence splitting, and a verdict to "unsupported". Passages that do not
+fit the backend's context window are cut down to the sentences sharing most words with the claim.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import cache
+from string import Template
+from typing import Any
+
+from .cache import CacheLike
+from .calls import Caller
+from .errors import ConfigError, PromptError
+from .llm.base import Backend, CompletionRequest, Message
+from .prompts import FRONT_MATTER, Prompt, load, prompts_dir
+from .support import Span, Verdict, is_content, split_sentences, tokenize
+
+VERDICTS = ("supported", "unsupported", "contradicted")
+UNREADABLE = "judge output unreadable"
+# Output caps: a verdict with a one-sentence quote, and claims at most twice the summary's length.
+JUDGE_OUTPUT_TOKENS = 96
+CLAIMS_OUTPUT_MIN_TOKENS = 64
+# Tokens a chat template wraps around each message (role markers, separators), which
+# `count_tokens` on the message text does not see; generous for ChatML and the OpenAI format.
+TEMPLATE_TOKENS_PER_MESSAGE = 8
+ELISION = " … "  # joins the sentences kept of a passage that had to be cut down
+
+
+class UnreadableReply(ValueError):
+    """The model's reply is not the JSON the prompt asked for; the message says why."""
+
+
+@dataclass(frozen=True)
+class ClaimVerdict:
+    claim: str
+    verdict: str  # one of VERDICTS
+    evidence: Span | None
+    unreadable: bool = False
+
+
+class LLMJudge:
+    """Judges claims against passages with a model; `check` returns the checker's `Verdict`.
+
+    One judge serves one event loop at a time (its calls share a concurrency bound).
+    """
+
+    def __init__(self, backend: Backend, *, cache: CacheLike | None = None,
+                 concurrency: int = 4) -> None:
+        self.backend = backend
+        self.caller = Caller(backend, concurrency=concurrency, cache=cache)
+        self.claims_prompt = load("claims")
+        self.judge_prompt = load("judge")
+
+    async def check(self, claim: str, passages: Sequence[str]) -> Verdict:
+        """Split `claim` into atomic claims, judge each, and sum up as the offline checker does."""
+        verdicts = await self.judge_claims(claim, passages)
+        if not verdicts:
+            return Verdict(supported=True, score=1.0, evidence=None, reason=None)
+        supported = sum(1 for v in verdicts if v.verdict == "supported")
+        failing = next((v for v in verdicts if v.verdict != "supported"), None)
+        evidence = next((v.evidence for v in ([failing] if failing else verdicts)
+                         if v.evidence is not None), None)
+        return Verdict(supported=failing is None, score=supported / len(verdicts),
+                       evidence=evidence, reason=_reason(failing) if failing else None)
+
+    async def judge_claims(self, claim: str, passages: Sequence[str]) -> list[ClaimVerdict]:
+        """Each atomic claim of `claim` with its verdict and the quote it rests on, in order."""
+        claims = await self.split_claims(claim)
+        if not any(p.strip() for p in passages):
+            return [ClaimVerdict(c, "unsupported", None) for c in claims]
+        units = _passage_units(passages)
+        return list(await asyncio.gather(*(self._judge(c, passages, units) for c in claims)))
+
+    async def split_claims(self, text: str) -> list[str]:
+        """Atomic claims of a summary from the model, else its sentences."""
+        sentences = [text[s:e] for s, e in split_sentences(text)]
+        if not sentences:
+            return []
+        messages = self.claims_prompt.render(summary=text)
+        max_tokens = max(CLAIMS_OUTPUT_MIN_TOKENS, 2 * self.backend.count_tokens(text))
+        if self._prompt_tokens(messages) + 2 * max_tokens > self.backend.context_window:
+            return sentences  # the summary alone nearly fills the window: its sentences will do
+        try:
+            return await self._ask(self.claims_prompt, messages, max_tokens,
+                                   lambda reply: _parse_claims(reply, text))
+        except UnreadableReply:
+            return sentences
+
+    async def _judge(self, claim: str, passages: Sequence[str],
+                     units: list[_Unit]) -> ClaimVerdict:
+        budget = self._passage_budget(claim)
+        shown = _render_passages(passages, units, claim, budget, self.backend.count_tokens)
+        messages = self.judge_prompt.render(passages=shown, claim=claim)
+        try:
+            verdict, quote = await self._ask(self.judge_prompt, messages, JUDGE_OUTPUT_TOKENS,
+                                             _parse_verdict)
+        except UnreadableReply:
+            return ClaimVerdict(claim, "unsupported", None, unreadable=True)
+        return ClaimVerdict(claim, verdict, _find_quote(quote, passages))
+
+    def _passage_budget(self, claim: str) -> int:
+        """Tokens left for passages once the prompt, the claim, a re-ask and replies are counted."""
+        fixed = self._prompt_tokens(self.judge_prompt.render(passages="", claim=claim))
+        retry = self.backend.count_tokens(_retry_template(self.judge_prompt.id).template)
+        # A re-ask carries the first reply and the error (about as long as the reply) back.
+        reask = 3 * JUDGE_OUTPUT_TOKENS + retry + 2 * TEMPLATE_TOKENS_PER_MESSAGE
+        budget = self.backend.context_window - fixed - reask - JUDGE_OUTPUT_TOKENS
+        if budget <= 0:
+            raise ConfigError(f"the {self.backend.model} context window "
+                              f"({self.backend.context_window} tokens) is too small for the "
+                              "judge prompt; use a model with a larger window")
+        return budget
+
+    def _prompt_tokens(self, messages: Sequence[Message]) -> int:
+        return sum(self.backend.count_tokens(m.content) + TEMPLATE_TOKENS_PER_MESSAGE
+                   for m in messages) + TEMPLATE_TOKENS_PER_MESSAGE  # the reply's own header
+
+    async def _ask(self, prompt: Prompt, messages: tuple[Message, ...], max_tokens: int,
+                   parse: Callable[[str], Any]) -> Any:
+        """One call, and one re-ask with the error fed back when the reply does not parse."""
+        reply = await self._complete(prompt, messages, max_tokens)
+        try:
+            return parse(reply)
+        except UnreadableReply as error:
+            feedback = _retry_template(prompt.id).substitute(error=str(error))
+            messages = (*messages, Message(role="assistant", content=reply),
+                        Message(role="user", content=feedback))
+        return parse(await self._complete(prompt, messages, max_tokens))
+
+    async def _complete(self, prompt: Prompt, messages: tuple[Message, ...],
+                        max_tokens: int) -> str:
+        request = CompletionRequest(messages=messages, max_tokens=max_tokens, temperature=0.0,
+                                    prompt_id=prompt.id, prompt_version=prompt.version)
+        return (await self.caller.complete(request)).text
+
+
+# ---------------------------------------------------------------------------------------------
+# Replies
+
+
+def _parse_claims(reply: str, summary: str) -> list[str]:
+    """A JSON list of non-empty strings, each sharing a content word with the summary."""
+    value = _json_value(reply, "[")
+    if isinstance(value, dict) and len(value) == 1:  # {"claims": [...]}
+        value = next(iter(value.values()))
+    if not isinstance(value, list) or not value:
+        raise UnreadableReply("expected a non-empty JSON list of strings")
+    if not all(isinstance(c, str) and c.strip() for c in value):
+        raise UnreadableReply("every item of the list must be a non-empty string")
+    words = _content_stems(summary)
+    for claim in value:
+        if words and not _content_stems(claim) & words:
+            raise UnreadableReply(f"the claim {json.dumps(claim)} is not in the summary")
+    return [" ".join(c.split()) for c in value]
+
+
+def _parse_verdict(reply: str) -> tuple[str, str]:
+    """(verdict, quote) from `{"verdict": ..., "evidence": ...}`."""
+    value = _json_value(reply, "{")
+    if not isinstance(value, dict):
+        raise UnreadableReply('expected a JSON object with "verdict" and "evidence"')
+    verdict = value.get("verdict")
+    if not isinstance(verdict, str) or verdict.strip().lower() not in VERDICTS:
+        raise UnreadableReply(f'"verdict" must be one of {", ".join(VERDICTS)}, '
+                              f"not {json.dumps(verdict)}")
+    evidence = value.get("evidence") or ""
+    if not isinstance(evidence, str):
+        raise UnreadableReply('"evidence" must be a string')
+    return verdict.strip().lower(), evidence
+
+
+def _json_value(reply: str, opener: str) -> Any:
+    """The first JSON value in a reply, fences and chatter around it tolerated."""
+    decoder = json.JSONDecoder()
+    text = reply.strip()
+    starts = [i for i, ch in enumerate(text) if ch in "[{"]
+    starts.sort(key=lambda i: text[i] != opener)  # the expected kind first, in order
+    for start in starts:
+        try:
+            return decoder.raw_decode(text, start)[0]
+        except json.JSONDecodeError:
+            continue
+    raise UnreadableReply(f"no JSON {'list' if opener == '[' else 'object'} found in the reply")
+
+
+def _find_quote(quote: str, passages: Sequence[str]) -> Span | None:
+    """The quote as a span of the first passage holding it verbatim, else None."""
+    quote = quote.strip().strip("\"'“”‘’").strip()
+    if not quote:
+        return None
+    for number, passage in enumerate(passages):
+        start = passage.find(quote)
+        if start >= 0:
+            return Span(number, start, start + len(quote), quote)
+    return None
+
+
+def _reason(verdict: ClaimVerdict) -> str:
+    if verdict.unreadable:
+        return f"claim '{verdict.claim}' unsupported: {UNREADABLE}"
+    if verdict.verdict == "contradicted":
+        return f"claim '{verdict.claim}' contradicted by the sources"
+    return f"claim '{verdict.claim}' not supported by the sources"
+
+
+@cache
+def _retry_template(prompt_id: str) -> Template:
+    """The re-ask message of a prompt file: its `retry:` front-matter field, with `$error`."""
+    path = prompts_dir() / f"{prompt_id}.md"
+    match = FRONT_MATTER.match(path.read_text(encoding="utf-8"))
+    for line in match.group(1).splitlines() if match else ():
+        key, _, value = line.partition(":")
+        if key.strip() == "retry" and value.strip():
+            return Template(value.strip())
+    raise PromptError(f"{path}: missing 'retry:' in the front matter (the re-ask message)")
+
+
+# ---------------------------------------------------------------------------------------------
+# Passages within the budget
+
+
+@dataclass(frozen=True)
+class _Unit:
+    """One sentence of one passage, with the words it shares with claims."""
+
+    passage: int
+    start: int
+    end: int
+    stems: frozenset[str]
+
+
+def _passage_units(passages: Sequence[str]) -> list[_Unit]:
+    units = []
+    for number, passage in enumerate(passages):
+        for start, end in split_sentences(passage):
+            units.append(_Unit(number, start, end, _content_stems(passage[start:end])))
+    return units
+
+
+def _render_passages(passages: Sequence[str], units: Sequence[_Unit], claim: str, budget: int,
+                     count: Callable[[str], int]) -> str:
+    """All passages, numbered; when they do not fit `budget`, the sentences most like the claim."""
+    whole = _numbered({n: p.strip() for n, p in enumerate(passages) if p.strip()})
+    if count(whole) <= budget:
+        return whole
+    words = _content_stems(claim)
+    ranked = sorted(units, key=lambda u: (-len(u.stems & words), u.passage, u.start))
+    kept: list[_Unit] = []
+    used = 0
+    for unit in ranked:
+        cost = count(passages[unit.passage][unit.start:unit.end]) + count(ELISION)
+        if used + cost <= budget:
+            kept.append(unit)
+            used += cost
+    # Tokens of the joined text can differ from the sum of the parts: drop until it fits.
+    while kept:
+        shown = _numbered(_join_kept(passages, kept))
+        if count(shown) <= budget:
+            return shown
+        kept.pop()
+    best = ranked[0] if ranked else None
+    if best is None:
+        return ""
+    text = passages[best.passage][best.start:best.end]
+    return _numbered({best.passage: _truncate(text, best.passage, budget, count)})
+
+
+def _join_kept(passages: Sequence[str], kept: Sequence[_Unit]) -> dict[int, str]:
+    """Kept sentences grouped by passage, in their original order."""
+    by_passage: dict[int, list[_Unit]] = {}
+    for unit in sorted(kept, key=lambda u: (u.passage, u.start)):
+        by_passage.setdefault(unit.passage, []).append(unit)
+    return {n: ELISION.strip().join(f" {passages[n][u.start:u.end]} " for u in units).strip()
+            for n, units in by_passage.items()}
+
+
+def _numbered(texts: dict[int, str]) -> str:
+    return "\n".join(f"[{n + 1}] {text}" for n, text in sorted(texts.items()))
+
+
+def _truncate(text: str, number: int, budget: int, count: Callable[[str], int]) -> str:
+    """The longest word prefix of a sentence longer than the whole budget that still fits."""
+    words = text.split()
+    low, high = 0, len(words)
+    while low < high:
+        middle = (low + high + 1) // 2
+        if count(_numbered({number: " ".join(words[:middle])})) <= budget:
+            low = middle
+        else:
+            high = middle - 1
+    return " ".join(words[:low])
+
+
+def _content_stems(text: str) -> frozenset[str]:
+    return frozenset(t.stem for t in tokenize(text) if is_content(t))
