@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: install run test lint bench
+.PHONY: install run test lint bench eval
 
 $(PY):
 	python3.11 -m venv $(VENV)
@@ -22,3 +22,6 @@ lint: $(PY)
 
 bench: $(PY)
 	for f in benchmarks/bench_*.py; do $(PY) $$f; done
+
+eval: $(PY)
+	$(VENV)/bin/summarizer eval all --gate
