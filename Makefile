@@ -17,8 +17,7 @@ test: $(PY)
 	$(PY) -m pytest
 
 lint: $(PY)
-	$(VENV)/bin/ruff check summarizer tests benchmarks
-	$(VENV)/bin/ruff format --check summarizer tests benchmarks || true
+	$(VENV)/bin/ruff check summarizer tests benchmarks evals
 
 bench: $(PY)
 	for f in benchmarks/bench_*.py; do $(PY) $$f; done
