@@ -419,3 +419,28 @@ def test_a_large_summary_request_becomes_a_job(make_server):
         result = client.get(job["result_url"])
     assert result.status_code == 200
     assert len(result.json()["articles"]) == 4 and result.json()["overview"]
+
+
+def test_a_next_day_story_is_marked_as_an_update(make_server):
+    docs, _ = read_inputs([str(EXAMPLES)])
+    first_day = [{"text": d.text, "title": d.title, "source": d.source,
+                  "published": "2026-03-14"} for d in docs[:3]]
+    follow_up = docs[3]  # the next day's report of the same collapse
+    server = make_server()
+    with server.client() as client:
+        client.post("/v1/articles", json={"articles": first_day})
+        _wait_for(client, client.post("/v1/digests", json={"date": "2026-03-14"})
+                  .json()["job_id"])
+        client.post("/v1/articles", json={"articles": [
+            {"text": follow_up.text, "title": follow_up.title, "source": follow_up.source,
+             "published": "2026-03-15"}]})
+        _wait_for(client, client.post("/v1/digests", json={"date": "2026-03-15"})
+                  .json()["job_id"])
+        before = client.get("/v1/digests/2026-03-14").json()
+        after = client.get("/v1/digests/2026-03-15").json()
+        markdown = client.get("/v1/digests/2026-03-15", headers={"Accept": "text/markdown"})
+    (earlier,) = before["stories"]
+    (story,) = after["stories"]
+    assert story["update_of"] == {"id": earlier["id"], "day": "2026-03-14",
+                                  "title": earlier["title"]}
+    assert "Update of “" in markdown.text
