@@ -276,6 +276,7 @@ PAGE = Template("""<!doctype html>
                   box-shadow: 0 4px 14px rgba(0,0,0,.12); }
   a.cite:hover .quote, a.cite:focus .quote { display: block; }
   .agree { font: .75rem system-ui, sans-serif; color: #2b7a3d; background: #e9f5ec;
+           white-space: nowrap;
            border-radius: 3px; padding: 0 .3rem; margin-left: .2rem; }
   mark.unsupported { font: .75rem system-ui, sans-serif; color: #8a1c1c; background: #fbe9e7;
                      border-radius: 3px; padding: 0 .3rem; }
