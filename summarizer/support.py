@@ -145,8 +145,33 @@ class Token:
     end: int
 
 
+# Irregular past forms, so that "did not fall" meets "fell" and a negation clash can show.
+IRREGULAR = {
+    past: base
+    for base, forms in {
+        "fall": "fell fallen", "take": "took taken", "leave": "left", "run": "ran",
+        "begin": "began begun", "die": "died dying", "go": "went gone", "come": "came",
+        "say": "said", "tell": "told", "make": "made", "give": "gave given", "hold": "held",
+        "keep": "kept", "send": "sent", "spend": "spent", "stand": "stood", "see": "saw seen",
+        "find": "found", "bring": "brought", "buy": "bought", "build": "built",
+        "catch": "caught", "choose": "chose chosen", "drive": "drove driven", "eat": "ate",
+        "fight": "fought", "fly": "flew flown", "get": "got gotten", "grow": "grew grown",
+        "know": "knew known", "lead": "led", "lose": "lost", "pay": "paid",
+        "rise": "rose risen", "sink": "sank sunk", "sell": "sold", "shoot": "shot",
+        "speak": "spoke spoken", "strike": "struck stricken", "sweep": "swept",
+        "think": "thought", "throw": "threw thrown", "win": "won", "write": "wrote written",
+        "break": "broke broken", "cancel": "cancelled canceled cancelling", "meet": "met",
+        "wear": "wore worn", "tear": "tore torn", "freeze": "froze frozen", "hide": "hid hidden",
+        "ride": "rode ridden", "feel": "felt", "flee": "fled", "seek": "sought",
+        "teach": "taught", "lie": "lay lain", "lay": "laid", "sit": "sat", "hang": "hung",
+    }.items()
+    for past in forms.split()
+}
+
+
 def stem(word: str) -> str:
     """A light suffix-stripping stem, so 'killed', 'kills' and 'killing' meet."""
+    word = IRREGULAR.get(word, word)
     if len(word) <= 3 or not word.isalpha():
         return word
     if word.endswith("ies") and len(word) > 4:
@@ -696,16 +721,16 @@ class Sources:
                 near.update(source.stems)
         for token in tokens:
             word = token.stem
+            if word not in near and OPPOSITE.get(word, set()) & near:
+                # the more telling reason first: "fell" for "rose" is an opposite, not a kin
+                swaps.append(f"'{token.text}' where the source has its opposite")
+                continue
             for members in CLASSES_OF.get(word, ()):
                 others = members - {word}
                 if (word not in self.stems and others & self.stems) or (word not in near
                                                                        and others & near):
                     swaps.append(f"'{token.text}' where the source has another of its kind")
                     break
-            else:
-                if word in near or not OPPOSITE.get(word, set()) & near:
-                    continue
-                swaps.append(f"'{token.text}' where the source has its opposite")
         return _unique(swaps)
 
     def _align(self, content: set[str]) -> tuple[_SourceSentence | None, list[_SourceSentence]]:
