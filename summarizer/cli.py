@@ -20,7 +20,7 @@ from tqdm import tqdm
 from . import __version__
 from .cache import Cache
 from .errors import BackendError, ConfigError, InputError, PromptError, SummarizerError
-from .ingest import read_inputs
+from .ingest import no_readable_article, read_inputs
 from .llm import BACKENDS, make_backend
 from .pipeline import run_options, summarize
 from .render import to_json, to_markdown
@@ -146,9 +146,8 @@ def _summarize(args: argparse.Namespace) -> int:
     docs, skips = read_inputs(args.paths)
     for skip in skips:
         log.warning("skipped %s: %s", skip.origin, skip.reason)
-    if not docs:
-        reasons = "; ".join(f"{s.origin}: {s.reason}" for s in skips)
-        raise InputError(f"no readable article ({reasons})")
+    if not docs:  # before any model is loaded
+        raise no_readable_article(skips)
     backend = make_backend(settings, args.backend, args.model)
     cache = None if args.no_cache or settings.no_cache else _open_cache(settings.cache_path)
     with tqdm(total=0, desc="summarizing", unit="call", file=sys.stderr,

@@ -9,6 +9,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from .errors import InputError
 from .models import Document, Skip
 
 log = logging.getLogger(__name__)
@@ -82,11 +83,11 @@ def _read_bytes(origin: str, data: bytes, suffix: str | None) -> Iterator[Docume
     elif suffix == ".jsonl":
         yield from _read_jsonl(origin, text)
     elif suffix in (".html", ".htm"):
-        yield from _from_record(origin, {"html": text})
+        yield read_record(origin, {"html": text})
     elif suffix == ".md":
-        yield from _from_record(origin, _markdown_record(text))
+        yield read_record(origin, _markdown_record(text))
     else:
-        yield from _from_record(origin, {"text": text})
+        yield read_record(origin, {"text": text})
 
 
 def decode(origin: str, data: bytes) -> str:
@@ -122,7 +123,7 @@ def _read_json(origin: str, text: str) -> Iterator[Document | Skip]:
     records = data if isinstance(data, list) else [data]
     for n, record in enumerate(records, 1):
         where = origin if len(records) == 1 else f"{origin}[{n}]"
-        yield from _from_record(where, record)
+        yield read_record(where, record)
 
 
 def _read_jsonl(origin: str, text: str) -> Iterator[Document | Skip]:
@@ -135,7 +136,7 @@ def _read_jsonl(origin: str, text: str) -> Iterator[Document | Skip]:
         except json.JSONDecodeError as e:
             yield Skip(origin=where, reason=f"invalid JSON: {e.msg}")
             continue
-        yield from _from_record(where, record)
+        yield read_record(where, record)
 
 
 def _markdown_record(text: str) -> dict[str, Any]:
@@ -149,24 +150,28 @@ def _markdown_record(text: str) -> dict[str, Any]:
     return {"text": text}
 
 
-def _from_record(origin: str, record: Any) -> Iterator[Document | Skip]:
+def read_record(origin: str, record: Any) -> Document | Skip:
+    """One article record ('text' or 'html', and metadata) as a Document, or why not."""
     if not isinstance(record, dict):
-        yield Skip(origin=origin, reason="a record must be a JSON object with 'text' or 'html'")
-        return
+        return Skip(origin=origin, reason="a record must be a JSON object with 'text' or 'html'")
     fields = {k: str(record[k]) for k in RECORD_FIELDS if record.get(k) not in (None, "")}
     text = record.get("text")
     html = record.get("html")
     if isinstance(html, str) and html.strip() and not (isinstance(text, str) and text.strip()):
         extracted = html_to_record(html)
         if extracted is None:
-            yield Skip(origin=origin, reason="no article text found in the HTML")
-            return
+            return Skip(origin=origin, reason="no article text found in the HTML")
         text = extracted.pop("text")
         fields = {**extracted, **fields}
     if not isinstance(text, str) or not text.strip():
-        yield Skip(origin=origin, reason="record has no 'text' or 'html' with content")
-        return
-    yield Document(origin=origin, text=text, **fields)
+        return Skip(origin=origin, reason="record has no 'text' or 'html' with content")
+    return Document(origin=origin, text=text, **fields)
+
+
+def no_readable_article(skips: Iterable[Skip]) -> InputError:
+    """The error for a run left with nothing to summarise, naming why each input was skipped."""
+    reasons = "; ".join(f"{s.origin}: {s.reason}" for s in skips) or "no input given"
+    return InputError(f"no readable article ({reasons})")
 
 
 def html_to_record(html: str) -> dict[str, str] | None:

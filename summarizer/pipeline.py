@@ -17,6 +17,7 @@ from .clean import SENTENCE_END, clean_document
 from .cluster import Story, cluster, continues
 from .dedup import Deduped, dedup, normalise
 from .errors import ConfigError, InputError
+from .ingest import no_readable_article
 from .llm.base import Backend, CompletionRequest
 from .models import (
     Article,
@@ -112,8 +113,7 @@ async def summarize(
         else:
             articles.append(cleaned)
     if not articles:
-        reasons = "; ".join(f"{s.origin}: {s.reason}" for s in skips) or "no input given"
-        raise InputError(f"no readable article ({reasons})")
+        raise no_readable_article(skips)
     run = _Run(Caller(backend, concurrency=options.concurrency, cache=cache), backend, options,
                progress or NoProgress())
     deduped, summaries = await run.map_articles(articles)

@@ -12,7 +12,7 @@ from uuid import uuid4
 from .clean import clean_document
 from .dedup import ArticleIndex, duplicate_of
 from .errors import InputError, SummarizerError
-from .ingest import html_to_record
+from .ingest import no_readable_article, read_record
 from .llm.base import Backend
 from .metrics import METRICS
 from .models import Article, Document, Skip, Usage
@@ -44,22 +44,6 @@ def day_of(published: str | None, today: date | None = None) -> str:
         except ValueError:
             pass
     return (today or datetime.now(UTC).date()).isoformat()
-
-
-def to_document(record: dict, origin: str) -> Document | Skip:
-    """A posted article as a Document; HTML goes through trafilatura like files do."""
-    fields = {k: record.get(k) for k in ("title", "source", "url", "published")
-              if record.get(k)}
-    text = record.get("text")
-    if not text and record.get("html"):
-        extracted = html_to_record(record["html"])
-        if extracted is None:
-            return Skip(origin=origin, reason="no article text found in the HTML")
-        text = extracted.pop("text")
-        fields = {**extracted, **fields}
-    if not text or not text.strip():
-        return Skip(origin=origin, reason="article has no 'text' or 'html' with content")
-    return Document(origin=origin, text=text, **fields)
 
 
 class Service:
@@ -131,7 +115,7 @@ class Service:
         return outcomes
 
     async def _ingest_one(self, record: dict, origin: str) -> Outcome:
-        doc = to_document(record, origin)
+        doc = read_record(origin, record)
         article = doc if isinstance(doc, Skip) else clean_document(doc)
         if isinstance(article, Skip):
             METRICS.articles.labels("skipped").inc()
@@ -161,11 +145,10 @@ class Service:
         docs: list[Document] = []
         skips: list[Skip] = []
         for n, record in enumerate(records):
-            doc = to_document(record, f"articles[{n}]")
+            doc = read_record(f"articles[{n}]", record)
             (skips if isinstance(doc, Skip) else docs).append(doc)  # type: ignore[arg-type]
         if not docs:
-            raise InputError("no readable article: " + "; ".join(
-                f"{s.origin}: {s.reason}" for s in skips))
+            raise no_readable_article(skips)
         result = await summarize(docs, skips, backend=self.backend, options=options,
                                  cache=self.store.cache, progress=progress)
         _count_usage(result.usage)
