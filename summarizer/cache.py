@@ -24,6 +24,24 @@ CREATE TABLE IF NOT EXISTS llm_cache (
 """
 
 
+# One spelling of a cache read and write, for this file and for the service's database.
+GET_SQL = "SELECT completion FROM llm_cache WHERE key = ?"
+PUT_SQL = (
+    "INSERT INTO llm_cache (key, backend, model, prompt_id, prompt_version, completion, created) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET backend = excluded.backend, "
+    "model = excluded.model, prompt_id = excluded.prompt_id, "
+    "prompt_version = excluded.prompt_version, completion = excluded.completion, "
+    "created = excluded.created"
+)
+
+
+def cache_row(key: str, backend: str, request: CompletionRequest,
+              completion: Completion) -> tuple[object, ...]:
+    """The values PUT_SQL stores for one completion."""
+    return (key, backend, completion.model, request.prompt_id, request.prompt_version,
+            completion.model_dump_json(), time.time())
+
+
 def cache_key(backend: str, model: str, request: CompletionRequest) -> str:
     """Everything that changes the answer: backend, model, messages, limits, temperature."""
     payload = json.dumps(
@@ -51,16 +69,12 @@ class Cache:
         self._db.execute(SCHEMA)
 
     def get(self, key: str) -> Completion | None:
-        row = self._db.execute("SELECT completion FROM llm_cache WHERE key = ?", (key,)).fetchone()
+        row = self._db.execute(GET_SQL, (key,)).fetchone()
         return Completion.model_validate_json(row[0]) if row else None
 
     def put(self, key: str, backend: str, request: CompletionRequest,
             completion: Completion) -> None:
-        self._db.execute(
-            "INSERT OR REPLACE INTO llm_cache VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (key, backend, completion.model, request.prompt_id, request.prompt_version,
-             completion.model_dump_json(), time.time()),
-        )
+        self._db.execute(PUT_SQL, cache_row(key, backend, request, completion))
 
     def close(self) -> None:
         self._db.close()

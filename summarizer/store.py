@@ -11,7 +11,6 @@ import json
 import re
 import sqlite3
 import threading
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 from uuid import uuid4
 
+from .cache import GET_SQL, PUT_SQL, cache_row
 from .errors import ConfigError, InputError, SummarizerError
 from .llm.base import Completion, CompletionRequest
 from .models import Article, Duplicate, Removal
@@ -656,22 +656,14 @@ class StoreCache:
     def get(self, key: str) -> Completion | None:
         """The completion cached under this key, if any."""
         with self._engine.session() as db:
-            row = db.execute("SELECT completion FROM llm_cache WHERE key = ?", (key,)).fetchone()
+            row = db.execute(GET_SQL, (key,)).fetchone()
         return Completion.model_validate_json(row[0]) if row else None
 
     def put(self, key: str, backend: str, request: CompletionRequest,
             completion: Completion) -> None:
         """Cache a completion under its request's key (replacing an older one)."""
         with self._engine.session() as db:
-            db.execute(
-                "INSERT INTO llm_cache (key, backend, model, prompt_id, prompt_version, "
-                "completion, created) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO UPDATE "
-                "SET backend = excluded.backend, model = excluded.model, "
-                "prompt_id = excluded.prompt_id, prompt_version = excluded.prompt_version, "
-                "completion = excluded.completion, created = excluded.created",
-                (key, backend, completion.model, request.prompt_id, request.prompt_version,
-                 completion.model_dump_json(), time.time()),
-            )
+            db.execute(PUT_SQL, cache_row(key, backend, request, completion))
 
 
 def to_article(row: Sequence[Any]) -> Article:
