@@ -147,6 +147,19 @@ def _wait_for(client: httpx.Client, job_id: str, timeout: float = 60) -> dict:
     raise AssertionError(f"job {job_id} still {job['status']} after {timeout} s")
 
 
+def _example_articles(published: str | None = None) -> list[dict]:
+    """The bundled examples as posted articles, all on one day when `published` is given."""
+    docs, _ = read_inputs([str(EXAMPLES)])
+    extra = {"published": published} if published else {}
+    return [{"text": d.text, "title": d.title, "source": d.source, "url": d.url, **extra}
+            for d in docs]
+
+
+def _build_digest(client: httpx.Client, day: str) -> dict:
+    """Ask for a day's digest and wait for its job to end."""
+    return _wait_for(client, client.post("/v1/digests", json={"date": day}).json()["job_id"])
+
+
 def test_seeds_make_a_digest_with_cited_stories(seeds: Path, make_server, engine: str):
     server = make_server(engine)
     with server.client() as client:
@@ -185,8 +198,7 @@ def test_the_february_article_is_its_own_story(seeds: Path, make_server):
     with server.client() as client:
         client.post("/v1/articles", json={"articles": _seed_articles(seeds)})
         for day in ("2015-10-02", "2016-02-15"):
-            job = client.post("/v1/digests", json={"date": day}).json()
-            assert _wait_for(client, job["job_id"])["status"] == "done"
+            assert _build_digest(client, day)["status"] == "done"
         february = client.get("/v1/digests/2016-02-15").json()
     (story,) = february["stories"]
     assert len(story["article_ids"]) == 1
@@ -194,9 +206,7 @@ def test_the_february_article_is_its_own_story(seeds: Path, make_server):
 
 
 def test_reposting_stores_nothing_new(make_server, engine: str):
-    docs, _ = read_inputs([str(EXAMPLES)])
-    articles = [{"text": d.text, "title": d.title, "source": d.source, "url": d.url,
-                 "published": "2026-03-14"} for d in docs]
+    articles = _example_articles("2026-03-14")
     server = make_server(engine)
     with server.client() as client:
         first = client.post("/v1/articles", json={"articles": articles}).json()["articles"]
@@ -218,8 +228,7 @@ def test_a_wire_copy_from_another_outlet_is_a_duplicate_with_both_outlets(make_s
         original = first.json()["articles"][0]["id"]
         assert copy.json()["articles"][0] == {"id": original, "status": "duplicate",
                                               "duplicate_of": original}
-        job = client.post("/v1/digests", json={"date": "2026-03-14"}).json()
-        _wait_for(client, job["job_id"])
+        _build_digest(client, "2026-03-14")
         digest = client.get("/v1/digests/2026-03-14").json()
     assert digest["articles"][0]["sources"] == ["Velle Valley Ledger", "Corvane Wire"]
 
@@ -247,11 +256,9 @@ def test_a_job_survives_a_killed_server(seeds: Path, make_server, engine: str):
 
 
 def test_progress_streams_as_server_sent_events(make_server):
-    docs, _ = read_inputs([str(EXAMPLES)])
-    articles = [{"text": d.text, "source": d.source, "published": "2026-03-14"} for d in docs]
     server = make_server(SUMMARIZER_SCRIPTED_DELAY="0.2")
     with server.client() as client:
-        client.post("/v1/articles", json={"articles": articles})
+        client.post("/v1/articles", json={"articles": _example_articles("2026-03-14")})
         job = client.post("/v1/digests", json={"date": "2026-03-14"}).json()
         events = []
         with client.stream("GET", f"/v1/jobs/{job['job_id']}/events") as stream:
@@ -266,14 +273,10 @@ def test_progress_streams_as_server_sent_events(make_server):
 
 
 def test_the_digest_renders_as_markdown_and_html(make_server):
-    docs, _ = read_inputs([str(EXAMPLES)])
-    articles = [{"text": d.text, "title": d.title, "source": d.source,
-                 "published": "2026-03-14"} for d in docs]
     server = make_server()
     with server.client() as client:
-        client.post("/v1/articles", json={"articles": articles})
-        _wait_for(client, client.post("/v1/digests", json={"date": "2026-03-14"})
-                  .json()["job_id"])
+        client.post("/v1/articles", json={"articles": _example_articles("2026-03-14")})
+        _build_digest(client, "2026-03-14")
         markdown = client.get("/v1/digests/2026-03-14", headers={"Accept": "text/markdown"})
         page = client.get("/v1/digests/2026-03-14", headers={"Accept": "text/html"})
     assert markdown.headers["content-type"].startswith("text/markdown")
@@ -326,8 +329,7 @@ def test_a_backend_outage_is_503_with_retry_after(make_server):
         down = client.post("/v1/summaries", json={"articles": [{"text": text}]})
         stored = client.post("/v1/articles", json={"articles": [
             {"text": text, "published": "2026-03-14"}]})
-        job = client.post("/v1/digests", json={"date": "2026-03-14"}).json()
-        failed = _wait_for(client, job["job_id"])
+        failed = _build_digest(client, "2026-03-14")
     assert down.status_code == 503
     assert down.headers["retry-after"] == "30"
     assert down.json()["error"]["code"] == "backend_unavailable"
@@ -337,8 +339,7 @@ def test_a_backend_outage_is_503_with_retry_after(make_server):
 
 
 def test_a_direct_summary_answers_the_contract(make_server):
-    docs, _ = read_inputs([str(EXAMPLES)])
-    articles = [{"text": d.text, "title": d.title, "source": d.source} for d in docs[:2]]
+    articles = _example_articles()[:2]
     server = make_server()
     with server.client() as client:
         answer = client.post("/v1/summaries", json={"articles": articles,
@@ -371,14 +372,10 @@ def test_the_html_digest_renders_in_headless_chromium(make_server, tmp_path: Pat
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright not installed")
     if not CHROMIUM.is_file():
         pytest.skip(f"Debian's chromium not installed at {CHROMIUM} (apt-get install chromium)")
-    docs, _ = read_inputs([str(EXAMPLES)])
-    articles = [{"text": d.text, "title": d.title, "source": d.source,
-                 "published": "2026-03-14"} for d in docs]
     server = make_server()
     with server.client() as client:
-        client.post("/v1/articles", json={"articles": articles})
-        _wait_for(client, client.post("/v1/digests", json={"date": "2026-03-14"})
-                  .json()["job_id"])
+        client.post("/v1/articles", json={"articles": _example_articles("2026-03-14")})
+        _build_digest(client, "2026-03-14")
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM),
                                     args=["--no-sandbox", "--headless=new"])
@@ -406,8 +403,7 @@ def test_the_html_digest_renders_in_headless_chromium(make_server, tmp_path: Pat
 
 
 def test_a_large_summary_request_becomes_a_job(make_server):
-    docs, _ = read_inputs([str(EXAMPLES)])
-    articles = [{"text": d.text, "title": d.title, "source": d.source} for d in docs]
+    articles = _example_articles()
     server = make_server(SUMMARIZER_SYNC_SUMMARY_ARTICLES="2")
     with server.client() as client:
         accepted = client.post("/v1/summaries", json={"articles": articles})
@@ -422,20 +418,14 @@ def test_a_large_summary_request_becomes_a_job(make_server):
 
 
 def test_a_next_day_story_is_marked_as_an_update(make_server):
-    docs, _ = read_inputs([str(EXAMPLES)])
-    first_day = [{"text": d.text, "title": d.title, "source": d.source,
-                  "published": "2026-03-14"} for d in docs[:3]]
-    follow_up = docs[3]  # the next day's report of the same collapse
+    first_day = _example_articles("2026-03-14")[:3]
+    follow_up = _example_articles("2026-03-15")[3]  # the next day's report of the collapse
     server = make_server()
     with server.client() as client:
         client.post("/v1/articles", json={"articles": first_day})
-        _wait_for(client, client.post("/v1/digests", json={"date": "2026-03-14"})
-                  .json()["job_id"])
-        client.post("/v1/articles", json={"articles": [
-            {"text": follow_up.text, "title": follow_up.title, "source": follow_up.source,
-             "published": "2026-03-15"}]})
-        _wait_for(client, client.post("/v1/digests", json={"date": "2026-03-15"})
-                  .json()["job_id"])
+        _build_digest(client, "2026-03-14")
+        client.post("/v1/articles", json={"articles": [follow_up]})
+        _build_digest(client, "2026-03-15")
         before = client.get("/v1/digests/2026-03-14").json()
         after = client.get("/v1/digests/2026-03-15").json()
         markdown = client.get("/v1/digests/2026-03-15", headers={"Accept": "text/markdown"})
