@@ -156,7 +156,6 @@ class _Run:
         self.options = options
         # Leave most of a small window for the material; a summary needs few tokens.
         self.max_output = min(options.max_output_tokens, backend.context_window // 4)
-        self.temperature = options.temperature
         self.progress = progress
         self.passages: dict[str, Passage] = {}
         self.articles: dict[str, Article] = {}
@@ -320,7 +319,8 @@ class _Run:
         prompt = prompts.load(prompt_name)
         request = CompletionRequest(
             messages=prompt.render(**values), max_tokens=self.max_output,
-            temperature=self.temperature, prompt_id=prompt.id, prompt_version=prompt.version,
+            temperature=self.options.temperature, prompt_id=prompt.id,
+            prompt_version=prompt.version,
         )
         completion = await self.caller.complete(request)
         self.progress.advance()

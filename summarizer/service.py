@@ -16,7 +16,7 @@ from .ingest import no_readable_article, read_record
 from .llm.base import Backend
 from .metrics import METRICS
 from .models import Article, Document, Skip, Usage
-from .pipeline import Earlier, Options, digest, summarize
+from .pipeline import Earlier, Options, digest, run_options, summarize
 from .render import to_html, to_json, to_markdown
 from .settings import Settings
 from .store import Job, Store
@@ -252,8 +252,7 @@ class Service:
         return stories
 
     def options(self, strict: bool = False) -> Options:
-        from .pipeline import run_options
-
+        """The run options the settings give, strict or not."""
         return run_options(self.settings, strict=strict)
 
 
