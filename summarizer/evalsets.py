@@ -12,6 +12,7 @@ import json
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from .evaluation import share
 from .support import DEFAULT_THRESHOLD, Sources
 
 EDIT_TYPES = ("none", "entity", "number", "date", "place", "negation", "wrong_citation")
@@ -51,7 +52,7 @@ def score_edits(rows: Sequence[dict], threshold: float = DEFAULT_THRESHOLD) -> d
     for edit_type in _ordered({row["edit_type"] for row in rows}):
         mine = [right for row, right in outcomes if row["edit_type"] == edit_type]
         by_edit[edit_type] = {"rows": len(mine), "correct": sum(mine),
-                              "accuracy": _share(sum(mine), len(mine))}
+                              "accuracy": share(sum(mine), len(mine))}
     by_set = {}
     for name in sorted({row.get("set", "") for row in rows}):
         by_set[name] = _balanced([o for o in outcomes if o[0].get("set", "") == name])
@@ -67,7 +68,7 @@ def score_edits(rows: Sequence[dict], threshold: float = DEFAULT_THRESHOLD) -> d
 def _balanced(outcomes: Sequence[tuple[dict, bool]]) -> dict:
     labelled = {label: [right for row, right in outcomes if int(row["label"]) == label]
                 for label in (1, 0)}
-    accuracies = [_share(sum(v), len(v)) for v in labelled.values()]
+    accuracies = [share(sum(v), len(v)) for v in labelled.values()]
     return {
         "label_1": {"rows": len(labelled[1]), "accepted": sum(labelled[1]),
                     "accuracy": accuracies[0]},
@@ -82,10 +83,6 @@ def _ordered(types: Iterable[str]) -> list[str]:
     """Known edit types in their usual order, then any others alphabetically."""
     found = set(types)
     return [t for t in EDIT_TYPES if t in found] + sorted(found - set(EDIT_TYPES))
-
-
-def _share(part: int, whole: int) -> float | None:
-    return round(part / whole, 4) if whole else None
 
 
 def data_hash(paths: Iterable[str | Path]) -> str:

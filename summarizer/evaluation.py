@@ -54,12 +54,12 @@ def score_run(name: str, result: Result, threshold: float = DEFAULT_THRESHOLD) -
     removed = [r for a in articles.values() for r in a.removed
                if len(r.text.split()) >= LEAK_MIN_WORDS]
     scores.metrics = {
-        "leakage_free": _share(len(removed) - len(leaks), len(removed)),
-        "duplicates_once": _share(len({normalise(s.text) for s in summary}), len(summary)),
-        "citation_validity": _share(sum(_valid(c, articles) for c in citations),
+        "leakage_free": share(len(removed) - len(leaks), len(removed)),
+        "duplicates_once": share(len({normalise(s.text) for s in summary}), len(summary)),
+        "citation_validity": share(sum(_valid(c, articles) for c in citations),
                                     len(citations)),
-        "citation_recall": _share(sum(ok for ok, _ in checked), len(sentences)),
-        "citation_precision": _share(sum(needed for _, needed in checked), len(citations)),
+        "citation_recall": share(sum(ok for ok, _ in checked), len(sentences)),
+        "citation_precision": share(sum(needed for _, needed in checked), len(citations)),
         "coverage": coverage(result),
         "faithfulness": result.faithfulness.score,
     }
@@ -87,7 +87,7 @@ def coverage(result: Result) -> float | None:
     if not result.overview or len(result.articles) < 2:
         return None
     cited = {c.article_id for s in result.overview for c in s.citations}
-    return _share(len(cited), len(result.articles))
+    return share(len(cited), len(result.articles))
 
 
 def position_bias(result: Result) -> dict[str, int]:
@@ -132,7 +132,8 @@ def _valid(citation: Citation, articles: dict[str, Article]) -> bool:
         article.text[citation.start:citation.end] == citation.quote
 
 
-def _share(part: int, whole: int) -> float | None:
+def share(part: int, whole: int) -> float | None:
+    """part / whole to 4 places; None when there is nothing to measure."""
     return round(part / whole, 4) if whole else None
 
 
