@@ -96,11 +96,29 @@ class Sentence(Frozen):
     citations: tuple[Citation, ...] = ()
     reason: str | None = None  # why a sentence is unsupported
     sources: SourceCount | None = None  # for sentences across articles
+    # "quoted": a source sentence verbatim; "fused": the model's restatement, verified.
+    written: Literal["quoted", "fused"] | None = None
+
+
+class Side(Frozen):
+    """One side of a dispute: what some outlets report, in their words."""
+
+    outlets: tuple[str, ...]
+    value: str  # the number, date, name or negation this side reports
+    citation: Citation
+
+
+class Dispute(Frozen):
+    """Sources that report one fact differently: "Sources differ: the Courier reports ..."."""
+
+    text: str
+    sides: tuple[Side, ...]
 
 
 class ArticleSummary(Frozen):
     article: Article
     summary: tuple[Sentence, ...]
+    dropped: int = 0  # unsupported sentences strict mode left out here
 
 
 class StoryRef(Frozen):
@@ -119,6 +137,8 @@ class StorySummary(Frozen):
     article_ids: tuple[str, ...]
     summary: tuple[Sentence, ...]
     update_of: StoryRef | None = None
+    disputes: tuple[Dispute, ...] = ()
+    dropped: int = 0  # unsupported sentences strict mode left out here
 
 
 class Usage(Frozen):
@@ -139,6 +159,14 @@ class Faithfulness(Frozen):
     dropped: int = 0  # unsupported sentences left out by strict mode
 
 
+class Writing(Frozen):
+    """How the run's sentences were written, and how often the model's own words held up."""
+
+    mode: Literal["quoted", "fused"]
+    fused_attempted: int = 0  # sentences the model was asked to restate
+    fused_kept: int = 0  # of those, restatements that passed verification
+
+
 class Result(Frozen):
     """Everything a run produced; `render` turns it into JSON or Markdown."""
 
@@ -150,3 +178,6 @@ class Result(Frozen):
     faithfulness: Faithfulness
     stories: tuple[StorySummary, ...] = ()
     prompts: dict[str, str] = Field(default_factory=dict)  # prompt id -> version used
+    disputes: tuple[Dispute, ...] = ()  # facts the overview's sources report differently
+    overview_dropped: int = 0  # unsupported overview sentences strict mode left out
+    writing: Writing | None = None
