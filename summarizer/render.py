@@ -7,13 +7,13 @@ from html import escape
 from string import Template
 from typing import Any
 
-from .models import Article, Result, Sentence, StorySummary
+from .models import Article, Dispute, Result, Sentence, StorySummary
 
 TITLE_WORDS = 10
 
 
 def to_json(result: Result) -> dict[str, Any]:
-    """The output contract of DESIGN.md (plus `skipped` and `prompts`)."""
+    """The output contract of DESIGN.md, plus `skipped`, `prompts` and strict mode's counts."""
     return {
         "articles": [
             {
@@ -25,16 +25,20 @@ def to_json(result: Result) -> dict[str, Any]:
                 "origin": a.article.origin,
                 "sources": list(a.article.sources),
                 "summary": [_sentence(s) for s in a.summary],
+                "dropped": a.dropped,
                 "removed": [r.model_dump() for r in a.article.removed],
             }
             for a in result.articles
         ],
         "overview": [_sentence(s) for s in result.overview],
+        "overview_dropped": result.overview_dropped,
+        "disputes": [_dispute(d) for d in result.disputes],
         "stories": [_story(story) for story in result.stories],
         "duplicates": [d.model_dump() for d in result.duplicates],
         "skipped": [s.model_dump() for s in result.skipped],
         "usage": result.usage.model_dump(),
         "faithfulness": result.faithfulness.model_dump(),
+        "writing": result.writing.model_dump() if result.writing is not None else None,
         "prompts": result.prompts,
     }
 
@@ -45,6 +49,8 @@ def _story(story: StorySummary) -> dict[str, Any]:
         "title": story.title,
         "article_ids": list(story.article_ids),
         "summary": [_sentence(s) for s in story.summary],
+        "disputes": [_dispute(d) for d in story.disputes],
+        "dropped": story.dropped,
     }
     if story.update_of is not None:
         out["update_of"] = story.update_of.model_dump()
@@ -62,7 +68,17 @@ def _sentence(sentence: Sentence) -> dict[str, Any]:
     if sentence.sources is not None:
         out["sources"] = {**sentence.sources.model_dump(),
                           "outlets": list(sentence.sources.outlets)}
+    if sentence.written is not None:
+        out["written"] = sentence.written
     return out
+
+
+def _dispute(dispute: Dispute) -> dict[str, Any]:
+    return {
+        "text": dispute.text,
+        "sides": [{"outlets": list(side.outlets), "value": side.value,
+                   "citation": side.citation.model_dump()} for side in dispute.sides],
+    }
 
 
 @dataclass(frozen=True)
