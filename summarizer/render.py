@@ -1,15 +1,24 @@
-"""Results as the JSON contract or as Markdown with numbered source notes."""
+"""Results as the JSON contract, as Markdown with numbered source notes, or as an HTML page.
+
+Markdown and HTML show what a reader needs: sentences, their source notes, how many outlets back
+a sentence, and where sources differ. Why the checker doubts a sentence is in the JSON and, on the
+page, folded away under the paragraph; the reading text only marks the sentence "unverified".
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from html import escape
 from string import Template
 from typing import Any
 
-from .models import Article, Dispute, Result, Sentence, StorySummary
+from .models import Article, Citation, Dispute, Result, Sentence, StorySummary
 
 TITLE_WORDS = 10
+UNKNOWN_OUTLET = "unknown outlet"
+UNVERIFIED = "unverified"
+NO_PASSAGE = "no passage supports it"
 
 
 def to_json(result: Result) -> dict[str, Any]:
@@ -87,7 +96,31 @@ class _Section:
     heading: str
     byline: str | None = None
     sentences: tuple[Sentence, ...] | None = None  # None: a heading only
-    empty: str = "No summary: the model returned nothing."
+    empty: str = "No sentence of this article could be shown."
+    disputes: tuple[Dispute, ...] = ()
+    dropped: int = 0  # sentences strict mode left out here
+
+
+class _Notes:
+    """Source notes, numbered in the order they are first cited: one per quoted span, so that
+    every citation's note shows exactly the words it rests on."""
+
+    def __init__(self) -> None:
+        self._numbers: dict[tuple[str, int, int], int] = {}
+        self._cited: list[Citation] = []
+
+    def number(self, citation: Citation) -> int:
+        key = (citation.article_id, citation.start, citation.end)
+        if key not in self._numbers:
+            self._cited.append(citation)
+            self._numbers[key] = len(self._cited)
+        return self._numbers[key]
+
+    def __iter__(self) -> Iterator[tuple[int, Citation]]:
+        return iter(enumerate(self._cited, 1))
+
+    def __bool__(self) -> bool:
+        return bool(self._cited)
 
 
 def _sections(result: Result) -> list[_Section]:
@@ -101,6 +134,8 @@ def _sections(result: Result) -> list[_Section]:
                                  f"stor{'ies' if len(result.stories) != 1 else 'y'}"))
         for story in result.stories:
             outlets = sorted({o for i in story.article_ids for o in _outlets_of(by_id[i])})
+            if any(not _outlets_of(by_id[i]) for i in story.article_ids):
+                outlets.append(UNKNOWN_OUTLET)
             notes = [f"from articles {', '.join(str(numbers[i]) for i in story.article_ids)}",
                      ", ".join(outlets)]
             if story.update_of is not None:
@@ -108,20 +143,24 @@ def _sections(result: Result) -> list[_Section]:
                 notes.insert(0, f"Update of “{earlier}” ({story.update_of.day})")
             parts.append(_Section(3, story.title or "Untitled story",
                                   " · ".join(n for n in notes if n), story.summary,
-                                  empty="No sentence of these articles' summaries is supported "
-                                        "by their text; see the articles below."))
+                                  empty="No sentence across these articles could be shown; "
+                                        "see the articles below.",
+                                  disputes=story.disputes, dropped=story.dropped))
         parts.append(_Section(2, f"{count} article{'s' if count != 1 else ''}"))
     level = 3 if result.stories else 2
     for n, item in enumerate(result.articles, 1):
         parts.append(_Section(level, f"{n}. {_title(item.article)}", _byline(item.article),
-                              item.summary))
-    if result.overview:
-        parts.append(_Section(2, f"Across the {count} articles", None, result.overview))
+                              item.summary, dropped=item.dropped))
+    if result.overview or result.overview_dropped or result.disputes or \
+            (not result.stories and count > 1):
+        parts.append(_Section(2, f"Across the {count} articles", None, result.overview,
+                              empty=f"No sentence across the {count} articles could be shown.",
+                              disputes=result.disputes, dropped=result.overview_dropped))
     return parts
 
 
 def to_markdown(result: Result, title: str | None = None) -> str:
-    notes: dict[tuple[str, str], int] = {}
+    notes = _Notes()
     count = len(result.articles)
     out = [f"# {title or f'Summary of {count} article' + ('s' if count != 1 else '')}", ""]
     for part in _sections(result):
@@ -129,19 +168,46 @@ def to_markdown(result: Result, title: str | None = None) -> str:
         if part.byline:
             out += [f"*{part.byline}*", ""]
         if part.sentences is not None:
-            out += [_paragraph(part.sentences, notes) or f"_{part.empty}_", ""]
+            out += _markdown_body(part, notes)
     if notes:
         out += ["## Sources", ""]
-        for number, (article_id, passage, quote) in enumerate(_notes(result, notes), 1):
-            out.append(f"{number}. {_note_label(result, article_id, passage)}: “{quote}”")
+        for number, citation in notes:
+            out.append(f"{number}. {_note_label(result, citation)}: “{citation.quote}”")
         out.append("")
     out += _footer(result)
     return "\n".join(out).rstrip() + "\n"
 
 
+def _markdown_body(part: _Section, notes: _Notes) -> list[str]:
+    """The paragraph, what strict mode left out, and each dispute as a paragraph of its own."""
+    lines = []
+    sentences = part.sentences or ()
+    if sentences:
+        lines += [" ".join(_markdown_sentence(s, notes) for s in sentences), ""]
+    elif not part.dropped:
+        lines += [f"_{part.empty}_", ""]
+    if part.dropped:
+        lines += [f"_{_left_out(part.dropped)}_", ""]
+    for dispute in part.disputes:
+        sides = "; ".join(f"{_who(side.outlets)} {_reports(side.outlets)} “{side.value}” "
+                          f"[{notes.number(side.citation)}]" for side in dispute.sides)
+        lines += [f"Sources differ: {_fact(dispute)}. {sides}.", ""]
+    return lines
+
+
+def _markdown_sentence(sentence: Sentence, notes: _Notes) -> str:
+    marks = "".join(f"[{notes.number(c)}]" for c in sentence.citations)
+    agree = _agreement(sentence)
+    if agree:
+        marks += f" ({agree})"
+    if sentence.support == "unsupported":
+        marks += f" *({UNVERIFIED})*"
+    return f"{sentence.text} {marks.strip()}".rstrip()
+
+
 def to_html(result: Result, title: str | None = None) -> str:
     """A self-contained page: citations show their quoted passage on hover, focus or tap."""
-    notes: dict[tuple[str, str], int] = {}
+    notes = _Notes()
     count = len(result.articles)
     heading = title or f"Summary of {count} article{'s' if count != 1 else ''}"
     body = [f"<h1>{escape(heading)}</h1>"]
@@ -150,82 +216,112 @@ def to_html(result: Result, title: str | None = None) -> str:
         if part.byline:
             body.append(f'<p class="byline">{escape(part.byline)}</p>')
         if part.sentences is not None:
-            body.append(f"<p>{_html_paragraph(part.sentences, notes)}</p>"
-                        if part.sentences else f'<p class="empty">{escape(part.empty)}</p>')
+            body += _html_body(part, notes)
     if notes:
         body.append('<h2>Sources</h2><ol class="sources">')
-        for number, (article_id, passage, quote) in enumerate(_notes(result, notes), 1):
+        for number, citation in notes:
             body.append(f'<li id="note-{number}"><span class="label">'
-                        f"{escape(_note_label(result, article_id, passage))}</span> "
-                        f"<q>{escape(quote)}</q></li>")
+                        f"{escape(_note_label(result, citation))}</span> "
+                        f"<q>{escape(citation.quote)}</q></li>")
         body.append("</ol>")
     body.append('<footer>' + "".join(f"<p>{escape(line.strip('*'))}</p>"
                                      for line in _footer(result)[1:]) + "</footer>")
     return PAGE.substitute(title=escape(heading), body="\n".join(body))
 
 
-def _html_paragraph(sentences: tuple[Sentence, ...],
-                    notes: dict[tuple[str, str], int]) -> str:
-    parts = []
-    for sentence in sentences:
-        marks = []
-        for c in sentence.citations:
-            number = notes.setdefault((c.article_id, c.passage), len(notes) + 1)
-            marks.append(f'<a class="cite" href="#note-{number}" data-quote="{escape(c.quote)}" '
-                         f'aria-label="source {number}: {escape(c.quote)}">[{number}]'
-                         f'<span class="quote" role="tooltip">{escape(c.quote)}</span></a>')
-        extra = ""
-        if sentence.sources is not None and sentence.support == "supported":
-            extra = (f' <span class="agree">{sentence.sources.supporting} of '
-                     f"{sentence.sources.total} sources</span>")
-        if sentence.support == "unsupported":
-            reason = sentence.reason or "no passage supports it"
-            extra += f' <mark class="unsupported">unsupported: {escape(reason)}</mark>'
-        parts.append(f'<span class="sentence {sentence.support}">{escape(sentence.text)}'
-                     f"{''.join(marks)}{extra}</span>")
-    return " ".join(parts)
+def _html_body(part: _Section, notes: _Notes) -> list[str]:
+    """As `_markdown_body`, with the checker's reasons folded away under the paragraph."""
+    body = []
+    sentences = part.sentences or ()
+    if sentences:
+        body.append(f"<p>{' '.join(_html_sentence(s, notes) for s in sentences)}</p>")
+        doubted = [s for s in sentences if s.support == "unsupported"]
+        if doubted:
+            items = "".join(f"<li><q>{escape(s.text)}</q> {escape(s.reason or NO_PASSAGE)}</li>"
+                            for s in doubted)
+            body.append(f'<details class="checks"><summary>Why {len(doubted)} '
+                        f"{_sentences_word(len(doubted))} "
+                        f"{'is' if len(doubted) == 1 else 'are'} marked {UNVERIFIED}</summary>"
+                        f"<ul>{items}</ul></details>")
+    elif not part.dropped:
+        body.append(f'<p class="empty">{escape(part.empty)}</p>')
+    if part.dropped:
+        body.append(f'<p class="left-out">{escape(_left_out(part.dropped))}</p>')
+    for dispute in part.disputes:
+        sides = "; ".join(f"{escape(_who(side.outlets))} {_reports(side.outlets)} "
+                          f"“{escape(side.value)}”{_html_cite(side.citation, notes)}"
+                          for side in dispute.sides)
+        body.append(f'<p class="dispute"><strong>Sources differ:</strong> '
+                    f"{escape(_fact(dispute))}. {sides}.</p>")
+    return body
 
 
-def _notes(result: Result, notes: dict[tuple[str, str], int]) -> list[tuple[str, str, str]]:
-    ordered = sorted(notes.items(), key=lambda item: item[1])
-    return [(a, p, _quote_of(result, a, p)) for (a, p), _ in ordered]
+def _html_sentence(sentence: Sentence, notes: _Notes) -> str:
+    marks = "".join(_html_cite(c, notes) for c in sentence.citations)
+    extra = ""
+    agree = _agreement(sentence)
+    if agree:
+        extra = f' <span class="agree">{agree}</span>'
+    if sentence.support == "unsupported":
+        extra += f' <mark class="unsupported">{UNVERIFIED}</mark>'
+    written = f" {sentence.written}" if sentence.written else ""
+    return (f'<span class="sentence {sentence.support}{written}">{escape(sentence.text)}'
+            f"{marks}{extra}</span>")
 
 
-def _note_label(result: Result, article_id: str, passage: str) -> str:
-    numbers = {a.article.id: n for n, a in enumerate(result.articles, 1)}
-    article = next(a.article for a in result.articles if a.article.id == article_id)
-    return f"Article {numbers[article_id]}, {_title(article)}{_outlet(article)}, passage {passage}"
+def _html_cite(citation: Citation, notes: _Notes) -> str:
+    number = notes.number(citation)
+    quote = escape(citation.quote)
+    return (f'<a class="cite" href="#note-{number}" data-quote="{quote}" '
+            f'aria-label="source {number}: {quote}">[{number}]'
+            f'<span class="quote" role="tooltip">{quote}</span></a>')
+
+
+def _agreement(sentence: Sentence) -> str:
+    """ "3 of 5 sources" for a supported sentence across articles, else nothing."""
+    if sentence.sources is None or sentence.support != "supported":
+        return ""
+    total = sentence.sources.total
+    return f"{sentence.sources.supporting} of {total} source{'s' * (total != 1)}"
+
+
+def _left_out(dropped: int) -> str:
+    return f"{dropped} {_sentences_word(dropped)} left out: unsupported."
+
+
+def _sentences_word(n: int) -> str:
+    return "sentence" if n == 1 else "sentences"
+
+
+def _fact(dispute: Dispute) -> str:
+    """What the sources differ on, without a lead-in the dispute's text may already carry."""
+    text = dispute.text.strip()
+    if text.lower().startswith("sources differ"):
+        text = text[len("sources differ"):].lstrip(" :,-—")
+    return text.rstrip(" .")
+
+
+def _who(outlets: tuple[str, ...]) -> str:
+    if not outlets:
+        return UNKNOWN_OUTLET
+    if len(outlets) == 1:
+        return outlets[0]
+    return f"{', '.join(outlets[:-1])} and {outlets[-1]}"
+
+
+def _reports(outlets: tuple[str, ...]) -> str:
+    return "report" if len(outlets) > 1 else "reports"
+
+
+def _note_label(result: Result, citation: Citation) -> str:
+    number, article = next((n, a.article) for n, a in enumerate(result.articles, 1)
+                           if a.article.id == citation.article_id)
+    outlets = ", ".join(_outlets_of(article)) or UNKNOWN_OUTLET
+    return f"Article {number}, {_title(article)} ({outlets}), passage {citation.passage}"
 
 
 def _outlets_of(article: Article) -> tuple[str, ...]:
     return article.sources or ((article.source,) if article.source else ())
-
-
-def _paragraph(sentences: tuple[Sentence, ...], notes: dict[tuple[str, str], int]) -> str:
-    parts = []
-    for sentence in sentences:
-        marks = ""
-        for citation in sentence.citations:
-            key = (citation.article_id, citation.passage)
-            number = notes.setdefault(key, len(notes) + 1)
-            marks += f"[{number}]"
-        if sentence.sources is not None and sentence.support == "supported":
-            total = sentence.sources.total
-            marks += f" ({sentence.sources.supporting} of {total} source{'s' * (total != 1)})"
-        if sentence.support == "unsupported":
-            marks += f" **[unsupported: {sentence.reason or 'no passage supports it'}]**"
-        parts.append(f"{sentence.text} {marks.strip()}".rstrip())
-    return " ".join(parts)
-
-
-def _quote_of(result: Result, article_id: str, passage: str) -> str:
-    sentences = [s for a in result.articles for s in a.summary] + list(result.overview) + \
-        [s for story in result.stories for s in story.summary]
-    for sentence in sentences:
-        for citation in sentence.citations:
-            if citation.article_id == article_id and citation.passage == passage:
-                return citation.quote
-    return ""
 
 
 def _title(article: Article) -> str:
@@ -236,13 +332,9 @@ def _title(article: Article) -> str:
     return " ".join(words[:TITLE_WORDS]) + ("…" if len(words) > TITLE_WORDS else "")
 
 
-def _outlet(article: Article) -> str:
-    return f" ({', '.join(article.sources)})" if article.sources else ""
-
-
 def _byline(article: Article) -> str:
-    parts = [", ".join(article.sources) if article.sources else None, article.published,
-             article.url or article.origin]
+    """Outlets, date and link; never the origin, which is a file path or a posting's number."""
+    parts = [", ".join(_outlets_of(article)) or UNKNOWN_OUTLET, article.published, article.url]
     return " · ".join(p for p in parts if p)
 
 
@@ -263,6 +355,10 @@ def _footer(result: Result) -> list[str]:
         dropped = f", {f.dropped} left out by strict mode" if f.dropped else ""
         lines.append(f"*{f.supported} of {f.supported + f.unsupported} sentences supported by "
                      f"the passages they cite{dropped}.*")
+    w = result.writing
+    if w is not None and w.fused_attempted:
+        lines.append(f"*{w.fused_kept} of {w.fused_attempted} sentences the model restated held "
+                     "up against their sources; the others are quoted.*")
     for skip in result.skipped:
         lines.append(f"*Skipped {skip.origin}: {skip.reason}.*")
     return lines
@@ -297,6 +393,10 @@ PAGE = Template("""<!doctype html>
   mark.unsupported { font: .75rem system-ui, sans-serif; color: #8a1c1c; background: #fbe9e7;
                      border-radius: 3px; padding: 0 .3rem; }
   .sentence.unsupported { color: #6b6b70; }
+  .left-out, .empty { font: .85rem/1.4 system-ui, sans-serif; color: #6b6b70; font-style: italic; }
+  .dispute { border-left: 3px solid #d9a441; padding-left: .75rem; }
+  details.checks { font: .8rem/1.4 system-ui, sans-serif; color: #6b6b70; margin: -.5rem 0 1rem; }
+  details.checks summary { cursor: pointer; }
   ol.sources { font-size: .9rem; padding-left: 1.5rem; }
   ol.sources li { margin-bottom: .5rem; }
   ol.sources li:target { background: #fff6d6; }

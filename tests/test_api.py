@@ -397,6 +397,9 @@ def test_the_html_digest_renders_in_headless_chromium(make_server, tmp_path: Pat
         cites.first.hover()
         assert tooltip.is_visible()  # the quoted passage shows on hover
         assert tooltip.inner_text() == cites.first.get_attribute("data-quote")
+        reading = page.locator("body").inner_text()
+        for checker_words in ("not in the sources", "found in no", "closest passage"):
+            assert checker_words not in reading  # the checker's reasons stay folded away
         page.screenshot(path=str(tmp_path / "digest.png"), full_page=True)
         browser.close()
     assert (tmp_path / "digest.png").stat().st_size > 10_000

@@ -1,8 +1,11 @@
-"""The JSON contract on hand-built results: disputes, how sentences were written, strict counts."""
+"""What a reader sees: sentences, notes, source counts, disputes, what strict mode left out."""
 
 from __future__ import annotations
 
 import json
+import re
+from html import escape
+from html.parser import HTMLParser
 from pathlib import Path
 
 import jsonschema
@@ -22,7 +25,7 @@ from summarizer.models import (
     Usage,
     Writing,
 )
-from summarizer.render import to_json
+from summarizer.render import to_html, to_json, to_markdown
 
 SCHEMA = json.loads((Path(__file__).resolve().parents[1] / "summarizer" /
                      "output.schema.json").read_text())
@@ -90,6 +93,131 @@ def _digest() -> Result:
                          summary=(FUSED,), disputes=(LENGTH,), dropped=1)
     empty = StorySummary(id="s2", title="Repairs", article_ids=("a3",), summary=())
     return _one_off(overview=(), disputes=(), overview_dropped=0, stories=(story, empty))
+
+
+class _Reading(HTMLParser):
+    """The page's text split into what is read and what is folded away in <details>."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.depth = 0
+        self.skip = 0  # inside tooltips, which show only on hover
+        self.read: list[str] = []
+        self.folded: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        self.depth += tag == "details"
+        self.skip += tag in ("style", "title") or ("class", "quote") in attrs
+
+    def handle_endtag(self, tag: str) -> None:
+        self.depth -= tag == "details"
+        self.skip -= tag in ("style", "title") or (tag == "span" and self.skip > 0)
+
+    def handle_data(self, data: str) -> None:
+        if not self.skip:
+            (self.folded if self.depth else self.read).append(data)
+
+
+def _reading(page: str) -> tuple[str, str]:
+    parser = _Reading()
+    parser.feed(page)
+    return " ".join("".join(parser.read).split()), " ".join("".join(parser.folded).split())
+
+
+def _notes(markdown: str) -> dict[int, str]:
+    return {int(n): quote for n, quote in
+            re.findall(r"^(\d+)\. Article \d+, .*: “(.*)”$", markdown, re.MULTILINE)}
+
+
+def test_markdown_marks_a_doubted_sentence_without_the_checkers_reason():
+    md = to_markdown(_one_off())
+    assert f"{DOUBTED.text} [1] *(unverified)*" in md
+    assert REASON not in md and "not in the sources" not in md and "unsupported:" not in md
+
+
+def test_html_folds_the_reason_away_under_the_paragraph():
+    page = to_html(_one_off())
+    read, folded = _reading(page)
+    assert REASON not in read and "not in the sources" not in read
+    assert f"{DOUBTED.text} {REASON}" in folded
+    assert "unverified" in read
+    paragraph, rest = page.split("</p>\n<details", 1)
+    assert DOUBTED.text in paragraph and escape(REASON) not in paragraph
+    assert rest.index(escape(REASON)) < rest.index("</details>")
+    assert 'class="checks"><summary>Why 1 sentence is marked unverified</summary>' in page
+    assert "<details open" not in page
+
+
+def test_sentences_across_articles_say_how_many_sources_back_them():
+    md = to_markdown(_one_off())
+    assert f"{FUSED.text} [1][2] (3 of 4 sources)" in md
+    assert f"{LONE.text} [3] (1 of 4 sources)" in md
+    assert '<span class="agree">3 of 4 sources</span>' in to_html(_one_off())
+
+
+def test_a_dispute_shows_each_side_with_its_quote():
+    md = to_markdown(_one_off())
+    line = next(x for x in md.splitlines() if x.startswith("Sources differ:"))
+    assert line == ("Sources differ: the bridge's length. Courier reports “140 meters” [4]; "
+                    "Ledger and Post report “150 meters” [5].")
+    notes = _notes(md)
+    assert notes[4] == LONG_1.quote and notes[5] == LONG_2.quote
+    read, _ = _reading(to_html(_one_off()))
+    assert ("Sources differ: the bridge's length. Courier reports “140 meters”[4]; "
+            "Ledger and Post report “150 meters”[5].") in read
+
+
+def test_every_citation_number_has_a_note_with_its_quote():
+    md = to_markdown(_one_off())
+    body = md.split("## Sources")[0]
+    cited = sorted({int(n) for n in re.findall(r"\[(\d+)\]", body)})
+    assert cited == sorted(_notes(md)) == list(range(1, 6))
+    assert _notes(md)[1] == CLOSED_1.quote and _notes(md)[3] == REPAIRS.quote
+
+
+def test_strict_mode_says_in_place_what_it_left_out():
+    md = to_markdown(_one_off())
+    courier, ledger, nameless, overview = re.split(r"^## ", md, flags=re.MULTILINE)[1:5]
+    assert "_2 sentences left out: unsupported._" in courier and QUOTED.text in courier
+    assert "_1 sentence left out: unsupported._" in ledger
+    assert "could be shown" not in ledger  # the note says why it is empty
+    assert "_No sentence of this article could be shown._" in nameless
+    assert "_1 sentence left out: unsupported._" in overview
+    assert "No summary" not in md and "model returned nothing" not in md
+    read, _ = _reading(to_html(_one_off()))
+    assert "2 sentences left out: unsupported." in read
+    assert "No sentence of this article could be shown." in read
+
+
+def test_an_overview_with_nothing_left_says_why():
+    md = to_markdown(_one_off(overview=(), disputes=(), overview_dropped=0))
+    assert "## Across the 3 articles\n\n_No sentence across the 3 articles could be shown._" in md
+    md = to_markdown(_one_off(overview=(), disputes=(), overview_dropped=3))
+    assert "## Across the 3 articles\n\n_3 sentences left out: unsupported._" in md
+
+
+def test_an_article_without_outlet_or_title_shows_neither_its_path_nor_its_origin():
+    md = to_markdown(_one_off())
+    page = to_html(_one_off())
+    assert "## 3. Officials in Aldermoor County said repairs to the old river…" in md
+    assert "## 2. Crews closed the Kessing Street Bridge on Monday. The bridge…" in md
+    assert "*Ledger, Post*" in md and "*Courier*" in md
+    assert "*unknown outlet*" in md and '<p class="byline">unknown outlet</p>' in page
+    assert "(unknown outlet), passage 3.1" in md
+    for origin in ("/home/me", ".txt", "posted article"):
+        assert origin not in md and origin not in page
+
+
+def test_a_digest_shows_story_disputes_and_what_was_left_out():
+    md = to_markdown(_digest(), "News digest")
+    bridge, repairs = re.split(r"^### ", md, flags=re.MULTILINE)[1:3]
+    assert "*from articles 1, 2 · Courier, Ledger, Post*" in bridge
+    assert f"{FUSED.text} [1][2] (3 of 4 sources)" in bridge
+    assert "Sources differ: the bridge's length." in bridge
+    assert "_1 sentence left out: unsupported._" in bridge
+    assert "*from articles 3 · unknown outlet*" in repairs
+    assert "_No sentence across these articles could be shown; see the articles below._" in repairs
+    assert "Across the" not in md  # a digest's summaries are its stories
 
 
 def test_json_carries_how_sentences_were_written_disputes_and_what_was_left_out():
