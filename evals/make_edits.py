@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from summarizer.ingest import read_inputs  # noqa: E402
-from summarizer.llm.scripted import PASSAGE_LINE, ScriptedBackend  # noqa: E402
+from summarizer.llm.scripted import ScriptedBackend  # noqa: E402
 from summarizer.pipeline import summarize  # noqa: E402
 from summarizer.support import is_content, tokenize  # noqa: E402
 
@@ -167,11 +167,6 @@ def run_set(name: str, folder: Path) -> tuple[list[dict], list[Original]]:
     docs, skips = read_inputs([str(folder)])
     backend = ScriptedBackend()
     result = asyncio.run(summarize(docs, skips, backend=backend))
-    shown: dict[str, str] = {}  # passage id -> passage text, exactly as the model was shown it
-    for request in backend.requests:
-        if request.prompt_id == "map":
-            material = request.messages[-1].content.split("Passages:", 1)[-1]
-            shown.update(PASSAGE_LINE.findall(material))
     articles = [
         {"id": a.article.id, "origin": Path(a.article.origin).relative_to(ROOT).as_posix(),
          "title": a.article.title, "source": a.article.source, "url": a.article.url,
@@ -186,7 +181,7 @@ def run_set(name: str, folder: Path) -> tuple[list[dict], list[Original]]:
         if sentence.support != "supported":
             continue
         cited = tuple({"article": c.article_id, "passage": c.passage,
-                       "passage_text": shown[c.passage]} for c in sentence.citations)
+                       "passage_text": c.quote} for c in sentence.citations)
         key = (sentence.text, tuple(c["passage"] for c in cited))
         if key in seen:
             continue

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from functools import cache
-
-import pysbd
 
 from .models import Article, Citation, Passage, Sentence
+from .text import split_sentences
 
 MARKER_GROUP = re.compile(r"\[\s*(\d+\.\d+(?:\s*[,;]\s*\d+\.\d+)*)\s*\]")
 MARKER_ID = re.compile(r"\d+\.\d+")
@@ -26,23 +24,6 @@ STOP = frozenset(
     "a an the of in on at to for and or but is are was were be been by with from as that this "
     "it its their his her they he she said says which who will would has have had not".split()
 )
-
-
-@cache
-def _segmenter() -> pysbd.Segmenter:
-    return pysbd.Segmenter(language="en", clean=False, char_span=True)
-
-
-def split_sentences(text: str) -> list[tuple[int, int]]:
-    """Character spans of the sentences of a text, trailing whitespace left out."""
-    spans = []
-    for span in _segmenter().segment(text):
-        chunk = text[span.start : span.end]
-        stripped = chunk.rstrip()
-        lead = len(chunk) - len(chunk.lstrip())
-        if stripped.strip():
-            spans.append((span.start + lead, span.start + len(stripped)))
-    return spans
 
 
 def parse_output(text: str) -> list[tuple[str, list[str]]]:

@@ -53,6 +53,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="model calls at once (default SUMMARIZER_CONCURRENCY, 4)")
     run.add_argument("--no-cache", action="store_true",
                      help="ignore the cache of earlier model calls")
+    run.add_argument("--writing", choices=("quoted", "fused", "auto"),
+                     help="quoted: the sources' own sentences; fused: the model restates each "
+                          "fact, kept only where verified; auto: quoted for the embedded model "
+                          "and models declared small (default SUMMARIZER_WRITING, auto)")
     run.add_argument("--strict", action="store_true",
                      help="leave out sentences that no passage supports (default: keep them, "
                           "marked unsupported with the reason)")
@@ -154,7 +158,8 @@ def _summarize(args: argparse.Namespace) -> int:
               disable=not sys.stderr.isatty(), leave=False) as bar:
         result = asyncio.run(summarize(
             docs, skips, backend=backend, cache=cache, progress=_BarProgress(bar),
-            options=run_options(settings, strict=args.strict, concurrency=args.concurrency),
+            options=run_options(settings, strict=args.strict, concurrency=args.concurrency,
+                                writing=args.writing),
         ))
     for skip in result.skipped[len(skips):]:
         log.warning("skipped %s: %s", skip.origin, skip.reason)

@@ -14,7 +14,6 @@ import asyncio
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import cache
 from string import Template
 from typing import Any
 
@@ -22,8 +21,9 @@ from .cache import CacheLike
 from .calls import Caller
 from .errors import ConfigError, PromptError
 from .llm.base import Backend, CompletionRequest, Message
-from .prompts import FRONT_MATTER, Prompt, load, prompts_dir
-from .support import Span, Verdict, is_content, split_sentences, tokenize
+from .prompts import Prompt, load
+from .support import Span, Verdict, is_content, tokenize
+from .text import split_sentences
 
 VERDICTS = ("supported", "unsupported", "contradicted")
 UNREADABLE = "judge output unreadable"
@@ -213,16 +213,13 @@ def _reason(verdict: ClaimVerdict) -> str:
     return f"claim '{verdict.claim}' not supported by the sources"
 
 
-@cache
 def _retry_template(prompt_id: str) -> Template:
     """The re-ask message of a prompt file: its `retry:` front-matter field, with `$error`."""
-    path = prompts_dir() / f"{prompt_id}.md"
-    match = FRONT_MATTER.match(path.read_text(encoding="utf-8"))
-    for line in match.group(1).splitlines() if match else ():
-        key, _, value = line.partition(":")
-        if key.strip() == "retry" and value.strip():
-            return Template(value.strip())
-    raise PromptError(f"{path}: missing 'retry:' in the front matter (the re-ask message)")
+    retry = load(prompt_id).retry
+    if retry is None:
+        raise PromptError(f"prompt '{prompt_id}' has no 'retry:' in its front matter "
+                          "(the re-ask message)")
+    return retry
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,46 +1,67 @@
-"""Where the stages meet: clean -> dedup -> chunk -> map -> collapse -> reduce -> cite."""
+"""Where the stages meet: clean -> dedup -> sentences -> fact groups -> salience -> write.
+
+The map step summarises each article from its own sentences; the reduce step writes the
+overview (or each story of a digest) from the fact groups across articles. In both the model
+chooses among the most salient candidates and, in fused writing, restates them; what it writes
+is kept only where the sources support it, so every sentence shown is true to what it cites.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from . import prompts
 from .cache import CacheLike
 from .calls import Caller
-from .chunk import make_passages, pack
-from .citations import parse_output, render_line, resolve
-from .clean import SENTENCE_END, clean_document
+from .chunk import pack
+from .clean import clean_document
 from .cluster import Story, cluster, continues
-from .dedup import Deduped, dedup, normalise
+from .dedup import dedup
 from .errors import ConfigError, InputError
+from .facts import FactGroup, Facts, SourceSentence, outlet_keys, source_sentences
 from .ingest import no_readable_article
-from .llm.base import Backend, CompletionRequest
+from .llm.base import Backend, CompletionRequest, Item, Message
 from .models import (
     Article,
     ArticleSummary,
+    Dispute,
     Document,
     Duplicate,
     Faithfulness,
-    Passage,
     Result,
     Sentence,
     Skip,
     StoryRef,
     StorySummary,
+    Writing,
 )
+from .salience import Candidate, rank_groups, rank_sentences, select
 from .settings import Settings
 from .support import DEFAULT_THRESHOLD, Sources
-from .verify import Verifier
+from .writing import (
+    WritingSetting,
+    choice_items,
+    fused,
+    fusion_items,
+    parse_choice,
+    parse_lines,
+    quoted,
+    render_items,
+    resolve_mode,
+)
 
 log = logging.getLogger(__name__)
 
 MIN_MATERIAL_TOKENS = 64
 ARTICLE_SENTENCES = 5
 OVERVIEW_SENTENCES = 6
+OVERVIEW_MIN_SENTENCES = 4
+POOL = 2  # the model chooses among this many times the sentences it may keep
+SMALL_BACKENDS = ("local", "scripted")  # the embedded model, and the extractive stand-in
 
 
 class Progress(Protocol):
@@ -61,23 +82,26 @@ class NoProgress:
 
 @dataclass(frozen=True)
 class Options:
-    """How a run talks to its model and how strict it is."""
+    """How a run talks to its model, how it writes, and how strict it is."""
 
     concurrency: int = 4
     max_output_tokens: int = 400
     temperature: float = 0.0
     strict: bool = False
     threshold: float = DEFAULT_THRESHOLD
+    writing: WritingSetting = "auto"
+    small_model: bool | None = None  # declared small (auto writes quoted); None: by backend
 
 
-def run_options(settings: Settings, *, strict: bool = False,
-                concurrency: int | None = None) -> Options:
+def run_options(settings: Settings, *, strict: bool = False, concurrency: int | None = None,
+                writing: WritingSetting | None = None) -> Options:
     """Options from the settings, with what the caller asked for on top."""
     threshold = settings.support_threshold
     return Options(
         concurrency=concurrency or settings.concurrency,
         max_output_tokens=settings.max_output_tokens, temperature=settings.temperature,
         strict=strict, threshold=DEFAULT_THRESHOLD if threshold is None else threshold,
+        writing=writing or settings.writing, small_model=settings.small_model,
     )
 
 
@@ -91,6 +115,29 @@ class Earlier:
     texts: tuple[str, ...]  # its summary sentences
 
 
+@dataclass
+class Prepared:
+    """Articles ready to summarise: deduplicated, split into sentences, facts grouped."""
+
+    articles: list[Article]
+    duplicates: list[Duplicate]
+    facts: Facts
+    groups: list[FactGroup]
+    group_of: dict[str, FactGroup] = field(default_factory=dict)
+
+    def sentences_of(self, article_id: str) -> list[SourceSentence]:
+        return [s for s in self.facts.sentences if s.article_id == article_id]
+
+
+def prepare(articles: Sequence[Article]) -> Prepared:
+    """Deduplicate, split every article into its sentences, and group them into facts."""
+    deduped = dedup(list(articles))
+    facts = Facts(source_sentences(deduped.articles, deduped.paragraphs, deduped.duplicates))
+    groups = facts.groups()
+    group_of = {m.id: g for g in groups for m in g.members}
+    return Prepared(deduped.articles, deduped.duplicates, facts, groups, group_of)
+
+
 async def summarize(
     docs: Sequence[Document],
     skipped: Sequence[Skip] = (),
@@ -100,10 +147,7 @@ async def summarize(
     cache: CacheLike | None = None,
     progress: Progress | None = None,
 ) -> Result:
-    """Summarise each article and the set of them, every sentence checked against its sources.
-
-    Sentences no passage supports are marked unsupported, with the reason; `strict` drops them.
-    """
+    """Summarise each article and the set of them; every sentence true to what it cites."""
     skips = list(skipped)
     articles: list[Article] = []
     for doc in docs:
@@ -114,11 +158,15 @@ async def summarize(
             articles.append(cleaned)
     if not articles:
         raise no_readable_article(skips)
-    run = _Run(Caller(backend, concurrency=options.concurrency, cache=cache), backend, options,
-               progress or NoProgress())
-    deduped, summaries = await run.map_articles(articles)
-    overview = await run.combine(summaries)
-    return run.result(summaries, overview, (), deduped.duplicates, skips)
+    prepared = prepare(articles)
+    run = _Run(prepared, backend, options, cache, progress or NoProgress())
+    summaries = await run.summarize_articles()
+    with_content = [a for a in summaries if a.summary]
+    overview: list[Sentence] = []
+    disputes: list[Dispute] = []
+    if len(with_content) >= 2:
+        overview, disputes = await run.across([a.article.id for a in summaries])
+    return run.result(summaries, overview, disputes, (), prepared.duplicates, skips)
 
 
 async def digest(
@@ -137,102 +185,170 @@ async def digest(
     """
     if not articles:
         raise InputError("no articles for this digest")
-    run = _Run(Caller(backend, concurrency=options.concurrency, cache=cache), backend, options,
-               progress or NoProgress())
-    deduped, summaries = await run.map_articles(list(articles))
+    prepared = prepare(articles)
+    run = _Run(prepared, backend, options, cache, progress or NoProgress())
+    summaries = await run.summarize_articles()
     by_id = {a.article.id: a for a in summaries}
-    groups = cluster([a.article for a in summaries])
     stories = await asyncio.gather(*(
-        run.story(group, [by_id[i] for i in group.article_ids], earlier) for group in groups
+        run.story(group, [by_id[i] for i in group.article_ids], earlier)
+        for group in cluster([a.article for a in summaries])
     ))
-    return run.result(summaries, (), stories, [*duplicates, *deduped.duplicates], ())
+    return run.result(summaries, (), (), stories, [*duplicates, *prepared.duplicates], ())
 
 
 class _Run:
-    def __init__(self, caller: Caller, backend: Backend, options: Options,
-                 progress: Progress) -> None:
-        self.caller = caller
+    """One run's model calls: choosing among candidates and, in fused writing, restating."""
+
+    def __init__(self, prepared: Prepared, backend: Backend, options: Options,
+                 cache: CacheLike | None, progress: Progress) -> None:
+        self.prepared = prepared
+        self.facts = prepared.facts
+        self.caller = Caller(backend, concurrency=options.concurrency, cache=cache)
         self.backend = backend
         self.options = options
-        # Leave most of a small window for the material; a summary needs few tokens.
+        small = options.small_model if options.small_model is not None \
+            else backend.name in SMALL_BACKENDS
+        self.mode = resolve_mode(options.writing, small_model=small)
+        self.fused_attempted = 0
+        self.fused_kept = 0
+        # Leave most of a small window for the material; answers are short.
         self.max_output = min(options.max_output_tokens, backend.context_window // 4)
         self.progress = progress
-        self.passages: dict[str, Passage] = {}
-        self.articles: dict[str, Article] = {}
-        self._verifier: Verifier | None = None
 
-    @property
-    def verifier(self) -> Verifier:
-        if self._verifier is None:  # built once every passage of the run is known
-            self._verifier = Verifier(self.passages, self.articles, self.options.threshold)
-        return self._verifier
+    async def summarize_articles(self) -> list[ArticleSummary]:
+        """Each article's own most salient sentences, in the order the article tells them."""
+        texts = await asyncio.gather(*(self._article(a) for a in self.prepared.articles))
+        return [ArticleSummary(article=a, summary=tuple(s))
+                for a, s in zip(self.prepared.articles, texts, strict=True)]
 
-    async def map_articles(self, articles: list[Article]) -> tuple[Deduped, list[ArticleSummary]]:
-        """Deduplicate, summarise each article, and check every sentence against its sources."""
-        deduped = dedup(articles)
-        drafts = await self.summarize_articles(deduped.articles, deduped.paragraphs)
-        return deduped, [
-            a.model_copy(update={"summary": tuple(map(self.verifier.verify, a.summary))})
-            for a in drafts
-        ]
-
-    async def combine(self, summaries: Sequence[ArticleSummary],
-                      article_ids: Sequence[str] | None = None) -> list[Sentence]:
-        """The summary across articles, built from supported sentences only, so that no
-        invention is passed on; each sentence says how many outlets back it."""
-        backed = [_supported_only(a) for a in summaries]
-        if sum(1 for a in backed if a.summary) < 2:
+    async def _article(self, article: Article) -> list[Sentence]:
+        sentences = self.prepared.sentences_of(article.id)
+        ranked = rank_sentences(self.facts, sentences, self.prepared.group_of,
+                                self._total_outlets())
+        if not ranked:
             return []
-        return [
-            checked.model_copy(update={"sources": self.verifier.count_sources(checked,
-                                                                              article_ids)})
-            for checked in map(self.verifier.verify, await self.overview(backed))
-        ]
+        limit = _sentences_for(len(ranked))
+        about = f"These sentences come from one article headed: {article.title or 'untitled'}."
+        chosen = await self.choose(select(self.facts, ranked, POOL * limit), limit, about)
+        chosen.sort(key=lambda c: c.shown.position)
+        return await self.write(chosen, None)
+
+    async def across(self, article_ids: Sequence[str], told: Callable[[str], bool] | None = None,
+                     ) -> tuple[list[Sentence], list[Dispute]]:
+        """The summary across articles, from their fact groups, and the facts they dispute."""
+        wanted = set(article_ids)
+        groups = [g for g in self.prepared.groups
+                  if any(m.article_id in wanted for m in g.members)]
+        if len(wanted) < len(self.prepared.articles):
+            groups = self.facts.groups(article_ids)
+        total = self._total_outlets(wanted)
+        ranked = rank_groups(self.facts, groups, total, told)
+        limit = min(OVERVIEW_SENTENCES, max(OVERVIEW_MIN_SENTENCES, len(wanted) + 2))
+        about = f"These sentences come from {len(wanted)} articles about one story."
+        chosen = await self.choose(select(self.facts, ranked, POOL * limit), limit, about)
+        disputes = [d for g in groups for d in g.disputes]
+        return await self.write(chosen, total), disputes
 
     async def story(self, group: Story, summaries: list[ArticleSummary],
                     earlier: Sequence[Earlier]) -> StorySummary:
-        """One story's summary; a lone article's own summary serves when nothing is to combine."""
-        sentences = await self.combine(summaries, group.article_ids)
-        if not sentences:  # nothing to combine: the supported sentences there are serve
-            sentences = [
-                s.model_copy(update={"sources": self.verifier.count_sources(s, group.article_ids)})
-                for a in summaries for s in a.summary if s.support == "supported"
-            ]
-        update_of = None
+        """One story's summary across its articles; an update leads with what is new."""
+        previous = None
         if earlier and (match := continues([a.article for a in summaries],
                                            [(e.id, e.texts) for e in earlier])) is not None:
             previous = next(e for e in earlier if e.id == match)
+        told = _told(previous.texts, self.options.threshold) if previous else None
+        sentences, disputes = await self.across(group.article_ids, told)
+        update_of = None
+        if previous is not None and told is not None:
             update_of = StoryRef(id=previous.id, day=previous.day, title=previous.title)
-            sentences = _news_first(sentences, previous.texts, self.options.threshold)
+            sentences = [s for s in sentences if not told(s.text)] + \
+                [s for s in sentences if told(s.text)]
         return StorySummary(id=group.id, title=group.title, article_ids=group.article_ids,
-                            summary=tuple(sentences), update_of=update_of)
+                            summary=tuple(sentences), update_of=update_of,
+                            disputes=tuple(disputes))
 
-    def result(self, summaries: Sequence[ArticleSummary], overview: Sequence[Sentence],
-               stories: Sequence[StorySummary], duplicates: Sequence[Duplicate],
-               skips: Sequence[Skip]) -> Result:
-        """Everything the run made, with faithfulness counted before strict mode drops any."""
-        sentences = [s for a in summaries for s in a.summary] + list(overview) + \
-            [s for story in stories for s in story.summary]
-        supported = sum(1 for s in sentences if s.support == "supported")
-        if self.options.strict:
-            summaries = [_supported_only(a) for a in summaries]
-            overview = [s for s in overview if s.support == "supported"]
-            stories = [st.model_copy(update={"summary": tuple(
-                s for s in st.summary if s.support == "supported")}) for st in stories]
-        return Result(
-            articles=tuple(summaries),
-            overview=tuple(overview),
-            stories=tuple(stories),
-            duplicates=tuple(duplicates),
-            skipped=tuple(skips),
-            usage=self.caller.usage(),
-            faithfulness=Faithfulness(
-                supported=supported, unsupported=len(sentences) - supported,
-                score=round(supported / len(sentences), 4) if sentences else None,
-                dropped=len(sentences) - supported if self.options.strict else 0,
-            ),
-            prompts=dict(self.caller.prompts),
-        )
+    def _total_outlets(self, article_ids: set[str] | None = None) -> int:
+        return len({o for a in self.prepared.articles
+                    if article_ids is None or a.id in article_ids for o in outlet_keys(a)})
+
+    async def choose(self, pool: list[Candidate], limit: int, about: str) -> list[Candidate]:
+        """The model picks `limit` of the pool, most important first; salience fills any gap
+        its answer leaves. A pool no larger than `limit` needs no call."""
+        if len(pool) <= limit:
+            return pool
+        prompt = prompts.load("choose")
+        budget = self.budget(prompt, about=about, limit=limit, lines="")
+        items = choice_items(pool)
+        offered = list(items[: len(pack([f"[{i.id}] {i.text}" for i in items],
+                                        self.backend.count_tokens, budget)[0])])
+        if len(offered) <= limit:
+            return pool[:limit]
+        messages = prompt.render(about=about, limit=limit, lines=render_items(offered))
+        reply = await self._call(prompt, messages, offered, "ids", limit)
+        by_id = {c.shown.id: c for c in pool}
+        picked = [by_id[i] for i in parse_choice(reply, [i.id for i in offered])][:limit]
+        picked += [c for c in pool if c not in picked][: limit - len(picked)]
+        # The model chooses; the telling order stays the salience order, so the fact most
+        # outlets report comes first whatever order a small model answers in.
+        return sorted(picked, key=pool.index)
+
+    async def write(self, chosen: list[Candidate], total: int | None) -> list[Sentence]:
+        """Each chosen fact as one sentence: quoted, or fused where the model's words hold."""
+        if self.mode == "quoted" or not chosen:
+            return [quoted(c, total) for c in chosen]
+        prompt = prompts.load("fuse")
+        budget = self.budget(prompt, lines="")
+        items = fusion_items(chosen)
+        batches = pack([f"[{i.id}] {i.text}" for i in items], self.backend.count_tokens, budget)
+        parts = await asyncio.gather(*(
+            self._fuse(prompt, [chosen[k] for k in batch], [items[k] for k in batch], total)
+            for batch in batches))
+        return [s for part in parts for s in part]
+
+    async def _fuse(self, prompt: prompts.Prompt, chosen: list[Candidate], items: list[Item],
+                    total: int | None) -> list[Sentence]:
+        """One restating call for a batch, one re-ask for the lines that fail, else quotes."""
+        self.fused_attempted += len(chosen)
+        messages = prompt.render(lines=render_items(items))
+        reply = await self._call(prompt, messages, items, "lines", None)
+        ids = [i.id for i in items]
+        results: dict[str, Sentence | str] = {}
+        for attempt in range(2):
+            written = parse_lines(reply, ids)
+            for c in chosen:
+                if isinstance(results.get(c.shown.id), Sentence):
+                    continue
+                text = written.get(c.shown.id)
+                results[c.shown.id] = "no line for this group" if text is None else \
+                    fused(text, c, self.options.threshold, total)
+            failed = {k: v for k, v in results.items() if isinstance(v, str)}
+            if not failed or attempt or prompt.retry is None:
+                break
+            error = "; ".join(f"[{k}] {v}" for k, v in failed.items())
+            messages = (*messages, Message(role="assistant", content=reply),
+                        Message(role="user", content=prompt.retry.substitute(error=error)))
+            reply = await self._call(prompt, messages, items, "lines", None)
+        out = []
+        for c in chosen:
+            result = results[c.shown.id]
+            if isinstance(result, Sentence):
+                self.fused_kept += 1
+                out.append(result)
+            else:
+                out.append(quoted(c, total))
+        return out
+
+    async def _call(self, prompt: prompts.Prompt, messages: tuple[Message, ...],
+                    items: Sequence[Item], reply: str, limit: int | None) -> str:
+        """One model call, counted in the progress; the request says what the answer holds."""
+        self.progress.add(1)
+        request = CompletionRequest(
+            messages=messages, max_tokens=self.max_output, temperature=self.options.temperature,
+            prompt_id=prompt.id, prompt_version=prompt.version, reply=reply,  # type: ignore[arg-type]
+            items=tuple(items), limit=limit)
+        completion = await self.caller.complete(request)
+        self.progress.advance()
+        return completion.text
 
     def budget(self, prompt: prompts.Prompt, **values: object) -> int:
         """Tokens left for material once the prompt, the answer and a margin are counted."""
@@ -247,118 +363,51 @@ class _Run:
                 "larger window")
         return budget
 
-    async def summarize_articles(self, articles: list[Article],
-                                 paragraphs: dict) -> list[ArticleSummary]:
-        map_prompt = prompts.load("map")
-        jobs = []
-        for no, article in enumerate(articles, 1):
-            self.articles[article.id] = article
-            budget = self.budget(map_prompt, sentences=ARTICLE_SENTENCES,
-                                 title=article.title or "", passages="")
-            passages = make_passages(article, no, paragraphs[article.id],
-                                     self.backend.count_tokens, budget // 2)
-            # The headline and byline are shown as such, not offered as facts to summarise
-            # nor accepted as citations.
-            shown = [p for p in passages if not _is_masthead(p, article)]
-            self.passages.update((p.id, p) for p in shown)
-            lines = [f"[{p.id}] {p.text}" for p in shown]
-            groups = pack(lines, self.backend.count_tokens, budget)
-            self.progress.add(len(groups))
-            jobs.append(self._summarize_article(article, lines, groups))
-        summaries = await asyncio.gather(*jobs)
-        return [ArticleSummary(article=a, summary=tuple(s))
-                for a, s in zip(articles, summaries, strict=True)]
-
-    async def _summarize_article(self, article: Article, lines: list[str],
-                                 groups: list[list[int]]) -> list[Sentence]:
-        if not lines:
-            return []
-        parts = await asyncio.gather(*(
-            self.ask("map", title=article.title or "",
-                     sentences=_sentences_for(len(group)),
-                     passages="\n".join(lines[i] for i in group))
-            for group in groups
-        ))
-        sentences = [s for part in parts for s in part]
-        if len(parts) == 1:
-            return sentences
-        return await self.condense(sentences, "collapse", ARTICLE_SENTENCES)
-
-    async def overview(self, summaries: list[ArticleSummary]) -> list[Sentence]:
-        sentences = [s for a in summaries for s in a.summary]
-        count = sum(1 for a in summaries if a.summary)
-        return await self.condense(sentences, "reduce", min(OVERVIEW_SENTENCES, count + 2),
-                                   count=count)
-
-    async def condense(self, sentences: list[Sentence], prompt_name: str, target: int,
-                       **values: object) -> list[Sentence]:
-        """One call when the sentences fit the window; else collapse groups, then recurse."""
-        if not sentences:
-            return []
-        prompt = prompts.load(prompt_name)
-        lines = [render_line(s) for s in sentences]
-        budget = self.budget(prompt, lines="", sentences=target, **values)
-        groups = pack(lines, self.backend.count_tokens, budget)
-        self.progress.add(len(groups))
-        if len(groups) == 1:
-            return await self.ask(prompt_name, lines="\n".join(lines), sentences=target, **values)
-        if len(groups) == len(lines):
-            raise ConfigError("the model's context window is too small to combine summaries; "
-                              "use a model with a larger window")
-        # Each group must come back shorter than it went in, so the recursion ends.
-        parts = await asyncio.gather(*(
-            self.ask(prompt_name, lines="\n".join(lines[i] for i in group),
-                     sentences=max(1, min(target, len(group) // 2)), **values)
-            for group in groups
-        ))
-        return await self.condense([s for part in parts for s in part], prompt_name, target,
-                                   **values)
-
-    async def ask(self, prompt_name: str, **values: object) -> list[Sentence]:
-        """One model call; its output parsed into sentences with resolved citations."""
-        prompt = prompts.load(prompt_name)
-        request = CompletionRequest(
-            messages=prompt.render(**values), max_tokens=self.max_output,
-            temperature=self.options.temperature, prompt_id=prompt.id,
-            prompt_version=prompt.version,
+    def result(self, summaries: Sequence[ArticleSummary], overview: Sequence[Sentence],
+               disputes: Sequence[Dispute], stories: Sequence[StorySummary],
+               duplicates: Sequence[Duplicate], skips: Sequence[Skip]) -> Result:
+        """Everything the run made, with faithfulness counted before strict mode drops any."""
+        sentences = [s for a in summaries for s in a.summary] + list(overview) + \
+            [s for story in stories for s in story.summary]
+        supported = sum(1 for s in sentences if s.support == "supported")
+        overview_dropped = 0
+        if self.options.strict:
+            summaries = [a.model_copy(update=_kept(a.summary)) for a in summaries]
+            stories = [st.model_copy(update=_kept(st.summary)) for st in stories]
+            overview_dropped = sum(1 for s in overview if s.support != "supported")
+            overview = [s for s in overview if s.support == "supported"]
+        return Result(
+            articles=tuple(summaries),
+            overview=tuple(overview),
+            disputes=tuple(disputes),
+            overview_dropped=overview_dropped,
+            stories=tuple(stories),
+            duplicates=tuple(duplicates),
+            skipped=tuple(skips),
+            usage=self.caller.usage(),
+            faithfulness=Faithfulness(
+                supported=supported, unsupported=len(sentences) - supported,
+                score=round(supported / len(sentences), 4) if sentences else None,
+                dropped=len(sentences) - supported if self.options.strict else 0,
+            ),
+            prompts=dict(self.caller.prompts),
+            writing=Writing(mode=self.mode, fused_attempted=self.fused_attempted,
+                            fused_kept=self.fused_kept),
         )
-        completion = await self.caller.complete(request)
-        self.progress.advance()
-        limit = int(values["sentences"])  # type: ignore[call-overload]
-        sentences = parse_output(completion.text)
-        if completion.completion_tokens >= self.max_output and sentences \
-                and not SENTENCE_END.search(sentences[-1][0]):
-            sentences.pop()  # cut off by the token limit mid-sentence
-        seen: set[str] = set()
-        unique = []
-        for text, ids in sentences:  # a sentence said twice counts once
-            if (key := normalise(text)) not in seen:
-                seen.add(key)
-                unique.append((text, ids))
-        return [resolve(text, ids, self.passages, self.articles)
-                for text, ids in unique[:limit]]
 
 
-def _is_masthead(passage: Passage, article: Article) -> bool:
-    return passage.text == article.title or (
-        passage.text.lower().startswith("by ") and len(passage.text.split()) <= 12)
-
-
-def _sentences_for(passages: int) -> int:
+def _sentences_for(candidates: int) -> int:
     """A short article gets a short summary."""
-    return max(2, min(ARTICLE_SENTENCES, (passages + 2) // 3))
+    return max(2, min(ARTICLE_SENTENCES, (candidates + 2) // 3))
 
 
-def _supported_only(summary: ArticleSummary) -> ArticleSummary:
-    return summary.model_copy(update={"summary": tuple(
-        s for s in summary.summary if s.support == "supported")})
+def _kept(sentences: Sequence[Sentence]) -> dict[str, object]:
+    """The supported sentences, and how many strict mode left out."""
+    kept = tuple(s for s in sentences if s.support == "supported")
+    return {"summary": kept, "dropped": len(sentences) - len(kept)}
 
 
-def _news_first(sentences: list[Sentence], before: Sequence[str],
-                threshold: float) -> list[Sentence]:
-    """Sentences the earlier story did not already say come first: an update leads with news."""
-    if not before:
-        return sentences
-    told = Sources(list(before))
-    new = [s for s in sentences if not told.check(s.text, threshold).supported]
-    return new + [s for s in sentences if s not in new]
+def _told(texts: Sequence[str], threshold: float) -> Callable[[str], bool]:
+    """Whether an earlier story's sentences already say this."""
+    sources = Sources(list(texts))
+    return lambda text: bool(texts) and sources.check(text, threshold).supported

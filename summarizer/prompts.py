@@ -22,6 +22,7 @@ class Prompt:
     version: str
     system: Template
     user: Template
+    retry: Template | None = None  # the re-ask message after a reply that fails, with `$error`
 
     def render(self, **values: object) -> tuple[Message, ...]:
         """The messages, with every `$slot` filled; a missing value is an error, not a blank."""
@@ -67,4 +68,5 @@ def parse(raw: str, origin: str = "<prompt>") -> Prompt:
     if missing:
         raise PromptError(f"{origin}: missing {', '.join(missing)}")
     return Prompt(id=meta["id"], version=meta["version"],
-                  system=Template(sections["system"]), user=Template(sections["user"]))
+                  system=Template(sections["system"]), user=Template(sections["user"]),
+                  retry=Template(meta["retry"]) if meta.get("retry") else None)

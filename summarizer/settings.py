@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 import platformdirs
 from pydantic import AliasChoices, Field, SecretStr
@@ -49,6 +50,10 @@ class Settings(BaseSettings):
     retry_max_seconds: float = Field(default=120.0, gt=0)
     retry_max_wait: float = Field(default=30.0, ge=0)
     support_threshold: float | None = Field(default=None, ge=0, le=1)
+    # quoted: the sources' own sentences; fused: the model restates, verified; auto: quoted
+    # for the embedded model and any model declared small (SUMMARIZER_SMALL_MODEL), else fused.
+    writing: Literal["quoted", "fused", "auto"] = "auto"
+    small_model: bool | None = None
     cache_path: Path = Field(default_factory=default_cache_path)
     database_url: str | None = Field(  # postgresql://...; unset: the SQLite file at db_path
         default=None, validation_alias=AliasChoices("DATABASE_URL", "database_url")

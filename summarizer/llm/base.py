@@ -12,12 +12,26 @@ class Message(Frozen):
     content: str
 
 
+class Item(Frozen):
+    """One line of a prompt's material, by the id the model answers with."""
+
+    id: str
+    text: str
+
+
 class CompletionRequest(Frozen):
+    """A chat request, with what its answer must look like carried as fields, not prose:
+    `reply` "ids" is up to `limit` lines "[id]"; "lines" is one "[id] sentence" line per item.
+    Backends that can constrain output (llama.cpp grammars) do so from these fields."""
+
     messages: tuple[Message, ...]
     max_tokens: int
     temperature: float = 0.0
     prompt_id: str = ""
     prompt_version: str = ""
+    reply: Literal["text", "ids", "lines"] = "text"
+    items: tuple[Item, ...] = ()
+    limit: int | None = None
 
 
 class Completion(Frozen):

@@ -58,11 +58,13 @@ class LocalBackend:
 
     def _complete(self, request: CompletionRequest) -> Completion:
         messages: Any = [{"role": m.role, "content": m.content} for m in request.messages]
+        grammar = reply_grammar(request)
         with self._lock:
             try:
                 out: Any = self._llama.create_chat_completion(
                     messages=messages, max_tokens=request.max_tokens,
                     temperature=request.temperature, repeat_penalty=1.1, seed=0,
+                    grammar=self._grammar(grammar) if grammar else None,
                 )
             except Exception as e:  # noqa: BLE001
                 raise BackendError(f"local model failed: {e}", backend=self.name) from e
@@ -75,3 +77,22 @@ class LocalBackend:
             prompt_tokens=usage.get("prompt_tokens", 0),
             completion_tokens=usage.get("completion_tokens", 0),
         )
+
+    def _grammar(self, text: str) -> Any:
+        import llama_cpp
+
+        return llama_cpp.LlamaGrammar.from_string(text, verbose=False)
+
+
+def reply_grammar(request: CompletionRequest) -> str | None:
+    """A GBNF grammar for the reply the request asks for, so that every line starts with one of
+    its ids: "ids" is up to `limit` lines "[id]"; "lines" is lines "[id] sentence"."""
+    if request.reply == "text" or not request.items:
+        return None
+    ids = " | ".join(f'"{item.id}"' for item in request.items)
+    if request.reply == "ids":
+        count = max(1, min(request.limit or len(request.items), len(request.items)))
+        return f'root ::= line{{1,{count}}}\nline ::= "[" id "]\\n"\nid ::= {ids}\n'
+    return (f'root ::= line{{1,{len(request.items)}}}\n'
+            'line ::= "[" id "] " [^\\n\\[]{8,600} "\\n"\n'
+            f"id ::= {ids}\n")

@@ -10,9 +10,6 @@ from collections.abc import Callable, Iterable
 from .base import Completion, CompletionRequest, estimate_tokens
 
 Reply = str | Callable[[CompletionRequest], str]
-PASSAGE_LINE = re.compile(r"^\[(\d+\.\d+)\]\s+(.+)$", re.MULTILINE)
-AT_MOST = re.compile(r"at most (\d+) sentences")
-MATERIAL = re.compile(r"^(?:Passages|Lines):$", re.MULTILINE)
 FIRST_SENTENCE = re.compile(r"^(.+?[.!?][\"”’']?)(?=\s+[A-Z“\"]|$)")
 
 
@@ -46,20 +43,16 @@ class ScriptedBackend:
 
 
 def lead_sentences(request: CompletionRequest) -> str:
-    """An extractive stand-in for a model: the first sentence of the first few cited lines.
+    """An extractive stand-in for a model, read from the request's fields, never its wording.
 
-    Prompts list their material as "[a.p] text" lines (passages, or summary sentences carrying
-    their citations), so echoing them keeps every citation valid.
+    Asked to choose, it picks the first `limit` items; asked to write one line per item, it
+    restates each item by its first sentence. Either way every id it gives is a real one.
     """
-    user = request.messages[-1].content
-    material = MATERIAL.split(user)[-1]  # after the prompt's worked example
-    lines = [(m, t) for m, t in PASSAGE_LINE.findall(material) if FIRST_SENTENCE.match(t)]
-    asked = AT_MOST.search(user)
-    limit = int(asked.group(1)) if asked else 3
-    out = []
-    for marker, text in lines[:limit]:
-        match = FIRST_SENTENCE.match(text)
-        sentence = (match.group(1) if match else text).strip()
-        sentence = re.sub(r"\s*\[\d+\.\d+\]", "", sentence)
-        out.append(f"{sentence} [{marker}]")
-    return "\n".join(out)
+    if request.reply == "ids":
+        return "\n".join(f"[{item.id}]" for item in request.items[: request.limit or 3])
+    return "\n".join(f"[{item.id}] {_first_sentence(item.text)}" for item in request.items)
+
+
+def _first_sentence(text: str) -> str:
+    match = FIRST_SENTENCE.match(text.split(" | ")[0])
+    return (match.group(1) if match else text).strip()

@@ -1,0 +1,339 @@
+"""Fact groups: sentences from different articles that report the same fact, and their disputes.
+
+Every cleaned article is split into source sentences (each one a citable passage). Sentences of
+different articles that share most of their weighted content words report the same fact and
+form a group around the sentence most like the others. A group knows its outlets; members that
+give another number or date for the same thing, or deny what the others state, make it disputed.
+Candidates come from an inverted index of content words, so cost grows with the pairs that share
+words, not with the square of the sentences.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from .dedup import Span, normalise
+from .models import Article, Citation, Dispute, Duplicate, Side
+from .support import WEEKDAYS, Token, is_content, split_polarity, tokenize
+from .text import split_sentences
+
+SAME_FACT = 0.5  # weighted cosine of content words above which two sentences report one fact
+PARALLEL = 0.6  # ... above which a different number in them is a dispute, not another fact
+MAX_POSTINGS = 200  # a word in more sentences than this finds no candidates (too common)
+UNKNOWN_OUTLET = "unknown outlet"
+DATELINE = re.compile(r"^[A-Z][A-Z .,'-]{1,40}\s*\([^)]{2,40}\)\s*[-–—]+\s*")
+END = re.compile(r"[.!?…]['\"”’)\]]*$")
+NUMBER_WORDS = frozenset(
+    "two three four five six seven eight nine ten eleven twelve twenty thirty forty fifty "
+    "hundred hundreds thousand thousands dozen dozens million billion".split())
+
+
+@dataclass(frozen=True)
+class SourceSentence:
+    """A sentence of a cleaned article: the passage a summary sentence can quote and cite."""
+
+    id: str  # "a.s": article number and sentence number, as prompts show it
+    article_id: str
+    article_no: int
+    start: int  # offsets in the cleaned article text; the dateline, if any, left out
+    end: int
+    text: str
+    position: float  # 0 for the lead sentence, 1 for the last
+    outlets: tuple[str, ...]  # outlet keys of its article (unknown ones unique per article)
+
+    def citation(self) -> Citation:
+        return Citation(article_id=self.article_id, passage=self.id, start=self.start,
+                        end=self.end, quote=self.text)
+
+
+@dataclass
+class FactGroup:
+    """Sentences of different articles reporting one fact; `members[0]` is the most central."""
+
+    members: list[SourceSentence]
+    disputes: list[Dispute] = field(default_factory=list)
+    agreeing: list[SourceSentence] = field(default_factory=list)  # members on members[0]'s side
+
+    @property
+    def lead(self) -> SourceSentence:
+        return self.members[0]
+
+    def outlets(self) -> set[str]:
+        """Outlet keys of the members that agree with the lead sentence."""
+        return {o for m in self.agreeing or self.members for o in m.outlets}
+
+
+def outlet_keys(article: Article) -> tuple[str, ...]:
+    """Who carried an article; an article with no known outlet stands for one of its own."""
+    named = article.sources or ((article.source,) if article.source else ())
+    return named or (f"{UNKNOWN_OUTLET}#{article.id}",)
+
+
+def outlet_name(key: str) -> str:
+    """How an outlet key reads: 'unknown outlet' for articles that name none."""
+    return UNKNOWN_OUTLET if key.startswith(f"{UNKNOWN_OUTLET}#") else key
+
+
+def source_sentences(articles: Sequence[Article], paragraphs: Mapping[str, Sequence[Span]],
+                     duplicates: Sequence[Duplicate] = ()) -> list[SourceSentence]:
+    """The sentences of each article's kept paragraphs, numbered per article; headline and
+    byline lines are left out: they are not facts to report. A sentence also counts the outlets
+    of articles whose copy of its paragraph was left out as a duplicate."""
+    by_id = {a.id: a for a in articles}
+    copies: dict[str, list[tuple[str, tuple[str, ...]]]] = defaultdict(list)
+    for d in duplicates:
+        if d.kind == "paragraph" and d.duplicate_of in by_id and d.article_id in by_id:
+            copies[d.duplicate_of].append((normalise(d.text), outlet_keys(by_id[d.article_id])))
+    out: list[SourceSentence] = []
+    for no, article in enumerate(articles, 1):
+        spans = []
+        for span in paragraphs.get(article.id, ()):
+            paragraph = article.text[span.start:span.end]
+            if _is_masthead(paragraph, article):
+                continue
+            spans += [(span.start + s, span.start + e) for s, e in split_sentences(paragraph)]
+        for k, (start, end) in enumerate(spans, 1):
+            start += _dateline_length(article.text[start:end])
+            text = article.text[start:end]
+            outlets = outlet_keys(article) + tuple(
+                o for copy, theirs in copies[article.id] if normalise(text) in copy
+                for o in theirs)
+            out.append(SourceSentence(
+                id=f"{no}.{k}", article_id=article.id, article_no=no, start=start, end=end,
+                text=text, position=(k - 1) / max(1, len(spans) - 1),
+                outlets=tuple(dict.fromkeys(outlets))))
+    return out
+
+
+def _is_masthead(paragraph: str, article: Article) -> bool:
+    words = paragraph.split()
+    return paragraph == article.title or (paragraph.lower().startswith("by ") and len(words) <= 12)
+
+
+def _dateline_length(text: str) -> int:
+    """'LONDON (Reuters) - ': where a wire dateline ends, so that quotes start at the news."""
+    match = DATELINE.match(text)
+    return match.end() if match and len(text) - match.end() > 20 else 0
+
+
+def is_quotable(sentence: SourceSentence) -> bool:
+    """A sentence that reads as a statement on its own: whole, not a headline or a question."""
+    words = len(sentence.text.split())
+    return 6 <= words <= 70 and bool(END.search(sentence.text)) \
+        and not sentence.text.rstrip("\"”’' ").endswith("?")
+
+
+# Words that lean on the sentence before: a quote of "He said ..." leaves the reader asking who.
+LEANING = frozenset(
+    "he she they it this that these those his her their its him them but and or so also "
+    "however meanwhile still yet there then thus".split())
+
+
+def standalone(sentence: SourceSentence) -> float:
+    """0 for a sentence that stands alone, up to 1 for one that needs its neighbours."""
+    text = sentence.text
+    first = re.match(r"[\"“‘']?\s*([A-Za-z]+)", text)
+    penalty = 0.0
+    if first and first.group(1).lower() in LEANING:
+        penalty += 0.6
+    if text[:1] in "\"“‘'":
+        penalty += 0.3  # a quotation first: who speaks comes last, if at all
+    if re.search(r"[,.]?[\"”’']?\s+(?:he|she|they|it)\s+(?:said|added|says)\.?$", text):
+        penalty += 0.3
+    if text.count("\"") % 2 or text.count("“") != text.count("”"):
+        penalty += 0.3  # a quotation cut by the sentence splitter
+    return min(1.0, penalty)
+
+
+@dataclass
+class _Analysis:
+    tokens: list[Token]
+    content: set[str]
+    negated: set[str]
+    plain: set[str]
+
+
+class Facts:
+    """The source sentences of a run, analysed once: similarities, groups, disputes."""
+
+    def __init__(self, sentences: Sequence[SourceSentence]) -> None:
+        self.sentences = list(sentences)
+        self.by_id = {s.id: s for s in self.sentences}
+        self._analysis: dict[str, _Analysis] = {}
+        postings: dict[str, list[str]] = defaultdict(list)
+        for s in self.sentences:
+            tokens = tokenize(s.text)
+            negated, plain = split_polarity(tokens)
+            content = {t.stem for t in tokens if is_content(t)}
+            self._analysis[s.id] = _Analysis(tokens, content, negated, plain)
+            for word in content:
+                postings[word].append(s.id)
+        self._postings = postings
+        total = max(1, len(self.sentences))
+        self._idf = {w: math.log(1 + total / len(ids)) for w, ids in postings.items()}
+        self._norm = {s.id: math.sqrt(sum(self._idf[w] ** 2 for w in self._analysis[s.id].content))
+                      or 1.0 for s in self.sentences}
+        centroid: dict[str, float] = defaultdict(float)
+        for s in self.sentences:
+            for w in self._analysis[s.id].content:
+                centroid[w] += self._idf[w] / self._norm[s.id]
+        self._centroid = centroid
+        self._centroid_norm = math.sqrt(sum(v * v for v in centroid.values())) or 1.0
+
+    def similarity(self, a: str, b: str) -> float:
+        """Cosine of the two sentences' content words, each weighted by its rarity in the run."""
+        wa, wb = self._analysis[a].content, self._analysis[b].content
+        shared = sum(self._idf[w] ** 2 for w in wa & wb)
+        return shared / (self._norm[a] * self._norm[b])
+
+    def centrality(self, sid: str) -> float:
+        """How close a sentence is to what the run's sentences talk about overall (0..1)."""
+        words = self._analysis[sid].content
+        dot = sum(self._idf[w] * self._centroid[w] for w in words) / self._norm[sid]
+        return dot / self._centroid_norm
+
+    def neighbours(self, sid: str, among: set[str] | None = None) -> dict[str, float]:
+        """Sentences of other articles that share words with this one, and their similarity."""
+        me = self.by_id[sid]
+        seen: set[str] = set()
+        out: dict[str, float] = {}
+        for word in self._analysis[sid].content:
+            ids = self._postings[word]
+            if len(ids) > MAX_POSTINGS:
+                continue
+            for other in ids:
+                if other in seen or self.by_id[other].article_id == me.article_id:
+                    continue
+                if among is not None and other not in among:
+                    continue
+                seen.add(other)
+                out[other] = self.similarity(sid, other)
+        return out
+
+    def groups(self, article_ids: Sequence[str] | None = None) -> list[FactGroup]:
+        """Fact groups over the sentences of `article_ids` (default: all), each sentence in one.
+
+        The sentence with the most (and closest) same-fact neighbours founds the first group and
+        takes its closest neighbour from each other article; then the next, among those left.
+        """
+        wanted = None if article_ids is None else set(article_ids)
+        pool = [s for s in self.sentences if wanted is None or s.article_id in wanted]
+        ids = {s.id for s in pool}
+        near = {s.id: {o: v for o, v in self.neighbours(s.id, ids).items() if v >= SAME_FACT}
+                for s in pool}
+        order = sorted(pool, key=lambda s: (-sum(near[s.id].values()), s.article_no, s.position))
+        taken: set[str] = set()
+        groups = []
+        for founder in order:
+            if founder.id in taken:
+                continue
+            best: dict[str, tuple[float, str]] = {}
+            for other, value in near[founder.id].items():
+                if other in taken:
+                    continue
+                article = self.by_id[other].article_id
+                if article not in best or value > best[article][0]:
+                    best[article] = (value, other)
+            members = [founder] + [self.by_id[o] for _, o in sorted(best.values(), reverse=True)]
+            taken.update(m.id for m in members)
+            groups.append(self._settle(members))
+        return groups
+
+    def _settle(self, members: list[SourceSentence]) -> FactGroup:
+        """The group with its disputes: members that clash with the lead on a number, a date or
+        a negation, in sentences parallel enough that they speak of the same thing."""
+        lead = members[0]
+        agreeing = [lead]
+        clashes: list[tuple[SourceSentence, str, str]] = []
+        for member in members[1:]:
+            clash = self.clash(lead.id, member.id)
+            if clash is None:
+                agreeing.append(member)
+            else:
+                clashes.append((member, *clash))
+        group = FactGroup(members=members, agreeing=agreeing)
+        for member, mine, theirs in clashes:
+            group.disputes.append(_dispute(agreeing, mine, member, theirs))
+        return group
+
+    def clash(self, a: str, b: str) -> tuple[str, str] | None:
+        """What sentence `a` says and `b` says otherwise, e.g. ('3 people', '4 people'); None
+        when they agree or are not parallel enough to tell."""
+        if self.similarity(a, b) < PARALLEL:
+            return None
+        first, second = self._analysis[a], self._analysis[b]
+        for (value, unit, text) in _quantities(first.tokens, self.by_id[a].text):
+            theirs = [(v, t) for v, u, t in _quantities(second.tokens, self.by_id[b].text)
+                      if u == unit]
+            mine = {v for v, u, _ in _quantities(first.tokens, self.by_id[a].text) if u == unit}
+            if theirs and all(v not in mine for v, _ in theirs) and \
+                    value not in {v for v, _ in theirs}:
+                return text, theirs[0][1]
+        days_a, days_b = _weekdays(first.tokens), _weekdays(second.tokens)
+        if days_a and days_b and not days_a & days_b:
+            return ", ".join(sorted(days_a)), ", ".join(sorted(days_b))
+        shared = first.content & second.content
+        if denied := sorted(first.negated & second.plain & shared):
+            return f"not {denied[0]}", denied[0]
+        if denied := sorted(second.negated & first.plain & shared):
+            return denied[0], f"not {denied[0]}"
+        return None
+
+
+def _quantities(tokens: Sequence[Token], text: str) -> list[tuple[str, str, str]]:
+    """(value, what it counts, as written): '3 people', '6:40 am', 'March 14' (the month counts
+    the day). Values are kept as written, digits or words, normalised to digits where simple."""
+    out = []
+    for i, token in enumerate(tokens):
+        if not (token.lower[:1].isdigit() or token.lower in NUMBER_WORDS):
+            continue
+        value = _value(token.lower)
+        previous = tokens[i - 1] if i else None
+        if previous is not None and previous.lower in MONTH_NAMES:
+            out.append((value, f"month:{previous.lower[:3]}", text[previous.start:token.end]))
+            continue
+        for unit in tokens[i + 1:i + 3]:
+            if unit.lower[:1].isdigit():
+                break
+            if is_content(unit):
+                out.append((value, unit.stem, text[token.start:unit.end]))
+                break
+    return out
+
+
+MONTH_NAMES = frozenset(
+    "january february march april may june july august september october november december "
+    "jan feb mar apr jun jul aug sep sept oct nov dec".split())
+WORD_VALUES = {w: str(n) for n, w in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve".split())}
+
+
+def _value(word: str) -> str:
+    return WORD_VALUES.get(word, word.replace(",", ""))
+
+
+def _weekdays(tokens: Sequence[Token]) -> set[str]:
+    return {WEEKDAYS[t.lower] for t in tokens if t.lower in WEEKDAYS}
+
+
+def _dispute(agreeing: Sequence[SourceSentence], mine: str, other: SourceSentence,
+             theirs: str) -> Dispute:
+    """'Sources differ: The Courier reports “3 people”; the Post “4 people”.'"""
+    ours = tuple(dict.fromkeys(outlet_name(o) for m in agreeing for o in m.outlets))
+    them = tuple(dict.fromkeys(outlet_name(o) for o in other.outlets))
+    text = (f"Sources differ: {_names(ours)} {'report' if len(ours) > 1 else 'reports'} "
+            f"“{mine}”; {_names(them)} “{theirs}”.")
+    return Dispute(text=text, sides=(
+        Side(outlets=ours, value=mine, citation=agreeing[0].citation()),
+        Side(outlets=them, value=theirs, citation=other.citation()),
+    ))
+
+
+def _names(outlets: Sequence[str]) -> str:
+    if len(outlets) == 1:
+        return outlets[0]
+    return ", ".join(outlets[:-1]) + " and " + outlets[-1]

@@ -1,0 +1,98 @@
+"""Which facts a summary tells: ranked by outlets, centrality and position, chosen without
+redundancy (maximal marginal relevance), with every article given a fair chance."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from .facts import FactGroup, Facts, SourceSentence, is_quotable, standalone
+
+# Weights of a fact's worth: outlets reporting it dominate; the rest breaks ties among
+# single-outlet facts, so that a lead sentence helps but cannot crowd out the rest.
+OUTLETS = 1.0
+CENTRALITY = 0.6
+LEAD = 0.25
+STANDALONE = 0.5
+NOVELTY = 0.8  # digests: a fact the earlier story already told loses this much
+REDUNDANCY = 0.7  # MMR: how much likeness to a chosen sentence counts against a candidate
+NEW_ARTICLE = 0.15  # a fact from an article not yet heard from gets this bonus
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A fact a summary may tell: the sentence that would show it and the group behind it."""
+
+    shown: SourceSentence
+    group: FactGroup
+    score: float
+
+
+def rank_groups(facts: Facts, groups: Sequence[FactGroup], total_outlets: int,
+                told: Callable[[str], bool] | None = None) -> list[Candidate]:
+    """Groups worth telling, best first; each shown by its best quotable member."""
+    out = []
+    for group in groups:
+        shown = best_member(facts, group)
+        if shown is None:
+            continue
+        score = OUTLETS * len(group.outlets()) / max(1, total_outlets) \
+            + _worth(facts, shown)
+        if told is not None and told(shown.text):
+            score -= NOVELTY
+        out.append(Candidate(shown=shown, group=group, score=score))
+    return sorted(out, key=lambda c: -c.score)
+
+
+def rank_sentences(facts: Facts, sentences: Sequence[SourceSentence],
+                   group_of: dict[str, FactGroup], total_outlets: int) -> list[Candidate]:
+    """One article's own quotable sentences, best first; a fact other outlets also report
+    counts for more."""
+    out = []
+    for s in sentences:
+        if not is_quotable(s):
+            continue
+        group = group_of[s.id]
+        score = OUTLETS * (len(group.outlets()) - 1) / max(1, total_outlets) \
+            + _worth(facts, s)
+        out.append(Candidate(shown=s, group=group, score=score))
+    return sorted(out, key=lambda c: -c.score)
+
+
+def best_member(facts: Facts, group: FactGroup) -> SourceSentence | None:
+    """The member that shows the group's fact best: quotable, standing alone, central."""
+    members = [m for m in (group.agreeing or group.members) if is_quotable(m)]
+    if not members:
+        return None
+    return max(members, key=lambda m: (-standalone(m), facts.centrality(m.id), -m.position))
+
+
+def _worth(facts: Facts, s: SourceSentence) -> float:
+    """What a sentence is worth apart from its outlets: central, early, standing alone."""
+    return CENTRALITY * facts.centrality(s.id) + LEAD * (1 - s.position) \
+        - STANDALONE * standalone(s)
+
+
+def select(facts: Facts, ranked: Sequence[Candidate], limit: int) -> list[Candidate]:
+    """Up to `limit` candidates by maximal marginal relevance: worth, minus likeness to those
+    already chosen, plus a bonus for an article not yet heard from."""
+    chosen: list[Candidate] = []
+    heard: set[str] = set()
+    left = list(ranked)
+    while left and len(chosen) < limit:
+        def gain(c: Candidate) -> float:
+            likeness = max((_likeness(facts, c, other) for other in chosen), default=0.0)
+            new = any(m.article_id not in heard for m in c.group.members)
+            return c.score - REDUNDANCY * likeness + (NEW_ARTICLE if new else 0.0)
+
+        best = max(left, key=gain)
+        left.remove(best)
+        chosen.append(best)
+        heard.update(m.article_id for m in best.group.members)
+    return chosen
+
+
+def _likeness(facts: Facts, a: Candidate, b: Candidate) -> float:
+    if a.group is b.group:
+        return 1.0
+    return facts.similarity(a.shown.id, b.shown.id)

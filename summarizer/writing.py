@@ -1,0 +1,106 @@
+"""Writing a chosen fact as a sentence: quoted from a source, or fused by the model and verified.
+
+A quoted sentence is a source sentence verbatim, so it is true to the passage it cites by
+construction. A fused sentence is the model's restatement of a group's sentences; it is kept
+only when the checker finds it supported by them. Both cite every member of the group, and a
+sentence across articles counts the outlets of its members.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Literal
+
+from .facts import SourceSentence, outlet_name
+from .llm.base import Item
+from .models import Citation, Sentence, SourceCount
+from .salience import Candidate
+from .support import Sources
+
+Writing = Literal["quoted", "fused"]
+WritingSetting = Literal["quoted", "fused", "auto"]
+ID_LINE = re.compile(r"^\s*\[\s*(\d+\.\d+)\s*\]\s*(.*)$")
+
+
+def resolve_mode(setting: WritingSetting, *, small_model: bool) -> Writing:
+    """`auto`: the sources' own words for small models, the model's words for capable ones."""
+    if setting == "auto":
+        return "quoted" if small_model else "fused"
+    return setting
+
+
+def choice_items(candidates: Sequence[Candidate]) -> tuple[Item, ...]:
+    """The candidates as the model sees them when it chooses: id and the sentence shown."""
+    return tuple(Item(id=c.shown.id, text=_one_line(c.shown.text)) for c in candidates)
+
+
+def fusion_items(candidates: Sequence[Candidate]) -> tuple[Item, ...]:
+    """The candidates as the model sees them when it restates: id and every member's words."""
+    return tuple(Item(id=c.shown.id, text=" | ".join(_one_line(m.text) for m in _members(c)))
+                 for c in candidates)
+
+
+def render_items(items: Sequence[Item]) -> str:
+    return "\n".join(f"[{item.id}] {item.text}" for item in items)
+
+
+def parse_choice(reply: str, allowed: Sequence[str]) -> list[str]:
+    """The ids a reply names, in its order, each once; ids it was not offered are ignored."""
+    found = re.findall(r"\[\s*(\d+\.\d+)\s*\]", reply)
+    return [i for i in dict.fromkeys(found) if i in set(allowed)]
+
+
+def parse_lines(reply: str, allowed: Sequence[str]) -> dict[str, str]:
+    """'[id] sentence' lines of a reply, by id; the first line for an id wins."""
+    out: dict[str, str] = {}
+    for line in reply.splitlines():
+        match = ID_LINE.match(line.replace("**", ""))
+        if match and match.group(1) in allowed and match.group(1) not in out:
+            text = re.sub(r"\s*\[\s*\d+\.\d+\s*\]", "", match.group(2)).strip()
+            if text:
+                out[match.group(1)] = text
+    return out
+
+
+def quoted(candidate: Candidate, total_outlets: int | None = None) -> Sentence:
+    """The candidate's own sentence, verbatim. Across articles (`total_outlets` given) it cites
+    every member of its group; in one article's summary, only itself."""
+    return Sentence(text=candidate.shown.text, support="supported", written="quoted",
+                    citations=_citations(candidate, total_outlets),
+                    sources=_count(candidate, total_outlets))
+
+
+def fused(text: str, candidate: Candidate, threshold: float,
+          total_outlets: int | None = None) -> Sentence | str:
+    """The model's sentence when its group's sentences support it, else the reason it fails."""
+    verdict = Sources([m.text for m in _members(candidate)]).check(text, threshold)
+    if not verdict.supported:
+        return verdict.reason or "not supported by its sources"
+    return Sentence(text=text, support="supported", written="fused",
+                    citations=_citations(candidate, total_outlets),
+                    sources=_count(candidate, total_outlets))
+
+
+def _members(candidate: Candidate) -> list[SourceSentence]:
+    """The shown sentence first, then the group's other members that agree with it."""
+    others = [m for m in (candidate.group.agreeing or candidate.group.members)
+              if m.id != candidate.shown.id]
+    return [candidate.shown, *others]
+
+
+def _citations(candidate: Candidate, total: int | None) -> tuple[Citation, ...]:
+    members = _members(candidate) if total is not None else [candidate.shown]
+    return tuple(m.citation() for m in members)
+
+
+def _count(candidate: Candidate, total: int | None) -> SourceCount | None:
+    if total is None:
+        return None
+    keys = sorted({o for m in _members(candidate) for o in m.outlets})
+    return SourceCount(supporting=len(keys), total=total,
+                       outlets=tuple(outlet_name(k) for k in keys))
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
