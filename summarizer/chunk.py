@@ -1,4 +1,5 @@
-"""Passages (citable spans with ids and offsets) and chunks (passages packed to a token budget)."""
+"""Pieces of text sized for a model: over-long sentences cut into citable passages, and prompt
+lines packed to a token budget."""
 
 from __future__ import annotations
 
@@ -6,42 +7,34 @@ from collections.abc import Callable, Sequence
 
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
-from .dedup import Span
-from .models import Article, Passage
-
 TokenCounter = Callable[[str], int]
-PASSAGE_MAX_TOKENS = 256  # long paragraphs are split so that a citation points somewhere precise
-SEPARATORS = [". ", "? ", "! ", "; ", ", ", " ", ""]
+PASSAGE_MAX_CHARS = 1200  # a "sentence" longer than this (a run-on scrape) is cut into passages
+SEPARATORS = ["; ", ", ", " ", ""]
 
 
-def make_passages(article: Article, article_no: int, spans: Sequence[Span],
-                  count_tokens: TokenCounter, max_tokens: int) -> list[Passage]:
-    """Number the kept paragraphs of an article as passages, splitting any that are too long."""
-    limit = max(16, min(PASSAGE_MAX_TOKENS, max_tokens))
+def split_long(text: str, limit: int = PASSAGE_MAX_CHARS) -> list[tuple[int, int]]:
+    """Spans of `text` no longer than `limit` characters, cut at clause and word breaks."""
+    if len(text) <= limit:
+        return [(0, len(text))]
     splitter = RecursiveCharacterTextSplitter(
-        chunk_size=limit, chunk_overlap=0, length_function=count_tokens,
-        separators=SEPARATORS, keep_separator="end", add_start_index=True,
+        chunk_size=limit, chunk_overlap=0, length_function=len, separators=SEPARATORS,
+        keep_separator="end", add_start_index=True, strip_whitespace=False,
     )
-    passages: list[Passage] = []
-    for span in spans:
-        paragraph = article.text[span.start : span.end]
-        if count_tokens(paragraph) <= limit:
-            pieces = [(span.start, paragraph)]
-        else:
-            pieces = [(span.start + doc.metadata["start_index"], doc.page_content)
-                      for doc in splitter.create_documents([paragraph])]
-        for start, text in pieces:
-            passages.append(Passage(article_id=article.id, article_no=article_no,
-                                    index=len(passages) + 1, start=start,
-                                    end=start + len(text), text=text))
-    return passages
+    spans = []
+    for doc in splitter.create_documents([text]):
+        start = doc.metadata["start_index"]
+        piece = doc.page_content
+        lead = len(piece) - len(piece.lstrip())
+        if piece.strip():
+            spans.append((start + lead, start + len(piece.rstrip())))
+    return spans
 
 
 def pack(items: Sequence[str], count_tokens: TokenCounter, budget: int) -> list[list[int]]:
     """Group consecutive items (by index) so that each group's token count fits the budget.
 
-    An item larger than the budget on its own still gets a group of its own; callers make
-    items small enough (passages are capped) so that this does not happen in practice.
+    An item larger than the budget on its own still gets a group of its own; callers check
+    for that.
     """
     groups: list[list[int]] = []
     used = 0

@@ -16,6 +16,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from .chunk import split_long
 from .dedup import Span, normalise
 from .models import Article, Citation, Dispute, Duplicate, Side
 from .support import WEEKDAYS, Token, is_content, split_polarity, tokenize
@@ -95,7 +96,9 @@ def source_sentences(articles: Sequence[Article], paragraphs: Mapping[str, Seque
             paragraph = article.text[span.start:span.end]
             if _is_masthead(paragraph, article):
                 continue
-            spans += [(span.start + s, span.start + e) for s, e in split_sentences(paragraph)]
+            spans += [(span.start + s + a, span.start + s + b)
+                      for s, e in split_sentences(paragraph)
+                      for a, b in split_long(paragraph[s:e])]
         for k, (start, end) in enumerate(spans, 1):
             start += _dateline_length(article.text[start:end])
             text = article.text[start:end]

@@ -279,9 +279,9 @@ class _Run:
         prompt = prompts.load("choose")
         budget = self.budget(prompt, about=about, limit=limit, lines="")
         items = choice_items(pool)
-        offered = list(items[: len(pack([f"[{i.id}] {i.text}" for i in items],
-                                        self.backend.count_tokens, budget)[0])])
-        if len(offered) <= limit:
+        first = pack([f"[{i.id}] {i.text}" for i in items], self.backend.count_tokens, budget)[0]
+        offered = list(items[: len(first)])
+        if len(offered) <= limit:  # the window holds too few to choose among: salience decides
             return pool[:limit]
         messages = prompt.render(about=about, limit=limit, lines=render_items(offered))
         reply = await self._call(prompt, messages, offered, "ids", limit)

@@ -21,6 +21,7 @@ from .support import Sources
 Writing = Literal["quoted", "fused"]
 WritingSetting = Literal["quoted", "fused", "auto"]
 ID_LINE = re.compile(r"^\s*\[\s*(\d+\.\d+)\s*\]\s*(.*)$")
+FUSED_MEMBERS = 4  # members a restatement is written from and checked against
 
 
 def resolve_mode(setting: WritingSetting, *, small_model: bool) -> Writing:
@@ -37,8 +38,8 @@ def choice_items(candidates: Sequence[Candidate]) -> tuple[Item, ...]:
 
 def fusion_items(candidates: Sequence[Candidate]) -> tuple[Item, ...]:
     """The candidates as the model sees them when it restates: id and every member's words."""
-    return tuple(Item(id=c.shown.id, text=" | ".join(_one_line(m.text) for m in _members(c)))
-                 for c in candidates)
+    return tuple(Item(id=c.shown.id, text=" | ".join(
+        _one_line(m.text) for m in _members(c)[:FUSED_MEMBERS])) for c in candidates)
 
 
 def render_items(items: Sequence[Item]) -> str:
@@ -74,7 +75,7 @@ def quoted(candidate: Candidate, total_outlets: int | None = None) -> Sentence:
 def fused(text: str, candidate: Candidate, threshold: float,
           total_outlets: int | None = None) -> Sentence | str:
     """The model's sentence when its group's sentences support it, else the reason it fails."""
-    verdict = Sources([m.text for m in _members(candidate)]).check(text, threshold)
+    verdict = Sources([m.text for m in _members(candidate)[:FUSED_MEMBERS]]).check(text, threshold)
     if not verdict.supported:
         return verdict.reason or "not supported by its sources"
     return Sentence(text=text, support="supported", written="fused",

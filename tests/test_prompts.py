@@ -14,19 +14,25 @@ from summarizer import prompts
 from summarizer.errors import PromptError
 
 
-@pytest.mark.parametrize("name", ["map", "collapse", "reduce"])
+@pytest.mark.parametrize("name", ["choose", "fuse", "claims", "judge"])
 def test_each_prompt_has_an_id_a_version_and_both_roles(name: str):
     prompt = prompts.load(name)
     assert prompt.id == name and prompt.version
-    values = {"title": "T", "passages": "[1.1] x", "lines": "[1.1] x", "sentences": 3,
-              "count": 2}
+    values = {"about": "A", "lines": "[1.1] x", "limit": 3, "summary": "s", "claim": "c",
+              "passages": "[1.1] x"}
     roles = [m.role for m in prompt.render(**values)]
     assert roles == ["system", "user"]
 
 
+def test_prompts_that_are_re_asked_carry_their_retry_message():
+    for name in ("fuse", "claims", "judge"):
+        retry = prompts.load(name).retry
+        assert retry is not None and "$error" in retry.template
+
+
 def test_a_missing_variable_is_an_error_naming_it():
-    with pytest.raises(PromptError, match="passages"):
-        prompts.load("map").render(title="T", sentences=3)
+    with pytest.raises(PromptError, match="lines"):
+        prompts.load("choose").render(about="A", limit=3)
 
 
 def test_a_prompt_file_without_front_matter_is_refused():
@@ -41,7 +47,7 @@ def test_the_wheel_ships_the_prompts(tmp_path: Path):
          "-w", str(tmp_path), str(ROOT)], check=True, timeout=300, capture_output=True)
     wheel = next(tmp_path.glob("summarizer-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
-    for name in ("map", "collapse", "reduce"):
+    for name in ("choose", "fuse", "claims", "judge"):
         assert f"summarizer/prompts/{name}.md" in names
     # Installed from the wheel, away from the source tree, the package finds its own copy.
     target = tmp_path / "site"
@@ -49,9 +55,9 @@ def test_the_wheel_ships_the_prompts(tmp_path: Path):
                     str(target), str(wheel)], check=True, timeout=300, capture_output=True)
     found = subprocess.run(
         [sys.executable, "-c", "from summarizer import prompts; "
-         "print(prompts.prompts_dir()); print(prompts.load('map').version)"],
+         "print(prompts.prompts_dir()); print(prompts.load('choose').version)"],
         env={"PYTHONPATH": str(target)}, cwd=tmp_path, capture_output=True, text=True,
         check=True, timeout=60)
     where, version = found.stdout.split()
     assert Path(where) == target / "summarizer" / "prompts"
-    assert version == prompts.load("map").version
+    assert version == prompts.load("choose").version

@@ -1,0 +1,169 @@
+"""Fact groups: the same fact across outlets found, outlets counted, disputes shown."""
+
+from __future__ import annotations
+
+from conftest import EXAMPLES
+
+from summarizer.clean import clean_document
+from summarizer.dedup import dedup
+from summarizer.facts import Facts, is_quotable, source_sentences, standalone
+from summarizer.ingest import read_inputs
+from summarizer.models import Document
+from summarizer.salience import rank_groups, select
+
+
+def _facts(docs: list[Document]) -> Facts:
+    articles = [clean_document(d) for d in docs]
+    deduped = dedup(articles)
+    return Facts(source_sentences(deduped.articles, deduped.paragraphs, deduped.duplicates))
+
+
+def _doc(n: int, body: str, source: str | None = None) -> Document:
+    return Document(origin=f"{n}.txt", text=body, source=source)
+
+
+def test_one_fact_in_other_words_from_three_outlets_is_one_group_of_three_outlets():
+    facts = _facts([
+        _doc(1, "Flood closes ferry\nThe county closed the Orlen Road ferry on Tuesday because "
+                "of high water, a spokesman said.\nShops stayed open.", "Courier"),
+        _doc(2, "Ferry shut\nHigh water forced the county to close the Orlen Road ferry on "
+                "Tuesday.\nCommuters used the bridge.", "Post"),
+        _doc(3, "River news\nOn Tuesday the county closed the Orlen Road ferry, citing high "
+                "water.\nThe water board expects the level to fall.", "Ledger"),
+        _doc(4, "Library\nThe Tamsby library will open on Sundays from April, the librarian "
+                "said on Friday.", "Gazette"),
+    ])
+    (ferry,) = [g for g in facts.groups() if len(g.members) > 1]
+    assert {m.article_no for m in ferry.members} == {1, 2, 3}
+    assert ferry.outlets() == {"Courier", "Post", "Ledger"}
+    assert ferry.disputes == []
+
+
+def test_sentences_in_one_article_never_group_and_unrelated_facts_stay_apart():
+    facts = _facts([
+        _doc(1, "Two reports\nThe county closed the ferry on Tuesday because of high water.\n"
+                "The county closed the ferry on Tuesday because of high water again.", "A"),
+        _doc(2, "Budget\nThe council approved a budget of 4 million euros for the schools.", "B"),
+    ])
+    assert all(len(g.members) == 1 for g in facts.groups())
+
+
+def test_a_different_count_in_parallel_sentences_is_a_dispute_naming_both_sides():
+    facts = _facts([
+        _doc(1, "Fire\nThree people died in the fire at the Harlow Street warehouse on "
+                "Sunday night, the fire service said.\nNeighbours saw smoke from the roof.",
+             "The Courier"),
+        _doc(2, "Blaze\nFour people died in the fire at the Harlow Street warehouse on Sunday "
+                "night, the fire service said.\nThe owner promised to rebuild.", "The Post"),
+        _doc(3, "Warehouse\nThree people died in the fire at the Harlow Street warehouse on "
+                "Sunday night, according to the fire service.\nRoads nearby were closed.",
+             "The Ledger"),
+    ])
+    (group,) = [g for g in facts.groups() if len(g.members) > 1]
+    (dispute,) = group.disputes
+    assert dispute.text.startswith("Sources differ:")
+    values = {side.value.lower() for side in dispute.sides}
+    assert any("three" in v for v in values) and any("four" in v for v in values)
+    four = next(side for side in dispute.sides if "four" in side.value.lower())
+    assert four.outlets == ("The Post",)
+    assert four.citation.quote.startswith("Four people died")
+    # The shown fact counts only the outlets on its own side.
+    assert group.outlets() == {"The Courier", "The Ledger"}
+
+
+def test_a_different_weekday_or_a_denial_is_a_dispute():
+    day = _facts([
+        _doc(1, "Bridge\nThe Kessing Street bridge reopened to traffic on Monday after the "
+                "repairs, the county said.", "A"),
+        _doc(2, "Bridge\nThe Kessing Street bridge reopened to traffic on Tuesday after the "
+                "repairs, the county said.", "B"),
+    ])
+    assert [len(g.disputes) for g in day.groups() if len(g.members) > 1] == [1]
+    denial = _facts([
+        _doc(1, "Talks\nThe union accepted the pay offer from Tarrow Railways on Thursday "
+                "evening.", "A"),
+        _doc(2, "Talks\nThe union did not accept the pay offer from Tarrow Railways on Thursday "
+                "evening.", "B"),
+    ])
+    assert [len(g.disputes) for g in denial.groups() if len(g.members) > 1] == [1]
+
+
+def test_the_same_numbers_written_as_words_and_digits_agree():
+    facts = _facts([
+        _doc(1, "Crash\nTwo people were injured when the bus left the road near Tamsby on "
+                "Friday.", "A"),
+        _doc(2, "Crash\n2 people were injured when the bus left the road near Tamsby on "
+                "Friday.", "B"),
+    ])
+    (group,) = [g for g in facts.groups() if len(g.members) > 1]
+    assert group.disputes == [] and len(group.outlets()) == 2
+
+
+def test_a_paragraph_left_out_as_a_copy_still_counts_its_outlet():
+    docs, _ = read_inputs([str(EXAMPLES)])
+    facts = _facts(docs)
+    wire = [s for s in facts.sentences if "(Corvane Wire)" in s.text or
+            "partially collapsed at about 6:40" in s.text]
+    (sentence,) = wire  # printed by two outlets, kept once
+    assert len(sentence.outlets) == 2
+    assert not sentence.text.startswith("BRACKWATER")  # the dateline is not part of the quote
+
+
+def test_every_source_sentence_is_a_verbatim_span_of_its_article():
+    docs, _ = read_inputs([str(EXAMPLES)])
+    articles = {a.id: a for a in map(clean_document, docs)}
+    for s in _facts(docs).sentences:
+        assert articles[s.article_id].text[s.start:s.end] == s.text
+        assert s.citation().quote == s.text
+
+
+def test_headlines_questions_and_leaning_sentences_rank_below_standalone_ones():
+    facts = _facts([_doc(1, "\n".join([
+        "Ferry closed after floods",
+        "He said it was the right call.",
+        "Will the ferry reopen before summer?",
+        "The county closed the Orlen Road ferry on Tuesday because of high water.",
+    ]), "A")])
+    by_text = {s.text: s for s in facts.sentences}
+    assert "Ferry closed after floods" not in by_text  # the headline is not a fact
+    assert not is_quotable(by_text["Will the ferry reopen before summer?"])
+    assert standalone(by_text["He said it was the right call."]) > 0
+    assert standalone(by_text["The county closed the Orlen Road ferry on Tuesday because of "
+                              "high water."]) == 0
+
+
+def test_the_overview_gives_each_article_a_chance_and_leads_with_the_most_reported_fact():
+    docs, _ = read_inputs([str(EXAMPLES)])
+    facts = _facts(docs)
+    groups = facts.groups()
+    outlets = {o for s in facts.sentences for o in s.outlets}
+    chosen = select(facts, rank_groups(facts, groups, len(outlets)), 6)
+    assert len(chosen[0].group.outlets()) == max(len(g.outlets()) for g in groups)
+    heard = {m.article_no for c in chosen for m in c.group.members}
+    assert heard == {1, 2, 3, 4}
+    texts = [c.shown.text for c in chosen]
+    assert len(set(texts)) == len(texts)
+
+
+def test_grouping_compares_sentences_that_share_words_not_every_pair(monkeypatch):
+    def docs(n: int) -> list[Document]:
+        return [_doc(k, f"Report {k}\nThe board of Firm{k} met in Town{k} on day {k} and "
+                        f"approved plan{k} for area{k}.", f"Outlet {k}") for k in range(n)]
+
+    def comparisons(n: int) -> int:
+        facts = _facts(docs(n))
+        count = 0
+        compare = facts.similarity
+
+        def counted(a: str, b: str) -> float:
+            nonlocal count
+            count += 1
+            return compare(a, b)
+
+        monkeypatch.setattr(facts, "similarity", counted)
+        facts.groups()
+        return count
+
+    small, large = comparisons(100), comparisons(1000)
+    # Ten times the sentences; comparing every pair would cost a hundred times as much.
+    assert large <= small * 12
