@@ -46,7 +46,7 @@ def test_seeds_give_the_json_contract(seeds: Path, capsys: pytest.CaptureFixture
     sentences = _sentences(data)
     assert data["overview"]
     for sentence in sentences:
-        assert SENTENCE_KEYS <= set(sentence) <= SENTENCE_KEYS | {"reason", "sources"}
+        assert SENTENCE_KEYS <= set(sentence) <= SENTENCE_KEYS | {"reason", "sources", "written"}
         assert sentence["support"] in ("supported", "unsupported")
         for citation in sentence["citations"]:
             assert set(citation) == CITATION_KEYS

@@ -10,7 +10,9 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+from conftest import EXAMPLES
 
+from summarizer.cli import main
 from summarizer.models import (
     Article,
     ArticleSummary,
@@ -262,3 +264,17 @@ def test_a_run_without_writing_stats_says_null():
     data = to_json(_one_off(writing=None))
     jsonschema.validate(data, SCHEMA)
     assert data["writing"] is None
+
+
+def test_a_runs_own_output_validates_and_reads_without_paths_or_reasons(
+        capsys: pytest.CaptureFixture):
+    assert main(["summarize", str(EXAMPLES), "--backend", "scripted", "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    jsonschema.validate(data, SCHEMA)
+    assert main(["summarize", str(EXAMPLES), "--backend", "scripted"]) == 0
+    md = capsys.readouterr().out
+    for article in data["articles"]:
+        assert article["origin"] not in md
+    sentences = [s for a in data["articles"] for s in a["summary"]] + data["overview"]
+    for reason in (s["reason"] for s in sentences if s.get("reason")):
+        assert reason not in md
