@@ -49,9 +49,40 @@ def test_it_generates_real_text(backend, no_network):
 def test_the_pipeline_runs_on_the_local_model(backend, no_network):
     docs, skips = read_inputs([str(EXAMPLES / "03_velle_valley_ledger.txt")])
     result = asyncio.run(summarize(docs, skips, backend=backend))
-    assert result.usage.backend == "local" and result.usage.llm_calls == 1
+    assert result.usage.backend == "local" and result.usage.llm_calls == 1  # it chose
     assert result.usage.completion_tokens > 0
+    assert 2 <= len(result.articles[0].summary) <= 5
     article = result.articles[0]
     for sentence in article.summary:
         for c in sentence.citations:
             assert article.article.text[c.start:c.end] == c.quote
+
+
+def test_a_grammar_holds_the_model_to_ids_it_was_offered(backend, no_network):
+    from summarizer.llm.base import Item
+
+    items = tuple(Item(id=f"1.{n}", text=text) for n, text in enumerate((
+        "The bridge collapsed on Saturday.", "Two people died.", "The mayor closed the road.",
+        "Repairs had been planned for 2027.", "The river rose 2 meters."), 1))
+    request = CompletionRequest(messages=(
+        Message(role="system", content="Answer with ids only."),
+        Message(role="user", content="\n".join(f"[{i.id}] {i.text}" for i in items)
+                + "\n\nPick the 2 most important sentences; write their ids."),
+    ), max_tokens=40, reply="ids", items=items, limit=2)
+    text = asyncio.run(backend.complete(request)).text
+    lines = [line for line in text.splitlines() if line.strip()]
+    assert 1 <= len(lines) <= 2
+    assert all(line.strip() in {f"[{i.id}]" for i in items} for line in lines), text
+
+
+def test_every_sentence_the_embedded_model_gives_is_a_source_sentence(backend, no_network):
+    docs, skips = read_inputs([str(EXAMPLES)])
+    result = asyncio.run(summarize(docs, skips, backend=backend))
+    assert result.writing is not None and result.writing.mode == "quoted"
+    texts = {a.article.id: a.article.text for a in result.articles}
+    assert len(result.overview) >= 4
+    assert any(s.sources.supporting >= 2 for s in result.overview)
+    for sentence in [s for a in result.articles for s in a.summary] + list(result.overview):
+        assert sentence.support == "supported"
+        assert sentence.text == sentence.citations[0].quote
+        assert sentence.text in texts[sentence.citations[0].article_id]
