@@ -19,11 +19,12 @@ from dataclasses import dataclass, field
 from .chunk import split_long
 from .dedup import Span, normalise
 from .models import Article, Citation, Dispute, Duplicate, Side
-from .support import WEEKDAYS, Token, is_content, split_polarity, tokenize
+from .support import MONTHS, WEEKDAYS, Token, is_content, split_polarity, tokenize
 from .text import split_sentences
 
 SAME_FACT = 0.5  # weighted cosine of content words above which two sentences report one fact
 PARALLEL = 0.6  # ... above which a different number in them is a dispute, not another fact
+SHOWN_CANDIDATES = 6  # members tried as the group's shown sentence
 MAX_POSTINGS = 200  # a word in more sentences than this finds no candidates (too common)
 UNKNOWN_OUTLET = "unknown outlet"
 DATELINE = re.compile(r"^[A-Z][A-Z .,'-]{1,40}\s*\([^)]{2,40}\)\s*[-–—]+\s*")
@@ -247,8 +248,13 @@ class Facts:
         return groups
 
     def _settle(self, members: list[SourceSentence]) -> FactGroup:
-        """The group with its disputes: members that clash with the lead on a number, a date or
-        a negation, in sentences parallel enough that they speak of the same thing."""
+        """The group with its disputes, and the member that shows it best.
+
+        Members that clash with the founder on a number, a date or a negation (in sentences
+        parallel enough to speak of one thing) are the other side of a dispute. Of the rest, the
+        sentence shown is the one the most outlets back (see `backs`); only those outlets count
+        for it, and only their sentences are cited.
+        """
         lead = members[0]
         agreeing = [lead]
         clashes: list[tuple[SourceSentence, str, str]] = []
@@ -258,10 +264,36 @@ class Facts:
                 agreeing.append(member)
             else:
                 clashes.append((member, *clash))
-        group = FactGroup(members=members, agreeing=agreeing)
+        shown, backing = self._best_backed(agreeing)
+        group = FactGroup(members=members, agreeing=[shown, *backing])
         for member, mine, theirs in clashes:
             group.disputes.append(_dispute(agreeing, mine, member, theirs))
         return group
+
+    def _best_backed(self, agreeing: list[SourceSentence],
+                     ) -> tuple[SourceSentence, list[SourceSentence]]:
+        """The member the most outlets back, and the members that back it."""
+        if len(agreeing) == 1:
+            return agreeing[0], []
+        candidates = [m for m in agreeing if is_quotable(m)][:SHOWN_CANDIDATES] or agreeing[:1]
+        best: tuple[tuple[float, ...], SourceSentence, list[SourceSentence]] | None = None
+        for candidate in candidates:
+            backing = [m for m in agreeing if m is not candidate and self.supports(m, candidate)]
+            outlets = {o for m in (candidate, *backing) for o in m.outlets}
+            key = (len(outlets), -standalone(candidate), -candidate.position)
+            if best is None or key > best[0]:
+                best = (key, candidate, backing)
+        assert best is not None
+        return best[1], best[2]
+
+    def supports(self, source: SourceSentence, claim: SourceSentence) -> bool:
+        """Whether a member of the same fact group backs another: it gives every number, date
+        and weekday the other gives, and denies nothing the other asserts. (The checker's
+        entailment is too strict for one fact told in other words: it would count one outlet
+        where three report it.)"""
+        mine, theirs = self._analysis[source.id], self._analysis[claim.id]
+        return _figures(theirs.tokens) <= _figures(mine.tokens) \
+            and not (mine.negated & theirs.plain)
 
     def clash(self, a: str, b: str) -> tuple[str, str] | None:
         """What sentence `a` says and `b` says otherwise, e.g. ('3 people', '4 people'); None
@@ -317,6 +349,14 @@ WORD_VALUES = {w: str(n) for n, w in enumerate(
 
 def _value(word: str) -> str:
     return WORD_VALUES.get(word, word.replace(",", ""))
+
+
+def _figures(tokens: Sequence[Token]) -> set[str]:
+    """The numbers (as digits), weekdays and months a sentence gives."""
+    out = {_value(t.lower) for t in tokens if t.lower[:1].isdigit() or t.lower in NUMBER_WORDS}
+    out |= {WEEKDAYS[t.lower] for t in tokens if t.lower in WEEKDAYS}
+    return out | {f"month:{MONTHS[t.lower]}" for t in tokens
+                  if t.lower in MONTHS and t.lower != "may"}
 
 
 def _weekdays(tokens: Sequence[Token]) -> set[str]:

@@ -33,7 +33,7 @@ def rank_groups(facts: Facts, groups: Sequence[FactGroup], total_outlets: int,
     """Groups worth telling, best first; each shown by its best quotable member."""
     out = []
     for group in groups:
-        shown = best_member(facts, group)
+        shown = best_member(group)
         if shown is None:
             continue
         score = OUTLETS * len(group.outlets()) / max(1, total_outlets) \
@@ -59,12 +59,10 @@ def rank_sentences(facts: Facts, sentences: Sequence[SourceSentence],
     return sorted(out, key=lambda c: -c.score)
 
 
-def best_member(facts: Facts, group: FactGroup) -> SourceSentence | None:
-    """The member that shows the group's fact best: quotable, standing alone, central."""
-    members = [m for m in (group.agreeing or group.members) if is_quotable(m)]
-    if not members:
-        return None
-    return max(members, key=lambda m: (-standalone(m), facts.centrality(m.id), -m.position))
+def best_member(group: FactGroup) -> SourceSentence | None:
+    """The sentence that shows the group's fact (the one its outlets back), if quotable."""
+    shown = (group.agreeing or group.members)[0]
+    return shown if is_quotable(shown) else None
 
 
 def _worth(facts: Facts, s: SourceSentence) -> float:
