@@ -5,8 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from summarizer.clean import clean_document
-from summarizer.dedup import dedup, normalise
+from summarizer.dedup import ArticleIndex, dedup, normalise
+from summarizer.ingest import read_inputs
 from summarizer.models import Article, Document
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
 def _article(text: str, origin: str = "a.txt", source: str | None = None) -> Article:
@@ -95,3 +98,107 @@ def test_the_paragraphs_seed_000_repeats_appear_once(seeds: Path):
     assert repeated, "seed 000 repeats paragraphs verbatim"
     recorded = {normalise(d.text) for d in result.duplicates if d.article_id == seed.id}
     assert repeated <= recorded
+
+
+WIRE_BODY = [
+    "A fire destroyed the grain warehouse on the Tolvey quayside on Tuesday, the fire brigade "
+    "said.",
+    "Fire Chief Ansel Kray said 28 firefighters and five engines fought the fire for four hours "
+    "before it was under control at about 2:40 p.m.",
+    "No one was hurt, but 35 workers were moved out of two neighbouring buildings on the quayside "
+    "as a precaution, Ansel Kray said.",
+    "The warehouse held about 1,900 tonnes of barley that belonged to the Orrel Growers "
+    "Cooperative, cooperative manager Ruth Danby said.",
+    "Ruth Danby said the barley was insured and that the cooperative would buy grain from farmers "
+    "in the valley to meet its spring orders.",
+    "The quayside road will stay closed until Thursday while engineers check the quay wall, the "
+    "Tolvey town council said.",
+]
+
+
+def _outlet_copy() -> Article:
+    body = "\n".join([f"TOLVEY - {WIRE_BODY[0]}", *WIRE_BODY[1:]])
+    return _article(f"Fire destroys Tolvey grain warehouse\nBy Ada Morrow, The Tolvey Sentinel\n"
+                    f"{body}\nCopyright 2026 Tolvey Sentinel Media", "sentinel.txt")
+
+
+def _wire_copy(body: list[str] | None = None) -> Article:
+    body = body or WIRE_BODY
+    text = "\n".join([f"TOLVEY (Carrow Press) - {body[0]}", *body[1:]])
+    return _article(f"Warehouse blaze on Tolvey quay burns for four hours\n7 April 2026\n{text}\n"
+                    "Reporting by Ivo Pell; editing by Nora Fenn.\n(c) Carrow Press 2026",
+                    "wire.txt")
+
+
+def test_a_wire_copy_with_its_own_headline_dateline_and_footer_merges_into_the_original():
+    original, copy = _outlet_copy(), _wire_copy()
+    assert (original.source, copy.source) == ("The Tolvey Sentinel", "Carrow Press")
+    result = dedup([original, copy])
+    assert [a.id for a in result.articles] == [original.id]
+    assert result.articles[0].sources == ("The Tolvey Sentinel", "Carrow Press")
+    assert [(d.kind, d.article_id, d.duplicate_of) for d in result.duplicates] == [
+        ("article", copy.id, original.id)]
+    # Summarised once: the original keeps every paragraph, nothing is counted twice.
+    assert len(_kept_paragraphs(result, original)) == len(original.text.split("\n"))
+
+
+def test_a_wire_copy_with_a_reworded_paragraph_still_merges():
+    edited = [*WIRE_BODY]
+    edited[2] = edited[2].replace("neighbouring", "nearby")
+    result = dedup([_outlet_copy(), _wire_copy(edited)])
+    assert len(result.articles) == 1
+    assert result.articles[0].sources == ("The Tolvey Sentinel", "Carrow Press")
+
+
+def test_the_article_index_finds_a_wire_copy_for_the_service():
+    index = ArticleIndex()
+    original = _outlet_copy()
+    index.add(original)
+    assert index.find(_wire_copy()) == original.id
+    assert index.find(_article(f"Harbour news\n{REPORT}", "other.txt")) is None
+
+
+def test_articles_that_share_one_wire_paragraph_stay_apart():
+    own = [
+        "Barley prices at the valley grain exchange rose 6 percent on Wednesday, exchange "
+        "director Piet Halloran said.",
+        "Traders expect prices to settle within two weeks because the spring harvest was large.",
+        "Farmer Agnes Rook said she had already been asked to sell 300 tonnes of barley.",
+        "The fire brigade said its investigators had not yet found the cause of the fire.",
+    ]
+    other = _article("\n".join(["Barley prices jump after fire", "By Mirela Quast, Valley Star",
+                                f"TOLVEY (Carrow Press) - {WIRE_BODY[0]}", *own]), "star.txt")
+    original = _outlet_copy()
+    result = dedup([original, other])
+    assert [a.id for a in result.articles] == [original.id, other.id]
+    assert result.articles[1].sources == ("Valley Star",)
+    # The shared paragraph itself is still summarised once.
+    assert [d.kind for d in result.duplicates] == ["paragraph"]
+
+
+def test_an_article_that_adds_much_of_its_own_reporting_to_wire_paragraphs_stays_apart():
+    own = [f"Resident {name} said the smoke could be seen from the hills above Tolvey for most of "
+           "the afternoon, and that the quayside cafes had closed early." for name in
+           ("Lio Marsh", "Enid Carr", "Tam Voss")]
+    longer = _article("\n".join(["Tolvey fire seen for miles", *WIRE_BODY[:3], *own]), "long.txt")
+    result = dedup([_outlet_copy(), longer])
+    assert len(result.articles) == 2
+    assert [d.kind for d in result.duplicates] == ["paragraph"] * 3
+
+
+def test_a_copy_must_come_from_one_article_not_be_pieced_together_from_two():
+    first = _article("\n".join(["First", *WIRE_BODY[:3]]), "first.txt")
+    second = _article("\n".join(["Second", *WIRE_BODY[3:]]), "second.txt")
+    both = _article("\n".join(["Both", *WIRE_BODY]), "both.txt")
+    result = dedup([first, second, both])
+    assert len(result.articles) == 3
+    assert not [d for d in result.duplicates if d.kind == "article"]
+
+
+def test_the_examples_that_share_one_wire_paragraph_are_not_merged():
+    docs, _ = read_inputs([str(EXAMPLES)])
+    articles = [a for a in (clean_document(d) for d in docs) if isinstance(a, Article)]
+    result = dedup(articles)
+    assert len(result.articles) == 4
+    assert [d.kind for d in result.duplicates].count("article") == 0
+    assert all(len(a.sources) == 1 for a in result.articles)
