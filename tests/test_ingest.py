@@ -5,12 +5,16 @@ from __future__ import annotations
 import io
 import json
 import logging
+import re
 import sys
 from pathlib import Path
 
 import pytest
 
+from summarizer.clean import clean_document
+from summarizer.dedup import dedup
 from summarizer.ingest import read_inputs
+from summarizer.models import Article
 
 STORY = "The harbour reopened on Monday after the storm, the port authority said."
 
@@ -87,3 +91,40 @@ def test_readme_and_hidden_files_in_a_folder_are_not_articles(tmp_path: Path):
     docs, skips = read_inputs([str(tmp_path)])
     assert [d.origin.rsplit("/", 1)[-1] for d in docs] == ["story.txt"]
     assert skips == []
+
+
+WIRE_FIXTURE = Path(__file__).resolve().parent / "fixtures" / "wire_copy"
+SHARE_WORDS = re.compile(r"\b(?:facebook|twitter|e-?mail|whatsapp|linkedin|pinterest|reddit)\b",
+                         re.IGNORECASE)
+
+
+def test_a_wire_copy_read_from_files_is_one_article_with_both_outlets():
+    docs, skips = read_inputs([str(WIRE_FIXTURE)])
+    assert skips == []
+    articles = [clean_document(doc) for doc in docs]
+    assert all(isinstance(a, Article) for a in articles)
+    found = {Path(a.origin).name: (a.title, a.source, a.published) for a in articles}
+    assert found == {
+        "01_pellmoor_sentinel.txt": ("Fire destroys Ostry Mill grain warehouse on Pellmoor quay",
+                                     "The Pellmoor Sentinel", "2026-04-07"),
+        "02_carrow_press_wire.txt": ("Grain warehouse burns for five hours in Pellmoor",
+                                     "Carrow Press", "2026-04-07"),
+        "03_dunmarsh_evening_star.json": (
+            "Barley prices jump in Dunmarsh after Pellmoor warehouse fire",
+            "Dunmarsh Evening Star", "2026-04-08T07:15:00+00:00"),
+    }
+    sentinel, wire, star = articles
+    assert ("The Pellmoor Sentinel", "masthead") in [(r.text, r.reason) for r in sentinel.removed]
+
+    result = dedup(articles)
+    assert [a.id for a in result.articles] == [sentinel.id, star.id]
+    assert result.articles[0].sources == ("The Pellmoor Sentinel", "Carrow Press")
+    assert result.articles[1].sources == ("Dunmarsh Evening Star",)
+    assert [(d.kind, d.article_id, d.duplicate_of) for d in result.duplicates
+            if d.kind == "article"] == [("article", wire.id, sentinel.id)]
+    # The wire paragraph the Star also ran is summarised once, in the Sentinel's copy.
+    assert [d.article_id for d in result.duplicates if d.kind == "paragraph"] == [star.id]
+    for article in result.articles:
+        for line in article.text.split("\n"):
+            assert not SHARE_WORDS.search(line), line
+            assert "|" not in line and "inbox" not in line and "Read more" not in line
