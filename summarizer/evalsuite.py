@@ -10,11 +10,20 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from .evaluation import METRICS, SetScores, score_run, summarise_sets
+from .evaluation import (
+    FACT_METRICS,
+    METRICS,
+    KeyFact,
+    SetScores,
+    load_key_facts,
+    score_run,
+    summarise_sets,
+)
 from .ingest import read_inputs
 from .llm.base import Backend
 from .pipeline import Options, summarize
 
+KEY_FACTS = Path("evals") / "data" / "key_facts.json"
 FAITHFULNESS_SETS = (("frank.jsonl", "cnndm"), ("frank.jsonl", "bbc"),
                      ("summedits_news.jsonl", None))
 
@@ -69,15 +78,29 @@ def default_sets(root: Path) -> list[Path]:
 
 
 async def run_pipeline_evals(sets: Sequence[Path], backend: Backend,
-                             options: Options | None = None) -> list[SetScores]:
-    """Summarise each set (no cache: every call is made) and score what came out."""
+                             options: Options | None = None,
+                             root: Path | None = None) -> list[SetScores]:
+    """Summarise each set (no cache: every call is made) and score what came out.
+
+    A set named in `root`/evals/data/key_facts.json is also scored against its key facts.
+    """
     options = options or Options()
+    facts = key_facts_by_folder(root or Path.cwd())
     scores = []
     for folder in sets:
         docs, skips = read_inputs([str(folder)])
         result = await summarize(docs, skips, backend=backend, options=options)
-        scores.append(score_run(folder.name, result, options.threshold))
+        scores.append(score_run(folder.name, result, options.threshold,
+                                facts.get(folder.resolve(), ())))
     return scores
+
+
+def key_facts_by_folder(root: Path) -> dict[Path, tuple[KeyFact, ...]]:
+    """Each set folder's key facts, when the project has the file."""
+    path = root / KEY_FACTS
+    if not path.is_file():
+        return {}
+    return {s.folder.resolve(): s.facts for s in load_key_facts(path, root)}
 
 
 def data_hash(root: Path, sets: Sequence[Path]) -> str:
@@ -150,6 +173,7 @@ def to_markdown(report: Report) -> str:
     leaks = [leak for s in report.pipeline for leak in s.leaks]
     if leaks:
         lines += ["", "Leaked boilerplate: " + "; ".join(f"“{leak}”" for leak in leaks)]
+    lines += _facts_markdown(report.pipeline)
     if report.edits:
         lines += ["", "## Checker on multi-document edits", "",
                   "| edit | rows | accuracy |", "|---|---|---|"]
@@ -170,11 +194,29 @@ def to_markdown(report: Report) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _facts_markdown(pipeline: Sequence[SetScores]) -> list[str]:
+    """Key facts, source counts, disputes and the model's restatements, per set."""
+    if not any(s.metrics.get(m) is not None for s in pipeline for m in FACT_METRICS):
+        return []
+    lines = ["", "## Key facts, agreement and disputes", "",
+             "| set | " + " | ".join(FACT_METRICS) + " | disputes shown |",
+             "|---|" + "---|" * len(FACT_METRICS) + "---|"]
+    for s in pipeline:
+        values = " | ".join(_pct(s.metrics.get(m)) for m in FACT_METRICS)
+        lines.append(f"| {s.name} | {values} | {s.disputes} |")
+    mean = summarise_sets(pipeline)
+    lines.append("| **mean** | " + " | ".join(_pct(mean[m]) for m in FACT_METRICS) + " | |")
+    missed = [f"{s.name}: {', '.join(s.missed)}" for s in pipeline if s.missed]
+    if missed:
+        lines += ["", "Key facts missed: " + "; ".join(missed)]
+    return lines
+
+
 def to_html(report: Report) -> str:
     """Bar charts of every figure, so a person can look rather than read."""
     groups: dict[str, list[tuple[str, float]]] = {}
     for s in report.pipeline:
-        for metric in METRICS:
+        for metric in METRICS + FACT_METRICS:
             value = s.metrics.get(metric)
             if value is not None:
                 groups.setdefault(f"Pipeline: {metric}", []).append((s.name, value))

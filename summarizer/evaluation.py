@@ -9,22 +9,59 @@ Metrics (each 0..1, higher is better):
   do not without them (ALCE).
 - coverage: articles the overview cites.
 - faithfulness: sentences supported by their sources, per the offline checker.
+
+Against the set's key facts (`evals/data/key_facts.json`), where the set has them:
+- key_fact_coverage: key facts that some overview sentence states (all the strings of one of the
+  fact's alternatives occur in that sentence, case-insensitive, as whole words).
+- agreement_correct: of the covered facts whose reporting outlets are known, those whose covering
+  sentences all count that many outlets ("3 of 4 sources" for 3 outlets; for a disputed fact, the
+  outlets reporting the value the sentence states).
+- disputes_found: of the planted conflicts, those shown as a dispute whose sides carry every
+  planted value, each on its own side.
+- fused_acceptance: restatements the model wrote that verification kept (None when none were
+  asked for).
 Position bias is reported beside coverage: overview citations to the first vs the last third of
 the articles, in input order.
 """
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from itertools import permutations
+from pathlib import Path
 
 from .dedup import normalise
-from .models import Article, Citation, Result, Sentence
+from .models import Article, Citation, Dispute, Result, Sentence, Side
 from .support import DEFAULT_THRESHOLD, Sources
 
 LEAK_MIN_WORDS = 3  # shorter removed lines ("Share", "-") are words any sentence may contain
 METRICS = ("leakage_free", "duplicates_once", "citation_validity", "citation_recall",
            "citation_precision", "coverage", "faithfulness")
+FACT_METRICS = ("key_fact_coverage", "agreement_correct", "disputes_found", "fused_acceptance")
+QUOTES = str.maketrans("\u2018\u2019\u201c\u201d\u00a0", "''\"\" ")  # curly quotes, nbsp
+
+
+@dataclass(frozen=True)
+class KeyFact:
+    """A fact a good overview of its set states, and how to recognise it in a sentence."""
+
+    id: str
+    match: tuple[tuple[str, ...], ...]  # alternatives; every string of one must occur
+    outlets: tuple[str, ...] = ()  # the outlets whose articles report it, when several do
+    disputed: tuple[str, ...] = ()  # values the outlets report differently (planted conflicts)
+    sides: tuple[tuple[str, ...], ...] = ()  # the outlets reporting each disputed value
+
+
+@dataclass(frozen=True)
+class KeyFacts:
+    """The key facts of one article set."""
+
+    name: str
+    folder: Path
+    facts: tuple[KeyFact, ...]
 
 
 @dataclass
@@ -36,13 +73,16 @@ class SetScores:
     metrics: dict[str, float | None] = field(default_factory=dict)
     position: dict[str, int] = field(default_factory=dict)
     leaks: list[str] = field(default_factory=list)  # removed lines found in a summary
+    missed: list[str] = field(default_factory=list)  # key facts no overview sentence states
+    disputes: int = 0  # disputes the run shows
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
-def score_run(name: str, result: Result, threshold: float = DEFAULT_THRESHOLD) -> SetScores:
-    """Every metric of one run over one article set."""
+def score_run(name: str, result: Result, threshold: float = DEFAULT_THRESHOLD,
+              facts: Sequence[KeyFact] = ()) -> SetScores:
+    """Every metric of one run over one article set; the fact metrics need the set's facts."""
     articles = {a.article.id: a.article for a in result.articles}
     summary = [s for a in result.articles for s in a.summary]
     sentences = summary + list(result.overview)
@@ -50,7 +90,9 @@ def score_run(name: str, result: Result, threshold: float = DEFAULT_THRESHOLD) -
     leaks = find_leaks(result)
     checked = [_cited_support(s, articles, threshold) for s in sentences]
     scores = SetScores(name=name, articles=len(articles), sentences=len(sentences),
-                       citations=len(citations), leaks=leaks)
+                       citations=len(citations), leaks=leaks,
+                       missed=[f.id for f in facts if not covering(f, result.overview)],
+                       disputes=len(result.disputes))
     removed = [r for a in articles.values() for r in a.removed
                if len(r.text.split()) >= LEAK_MIN_WORDS]
     scores.metrics = {
@@ -62,6 +104,10 @@ def score_run(name: str, result: Result, threshold: float = DEFAULT_THRESHOLD) -
         "citation_precision": share(sum(needed for _, needed in checked), len(citations)),
         "coverage": coverage(result),
         "faithfulness": result.faithfulness.score,
+        "key_fact_coverage": key_fact_coverage(result, facts),
+        "agreement_correct": agreement_correct(result, facts),
+        "disputes_found": disputes_found(result, facts),
+        "fused_acceptance": fused_acceptance(result),
     }
     scores.position = position_bias(result)
     return scores
@@ -88,6 +134,103 @@ def coverage(result: Result) -> float | None:
         return None
     cited = {c.article_id for s in result.overview for c in s.citations}
     return share(len(cited), len(result.articles))
+
+
+def load_key_facts(path: Path, root: Path) -> list[KeyFacts]:
+    """The sets' key facts from `path`; set folders there are relative to `root`."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    sets = []
+    for name, entry in data["sets"].items():
+        facts = []
+        for fact in entry["facts"]:
+            match = tuple(tuple(alternative) for alternative in fact["match"])
+            if not match or not all(match) or not all(s.strip() for a in match for s in a):
+                raise ValueError(f"{path}: key fact {name}/{fact['id']} has an empty match")
+            disputed = fact.get("disputed", {})
+            facts.append(KeyFact(id=fact["id"], match=match,
+                                 outlets=tuple(fact.get("outlets", ())),
+                                 disputed=tuple(disputed.get("values", ())),
+                                 sides=tuple(tuple(o) for o in disputed.get("outlets", ()))))
+        sets.append(KeyFacts(name=name, folder=root / entry["folder"], facts=tuple(facts)))
+    return sets
+
+
+def mentions(text: str, phrase: str) -> bool:
+    """Whether `phrase` occurs in `text` as whole words, ignoring case and quote style.
+
+    A number must be whole too: "5 percent" is not in "6.5 percent", nor "15" in "3:15".
+    """
+    pattern = rf"(?<!\w)(?<!\d[.,:]){re.escape(_fold(phrase))}(?![.,:]\d)(?!\w)"
+    return re.search(pattern, _fold(text)) is not None
+
+
+def _fold(text: str) -> str:
+    text = text.translate(QUOTES)
+    return " ".join(text.lower().split())
+
+
+def covering(fact: KeyFact, sentences: Sequence[Sentence]) -> list[Sentence]:
+    """The sentences that state the fact: all the strings of one alternative in one sentence."""
+    return [s for s in sentences
+            if any(all(mentions(s.text, p) for p in alt) for alt in fact.match)]
+
+
+def key_fact_coverage(result: Result, facts: Sequence[KeyFact]) -> float | None:
+    """Share of the set's key facts that some overview sentence states."""
+    if not facts:
+        return None
+    return share(sum(bool(covering(f, result.overview)) for f in facts), len(facts))
+
+
+def agreement_correct(result: Result, facts: Sequence[KeyFact]) -> float | None:
+    """Of the covered facts whose outlets are known, those every covering sentence counts right.
+
+    The right count is the number of outlets that report the fact or, for a disputed fact, the
+    one value the sentence states. A sentence with no source count shows the reader nothing, so
+    it is not right.
+    """
+    counted = right = 0
+    for fact in facts:
+        expected = [(s, _outlets_for(fact, s)) for s in covering(fact, result.overview)]
+        expected = [(s, n) for s, n in expected if n is not None]
+        if expected:
+            counted += 1
+            right += all(s.sources is not None and s.sources.supporting == n
+                         for s, n in expected)
+    return share(right, counted)
+
+
+def _outlets_for(fact: KeyFact, sentence: Sentence) -> int | None:
+    """How many outlets back what the sentence says of the fact; None when that is not known."""
+    if fact.outlets:
+        return len(fact.outlets)
+    stated = [side for value, side in zip(fact.disputed, fact.sides, strict=False)
+              if mentions(sentence.text, value)]
+    return len(stated[0]) if len(stated) == 1 else None
+
+
+def disputes_found(result: Result, facts: Sequence[KeyFact]) -> float | None:
+    """Share of the planted conflicts that some dispute of the run shows with all their values."""
+    planted = [f for f in facts if f.disputed]
+    found = sum(any(_shows(d, f.disputed) for d in result.disputes) for f in planted)
+    return share(found, len(planted))
+
+
+def _shows(dispute: Dispute, values: Sequence[str]) -> bool:
+    """Whether each value is on a side of its own (in the side's value or its quote)."""
+    return any(all(_carries(side, value) for side, value in zip(sides, values, strict=True))
+               for sides in permutations(dispute.sides, len(values)))
+
+
+def _carries(side: Side, value: str) -> bool:
+    return mentions(side.value, value) or mentions(side.citation.quote, value)
+
+
+def fused_acceptance(result: Result) -> float | None:
+    """Share of the model's restatements that verification kept; None when none were asked."""
+    if result.writing is None:
+        return None
+    return share(result.writing.fused_kept, result.writing.fused_attempted)
 
 
 def position_bias(result: Result) -> dict[str, int]:
@@ -140,7 +283,7 @@ def share(part: int, whole: int) -> float | None:
 def summarise_sets(scores: Sequence[SetScores]) -> dict[str, float | None]:
     """Each metric averaged over the sets that have it."""
     out: dict[str, float | None] = {}
-    for metric in METRICS:
+    for metric in METRICS + FACT_METRICS:
         values = [s.metrics[metric] for s in scores if s.metrics.get(metric) is not None]
         out[metric] = round(sum(values) / len(values), 4) if values else None  # type: ignore[arg-type]
     return out

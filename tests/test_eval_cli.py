@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import ROOT
 
 from summarizer.cli import main
 
@@ -78,3 +79,22 @@ def test_the_shared_summedits_rows_are_scored(capsys: pytest.CaptureFixture):
     assert main(["eval", "faithfulness", "--data", str(data)]) == 0
     out = capsys.readouterr().out
     assert "686 rows" in out and "chosen on 133 dev rows" in out
+
+
+def test_eval_pipeline_reports_key_facts_and_disputes_per_set(tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch,
+                                                              capsys: pytest.CaptureFixture):
+    monkeypatch.chdir(ROOT)  # key facts are found from the project folder, as the sets are
+    out = tmp_path / "reports"
+    assert main(["eval", "pipeline", "--sets", "evals/sets/warehouse_fire", "examples",
+                 "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "## Key facts, agreement and disputes" in printed
+    assert "| warehouse_fire |" in printed and "| examples |" in printed
+    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    fire, examples = report["pipeline"]["sets"]
+    assert fire["metrics"]["disputes_found"] is not None
+    assert examples["metrics"]["disputes_found"] is None
+    assert report["pipeline"]["mean"]["key_fact_coverage"] is not None
+    assert "pipeline.key_fact_coverage" in report["figures"]
+    assert "pipeline.disputes_found" in report["figures"]
