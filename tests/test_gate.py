@@ -11,6 +11,8 @@ import pytest
 from conftest import ROOT
 
 from summarizer import gate
+from summarizer.evalsuite import Report
+from summarizer.evaluation import SetScores
 
 FIGURES = {"pipeline.citation_recall": 0.9, "edits.number": 0.75}
 
@@ -47,6 +49,33 @@ def test_lowering_a_floor_needs_the_explicit_flag(tmp_path: Path):
     assert json.loads(path.read_text())["floors"]["edits.number"] == 0.75
     gate.update(path, worse, "hash-a", "scripted", allow_lower=True)
     assert json.loads(path.read_text())["floors"]["edits.number"] == 0.5
+
+
+def test_changed_data_does_not_let_a_floor_be_lowered_silently(tmp_path: Path):
+    path = tmp_path / "baseline.json"
+    gate.update(path, FIGURES, "hash-a", "scripted")
+    worse = {**FIGURES, "pipeline.citation_recall": 0.8}
+    with pytest.raises(gate.GateError, match="pipeline.citation_recall: 0.9000 -> 0.8000"):
+        gate.update(path, worse, "hash-b", "scripted")
+    assert json.loads(path.read_text())["data_hash"] == "hash-a"
+    gate.update(path, {**FIGURES, "pipeline.key_fact_coverage": 0.5}, "hash-b", "scripted")
+    pinned = json.loads(path.read_text())
+    assert pinned["data_hash"] == "hash-b" and pinned["floors"]["pipeline.key_fact_coverage"] == 0.5
+
+
+def test_a_figure_with_no_floor_yet_or_no_value_does_not_fail_the_gate(tmp_path: Path):
+    path = tmp_path / "baseline.json"
+    gate.update(path, FIGURES, "hash-a", "scripted")
+    report = Report(backend="scripted", model="scripted-lead", data_hash="hash-a", pipeline=[
+        SetScores(name="s", articles=3, sentences=9, citations=9, metrics={
+            "citation_recall": 0.9, "key_fact_coverage": 0.1, "fused_acceptance": None})])
+    figures = {**report.figures(), "edits.number": 0.75}
+    assert "pipeline.fused_acceptance" not in figures
+    assert figures["pipeline.key_fact_coverage"] == 0.1
+    verdict = gate.check(figures, gate.load(path), "hash-a", "scripted")
+    assert verdict.passed
+    assert verdict.notes == ["not gated yet (no floor pinned): pipeline.key_fact_coverage; "
+                             "--update-baseline pins them"]
 
 
 def test_floors_never_round_above_the_measured_figure(tmp_path: Path):
