@@ -5,8 +5,12 @@ Metrics (each 0..1, higher is better):
 - duplicates_once: article-summary sentences not said twice across the run.
 - citation_validity: citations whose quote is the article text at their offsets.
 - citation_recall: sentences their citations support, together (ALCE).
-- citation_precision: citations that are needed: they support the sentence alone, or the others
-  do not without them (ALCE).
+- citation_precision: citations that carry the sentence and are needed: they support it alone,
+  or the others do not without them (ALCE). A quoted sentence is carried by the one passage it
+  quotes; its further citations are the other outlets' sentences of the same fact group.
+- corroboration: of those further citations, the share that the offline checker finds to
+  support the quoted sentence on their own (the checker is strict on paraphrase, so this is a
+  floor on how often another outlet's words back it).
 - coverage: articles the overview cites.
 - faithfulness: sentences supported by their sources, per the offline checker.
 
@@ -39,7 +43,7 @@ from .support import DEFAULT_THRESHOLD, Sources
 
 LEAK_MIN_WORDS = 3  # shorter removed lines ("Share", "-") are words any sentence may contain
 METRICS = ("leakage_free", "duplicates_once", "citation_validity", "citation_recall",
-           "citation_precision", "coverage", "faithfulness")
+           "citation_precision", "corroboration", "coverage", "faithfulness")
 FACT_METRICS = ("key_fact_coverage", "agreement_correct", "disputes_found", "fused_acceptance")
 QUOTES = str.maketrans("\u2018\u2019\u201c\u201d\u00a0", "''\"\" ")  # curly quotes, nbsp
 
@@ -87,8 +91,11 @@ def score_run(name: str, result: Result, threshold: float = DEFAULT_THRESHOLD,
     summary = [s for a in result.articles for s in a.summary]
     sentences = summary + list(result.overview)
     citations = [c for s in sentences for c in s.citations]
+    carrying = [c for s in sentences for c in _carrying(s)]
     leaks = find_leaks(result)
     checked = [_cited_support(s, articles, threshold) for s in sentences]
+    backing = [_alone(s, c, articles, threshold) for s in sentences
+               for c in s.citations[len(_carrying(s)):]]
     scores = SetScores(name=name, articles=len(articles), sentences=len(sentences),
                        citations=len(citations), leaks=leaks,
                        missed=[f.id for f in facts if not covering(f, result.overview)],
@@ -101,7 +108,8 @@ def score_run(name: str, result: Result, threshold: float = DEFAULT_THRESHOLD,
         "citation_validity": share(sum(_valid(c, articles) for c in citations),
                                     len(citations)),
         "citation_recall": share(sum(ok for ok, _ in checked), len(sentences)),
-        "citation_precision": share(sum(needed for _, needed in checked), len(citations)),
+        "citation_precision": share(sum(needed for _, needed in checked), len(carrying)),
+        "corroboration": share(sum(backing), len(backing)),
         "coverage": coverage(result),
         "faithfulness": result.faithfulness.score,
         "key_fact_coverage": key_fact_coverage(result, facts),
@@ -245,8 +253,8 @@ def position_bias(result: Result) -> dict[str, int]:
 
 def _cited_support(sentence: Sentence, articles: dict[str, Article],
                    threshold: float) -> tuple[bool, int]:
-    """Whether the citations together support the sentence, and how many of them are needed."""
-    passages = [_passage_of(c, articles) for c in sentence.citations]
+    """Whether the citations that carry it support the sentence, and how many are needed."""
+    passages = [_passage_of(c, articles) for c in _carrying(sentence)]
     if not passages:
         return False, 0
     together = Sources(passages).check(sentence.text, threshold).supported
@@ -259,6 +267,18 @@ def _cited_support(sentence: Sentence, articles: dict[str, Article],
         without = Sources(others).check(sentence.text, threshold).supported
         needed += int(alone or (together and not without))
     return together, needed
+
+
+def _carrying(sentence: Sentence) -> tuple[Citation, ...]:
+    """The citations a sentence rests on: for a quoted one, the passage it quotes."""
+    if sentence.written == "quoted":
+        return sentence.citations[:1]
+    return sentence.citations
+
+
+def _alone(sentence: Sentence, citation: Citation, articles: dict[str, Article],
+           threshold: float) -> bool:
+    return Sources([_passage_of(citation, articles)]).check(sentence.text, threshold).supported
 
 
 def _passage_of(citation: Citation, articles: dict[str, Article]) -> str:

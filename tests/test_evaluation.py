@@ -94,10 +94,19 @@ def test_boilerplate_that_reaches_a_summary_is_caught():
 
 def test_a_citation_that_is_not_needed_lowers_precision():
     padded = _sentence(INSPECTION, _cite(LEDGER, INSPECTION), _cite(LEDGER, BUILT))
+    padded = padded.model_copy(update={"written": "fused"})  # every citation carries it
     scores = score_run("padded", _result(summary=(padded,)))
     assert scores.citations == 2
     assert scores.metrics["citation_recall"] == 1.0
     assert scores.metrics["citation_precision"] == 0.5
+
+
+def test_a_quoted_sentence_rests_on_its_quote_and_its_other_citations_corroborate():
+    quoted = _sentence(INSPECTION, _cite(LEDGER, INSPECTION), _cite(LEDGER, BUILT),
+                       _cite(LEDGER, INSPECTION))
+    scores = score_run("quoted", _result(summary=(quoted,)))
+    assert scores.metrics["citation_precision"] == 1.0  # the quote carries it
+    assert scores.metrics["corroboration"] == 0.5  # one further passage states it, one not
 
 
 def test_an_uncited_sentence_lowers_recall():
