@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Set
 from dataclasses import dataclass, field
 
 import xxhash
@@ -26,6 +27,14 @@ COPY_PARAGRAPH_THRESHOLD = 0.7
 
 QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'", "`": "'", "´": "'"})
 WORD = re.compile(r"\w+")
+# Number words as digits, so that "forty families" and "40 families" give the same figure.
+NUMBER_WORDS = {
+    **{w: str(n) for n, w in enumerate("zero one two three four five six seven eight nine ten "
+                                       "eleven twelve".split())},
+    **{w: str(n) for w, n in (("twenty", 20), ("thirty", 30), ("forty", 40), ("fifty", 50),
+                              ("sixty", 60), ("seventy", 70), ("eighty", 80), ("ninety", 90),
+                              ("dozen", 12), ("hundred", 100), ("thousand", 1000))},
+}
 
 
 @dataclass(frozen=True)
@@ -161,7 +170,8 @@ class BodyIndex:
             for key in self._lsh.query(sketch.minhash):
                 other = self._shingles[key]
                 union = len(sketch.shingles | other)
-                if len(sketch.shingles & other) / union >= COPY_PARAGRAPH_THRESHOLD:
+                if len(sketch.shingles & other) / union >= COPY_PARAGRAPH_THRESHOLD \
+                        and same_figures(sketch.shingles, other):
                     owners.add(key.rsplit(":", 1)[0])
         return owners
 
@@ -247,9 +257,21 @@ def _near_match(lsh: MinHashLSH, shingles: set[str], shingles_of: dict[str, set[
         return None
     for key in sorted(lsh.query(_minhash(shingles))):
         other = shingles_of[key]
-        if len(shingles & other) / len(shingles | other) >= threshold:
+        if len(shingles & other) / len(shingles | other) >= threshold \
+                and same_figures(shingles, other):
             return key
     return None
+
+
+def same_figures(shingles: Set[str], other: Set[str]) -> bool:
+    """Whether two near-identical texts give the same numbers. Copies that differ in one are
+    kept apart: "four dead" against "three dead" is a dispute to show, not a copy to drop."""
+    return _figures(shingles) == _figures(other)
+
+
+def _figures(shingles: Set[str]) -> set[str]:
+    return {NUMBER_WORDS.get(w, w) for shingle in shingles for w in shingle.split()
+            if w[:1].isdigit() or w in NUMBER_WORDS}
 
 
 def _shingles(text: str, n: int) -> set[str]:

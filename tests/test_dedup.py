@@ -60,6 +60,18 @@ def test_a_near_duplicate_paragraph_is_removed():
     assert result.duplicates[0].text == edited
 
 
+def test_a_near_copy_that_gives_another_number_is_kept_so_the_dispute_shows():
+    long_report = (f"{REPORT} Rescue teams moved forty families from houses near the old "
+                   "bridge before midnight, and the weather service warned that more rain "
+                   "would fall on the hills above the valley on Wednesday.")
+    other_count = long_report.replace("forty families", "fifty families")
+    first = _article(f"One\n{long_report}", "one.txt")
+    second = _article(f"Two\n{other_count}", "two.txt")
+    result = dedup([first, second])
+    assert _kept_paragraphs(result, second) == ["Two", other_count]
+    assert result.duplicates == []
+
+
 def test_a_different_paragraph_on_the_same_topic_is_kept():
     other = ("The river fell back below its banks on Tuesday, and the mayor said the lower town "
              "would reopen.")
