@@ -22,7 +22,8 @@ from .models import Article, Citation, Dispute, Duplicate, Side
 from .support import MONTHS, WEEKDAYS, Token, is_content, split_polarity, tokenize
 from .text import split_sentences
 
-SAME_FACT = 0.5  # weighted cosine of content words above which two sentences report one fact
+SAME_FACT = 0.45  # weighted cosine of content words above which two sentences report one fact
+RELATED = 0.375  # ... and above which a sentence may join a group all of whose members it nears
 PARALLEL = 0.6  # ... above which a different number in them is a dispute, not another fact
 SHOWN_CANDIDATES = 6  # members tried as the group's shown sentence
 MAX_POSTINGS = 200  # a word in more sentences than this finds no candidates (too common)
@@ -188,9 +189,16 @@ class Facts:
         self._centroid = centroid
         self._centroid_norm = math.sqrt(sum(v * v for v in centroid.values())) or 1.0
 
-    def similarity(self, a: str, b: str) -> float:
-        """Cosine of the two sentences' content words, each weighted by its rarity in the run."""
+    def similarity(self, a: str, b: str, figures: bool = True) -> float:
+        """Cosine of the two sentences' content words, each weighted by its rarity in the run;
+        without `figures`, numbers are left out ("three died" and "four died" are parallel)."""
         wa, wb = self._analysis[a].content, self._analysis[b].content
+        if not figures:
+            wa = {w for w in wa if not _is_figure(w)}
+            wb = {w for w in wb if not _is_figure(w)}
+            norm_a = math.sqrt(sum(self._idf[w] ** 2 for w in wa)) or 1.0
+            norm_b = math.sqrt(sum(self._idf[w] ** 2 for w in wb)) or 1.0
+            return sum(self._idf[w] ** 2 for w in wa & wb) / (norm_a * norm_b)
         shared = sum(self._idf[w] ** 2 for w in wa & wb)
         return shared / (self._norm[a] * self._norm[b])
 
@@ -221,13 +229,16 @@ class Facts:
     def groups(self, article_ids: Sequence[str] | None = None) -> list[FactGroup]:
         """Fact groups over the sentences of `article_ids` (default: all), each sentence in one.
 
-        The sentence with the most (and closest) same-fact neighbours founds the first group and
-        takes its closest neighbour from each other article; then the next, among those left.
+        The sentence with the most (and closest) same-fact neighbours founds the first group;
+        its neighbours join, closest first, one per article, each only when it reports the same
+        fact as the founder and is related to every member already in (a sentence that tells
+        two facts does not pull both facts' sentences into one group). Then the next founder.
         """
         wanted = None if article_ids is None else set(article_ids)
         pool = [s for s in self.sentences if wanted is None or s.article_id in wanted]
         ids = {s.id for s in pool}
-        near = {s.id: {o: v for o, v in self.neighbours(s.id, ids).items() if v >= SAME_FACT}
+        near = {s.id: {o: v for o, v in self.neighbours(s.id, ids).items()
+                       if v >= SAME_FACT or self.clash(s.id, o) is not None}
                 for s in pool}
         order = sorted(pool, key=lambda s: (-sum(near[s.id].values()), s.article_no, s.position))
         taken: set[str] = set()
@@ -235,40 +246,68 @@ class Facts:
         for founder in order:
             if founder.id in taken:
                 continue
-            best: dict[str, tuple[float, str]] = {}
-            for other, value in near[founder.id].items():
-                if other in taken:
+            members = [founder]
+            articles = {founder.article_id}
+            for other, _ in sorted(near[founder.id].items(), key=lambda item: -item[1]):
+                candidate = self.by_id[other]
+                if other in taken or candidate.article_id in articles:
                     continue
-                article = self.by_id[other].article_id
-                if article not in best or value > best[article][0]:
-                    best[article] = (value, other)
-            members = [founder] + [self.by_id[o] for _, o in sorted(best.values(), reverse=True)]
+                if all(self._related(m.id, other) for m in members[1:]):
+                    members.append(candidate)
+                    articles.add(candidate.article_id)
             taken.update(m.id for m in members)
-            groups.append(self._settle(members))
+            groups.append(self._settle(members, ids))
         return groups
 
-    def _settle(self, members: list[SourceSentence]) -> FactGroup:
+    def _related(self, a: str, b: str) -> bool:
+        """Close enough to stay in one group with a member: near the same fact, or disputing it."""
+        return self.similarity(a, b) >= RELATED or self.clash(a, b) is not None
+
+    def _settle(self, members: list[SourceSentence], pool: set[str]) -> FactGroup:
         """The group with its disputes, and the member that shows it best.
 
-        Members that clash with the founder on a number, a date or a negation (in sentences
-        parallel enough to speak of one thing) are the other side of a dispute. Of the rest, the
-        sentence shown is the one the most outlets back (see `backs`); only those outlets count
-        for it, and only their sentences are cited.
+        Members that clash on a number, a date or a negation (in sentences parallel enough to
+        speak of one thing) take sides; the side the most outlets are on is the one shown, and
+        each other value is a side of a dispute. Of the shown side, the sentence shown is the
+        one the most outlets back (see `supports`); only those outlets count for it, and only
+        their sentences are cited.
         """
-        lead = members[0]
-        agreeing = [lead]
-        clashes: list[tuple[SourceSentence, str, str]] = []
-        for member in members[1:]:
-            clash = self.clash(lead.id, member.id)
+        founder = max(members, key=lambda m: (
+            len({o for x in members if self.clash(m.id, x.id) is None for o in x.outlets}),
+            -members.index(m)))
+        agreeing = [founder]
+        clashes: dict[str, list[tuple[SourceSentence, str]]] = {}
+        for member in (m for m in members if m is not founder):
+            # A clash with any member of the founder's side puts it on another side: two
+            # sentences may be too far apart in wording to compare, yet each near a third.
+            clash = next((c for a in agreeing if (c := self.clash(a.id, member.id))), None)
             if clash is None:
                 agreeing.append(member)
             else:
-                clashes.append((member, *clash))
+                mine = next((k for k in clashes if _same_value(k, clash[0])), clash[0])
+                clashes.setdefault(mine, []).append((member, clash[1]))
         shown, backing = self._best_backed(agreeing)
-        group = FactGroup(members=members, agreeing=[shown, *backing])
-        for member, mine, theirs in clashes:
-            group.disputes.append(_dispute(agreeing, mine, member, theirs))
+        backing += self._also_told(shown, [shown, *backing, *members], pool)
+        group = FactGroup(members=[founder, *(m for m in members if m is not founder)],
+                          agreeing=[shown, *backing])
+        for mine, others in clashes.items():
+            group.disputes.append(_dispute(agreeing, mine, others))
         return group
+
+    def _also_told(self, shown: SourceSentence, counted: Sequence[SourceSentence],
+                   pool: set[str]) -> list[SourceSentence]:
+        """Sentences of articles not yet counted that also back the shown one, though they sit
+        in another group: "the span fell at 6:40, killing two" tells of the dead too."""
+        heard = {m.article_id for m in counted}
+        best: dict[str, tuple[float, SourceSentence]] = {}
+        for other, value in self.neighbours(shown.id, pool).items():
+            sentence = self.by_id[other]
+            if sentence.article_id in heard or value < RELATED:
+                continue
+            if self.supports(sentence, shown) and self.clash(shown.id, other) is None and \
+                    value > best.get(sentence.article_id, (0.0, sentence))[0]:
+                best[sentence.article_id] = (value, sentence)
+        return [sentence for _, sentence in sorted(best.values(), key=lambda b: -b[0])]
 
     def _best_backed(self, agreeing: list[SourceSentence],
                      ) -> tuple[SourceSentence, list[SourceSentence]]:
@@ -298,7 +337,7 @@ class Facts:
     def clash(self, a: str, b: str) -> tuple[str, str] | None:
         """What sentence `a` says and `b` says otherwise, e.g. ('3 people', '4 people'); None
         when they agree or are not parallel enough to tell."""
-        if self.similarity(a, b) < PARALLEL:
+        if self.similarity(a, b, figures=False) < PARALLEL:
             return None
         first, second = self._analysis[a], self._analysis[b]
         for (value, unit, text) in _quantities(first.tokens, self.by_id[a].text):
@@ -308,9 +347,6 @@ class Facts:
             if theirs and all(v not in mine for v, _ in theirs) and \
                     value not in {v for v, _ in theirs}:
                 return text, theirs[0][1]
-        days_a, days_b = _weekdays(first.tokens), _weekdays(second.tokens)
-        if days_a and days_b and not days_a & days_b:
-            return ", ".join(sorted(days_a)), ", ".join(sorted(days_b))
         shared = first.content & second.content
         if denied := sorted(first.negated & second.plain & shared):
             return f"not {denied[0]}", denied[0]
@@ -333,6 +369,9 @@ def _quantities(tokens: Sequence[Token], text: str) -> list[tuple[str, str, str]
             continue
         for unit in tokens[i + 1:i + 3]:
             if unit.lower[:1].isdigit():
+                break
+            if unit.lower in ("am", "pm"):  # "2 a.m.": a time of day
+                out.append((value, "time", text[token.start:unit.end]))
                 break
             if is_content(unit):
                 out.append((value, unit.stem, text[token.start:unit.end]))
@@ -359,21 +398,32 @@ def _figures(tokens: Sequence[Token]) -> set[str]:
                   if t.lower in MONTHS and t.lower != "may"}
 
 
-def _weekdays(tokens: Sequence[Token]) -> set[str]:
-    return {WEEKDAYS[t.lower] for t in tokens if t.lower in WEEKDAYS}
+def _is_figure(stem: str) -> bool:
+    return stem[:1].isdigit() or stem in NUMBER_WORDS or stem in WORD_VALUES
 
 
-def _dispute(agreeing: Sequence[SourceSentence], mine: str, other: SourceSentence,
-             theirs: str) -> Dispute:
-    """'Sources differ: The Courier reports “3 people”; the Post “4 people”.'"""
-    ours = tuple(dict.fromkeys(outlet_name(o) for m in agreeing for o in m.outlets))
-    them = tuple(dict.fromkeys(outlet_name(o) for o in other.outlets))
-    text = (f"Sources differ: {_names(ours)} {'report' if len(ours) > 1 else 'reports'} "
-            f"“{mine}”; {_names(them)} “{theirs}”.")
-    return Dispute(text=text, sides=(
-        Side(outlets=ours, value=mine, citation=agreeing[0].citation()),
-        Side(outlets=them, value=theirs, citation=other.citation()),
-    ))
+def _dispute(agreeing: Sequence[SourceSentence], mine: str,
+             others: Sequence[tuple[SourceSentence, str]]) -> Dispute:
+    """'Sources differ: The Courier and the Ledger report “3 people”; the Post “4 people”.'"""
+    sides = [(mine, list(agreeing))]
+    for member, value in others:
+        same = next((side for side in sides[1:] if _same_value(side[0], value)), None)
+        if same is None:
+            sides.append((value, [member]))
+        else:
+            same[1].append(member)
+    parts = []
+    out = []
+    for n, (value, who) in enumerate(sides):
+        outlets = tuple(dict.fromkeys(outlet_name(o) for m in who for o in m.outlets))
+        verb = "" if n else (" report" if len(outlets) > 1 else " reports")
+        parts.append(f"{_names(outlets)}{verb} “{value}”")
+        out.append(Side(outlets=outlets, value=value, citation=who[0].citation()))
+    return Dispute(text=f"Sources differ: {'; '.join(parts)}.", sides=tuple(out))
+
+
+def _same_value(a: str, b: str) -> bool:
+    return " ".join(map(_value, a.lower().split())) == " ".join(map(_value, b.lower().split()))
 
 
 def _names(outlets: Sequence[str]) -> str:

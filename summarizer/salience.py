@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from .facts import FactGroup, Facts, SourceSentence, is_quotable, standalone
+from .facts import SAME_FACT, FactGroup, Facts, SourceSentence, is_quotable, standalone
 
 # Weights of a fact's worth: outlets reporting it dominate; the rest breaks ties among
 # single-outlet facts, so that a lead sentence helps but cannot crowd out the rest.
@@ -83,7 +83,11 @@ def select(facts: Facts, ranked: Sequence[Candidate], limit: int) -> list[Candid
             new = any(m.article_id not in heard for m in c.group.members)
             return c.score - REDUNDANCY * likeness + (NEW_ARTICLE if new else 0.0)
 
-        best = max(left, key=gain)
+        # A candidate that reports a fact already told (by another outlet's words) waits
+        # until nothing new is left.
+        fresh = [c for c in left
+                 if all(_likeness(facts, c, other) < SAME_FACT for other in chosen)]
+        best = max(fresh or left, key=gain)
         left.remove(best)
         chosen.append(best)
         heard.update(m.article_id for m in best.group.members)
