@@ -191,7 +191,7 @@ def _markdown_body(part: _Section, notes: _Notes) -> list[str]:
     for dispute in part.disputes:
         sides = "; ".join(f"{_who(side.outlets)} {_reports(side.outlets)} “{side.value}” "
                           f"[{notes.number(side.citation)}]" for side in dispute.sides)
-        lines += [f"Sources differ: {_fact(dispute)}. {sides}.", ""]
+        lines += [f"Sources differ: {sides}.", ""]
     return lines
 
 
@@ -251,8 +251,7 @@ def _html_body(part: _Section, notes: _Notes) -> list[str]:
         sides = "; ".join(f"{escape(_who(side.outlets))} {_reports(side.outlets)} "
                           f"“{escape(side.value)}”{_html_cite(side.citation, notes)}"
                           for side in dispute.sides)
-        body.append(f'<p class="dispute"><strong>Sources differ:</strong> '
-                    f"{escape(_fact(dispute))}. {sides}.</p>")
+        body.append(f'<p class="dispute"><strong>Sources differ:</strong> {sides}.</p>')
     return body
 
 
@@ -291,14 +290,6 @@ def _left_out(dropped: int) -> str:
 
 def _sentences_word(n: int) -> str:
     return "sentence" if n == 1 else "sentences"
-
-
-def _fact(dispute: Dispute) -> str:
-    """What the sources differ on, without a lead-in the dispute's text may already carry."""
-    text = dispute.text.strip()
-    if text.lower().startswith("sources differ"):
-        text = text[len("sources differ"):].lstrip(" :,-—")
-    return text.rstrip(" .")
 
 
 def _who(outlets: tuple[str, ...]) -> str:

@@ -160,12 +160,12 @@ def test_sentences_across_articles_say_how_many_sources_back_them():
 def test_a_dispute_shows_each_side_with_its_quote():
     md = to_markdown(_one_off())
     line = next(x for x in md.splitlines() if x.startswith("Sources differ:"))
-    assert line == ("Sources differ: the bridge's length. Courier reports “140 meters” [4]; "
+    assert line == ("Sources differ: Courier reports “140 meters” [4]; "
                     "Ledger and Post report “150 meters” [5].")
     notes = _notes(md)
     assert notes[4] == LONG_1.quote and notes[5] == LONG_2.quote
     read, _ = _reading(to_html(_one_off()))
-    assert ("Sources differ: the bridge's length. Courier reports “140 meters”[4]; "
+    assert ("Sources differ: Courier reports “140 meters”[4]; "
             "Ledger and Post report “150 meters”[5].") in read
 
 
@@ -215,7 +215,7 @@ def test_a_digest_shows_story_disputes_and_what_was_left_out():
     bridge, repairs = re.split(r"^### ", md, flags=re.MULTILINE)[1:3]
     assert "*from articles 1, 2 · Courier, Ledger, Post*" in bridge
     assert f"{FUSED.text} [1][2] (3 of 4 sources)" in bridge
-    assert "Sources differ: the bridge's length." in bridge
+    assert "Sources differ: Courier reports “140 meters”" in bridge
     assert "_1 sentence left out: unsupported._" in bridge
     assert "*from articles 3 · unknown outlet*" in repairs
     assert "_No sentence across these articles could be shown; see the articles below._" in repairs
