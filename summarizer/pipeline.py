@@ -245,7 +245,8 @@ class _Run:
         ranked = rank_groups(self.facts, groups, total, told)
         limit = min(OVERVIEW_SENTENCES, max(OVERVIEW_MIN_SENTENCES, len(wanted) + 2))
         about = f"These sentences come from {len(wanted)} articles about one story."
-        chosen = await self.choose(select(self.facts, ranked, POOL * limit), limit, about)
+        chosen = await self.choose(select(self.facts, ranked, POOL * limit), limit, about,
+                                   across=True)
         disputes = [d for g in groups for d in g.disputes]
         return await self.write(chosen, total), disputes
 
@@ -271,9 +272,20 @@ class _Run:
         return len({o for a in self.prepared.articles
                     if article_ids is None or a.id in article_ids for o in outlet_keys(a)})
 
-    async def choose(self, pool: list[Candidate], limit: int, about: str) -> list[Candidate]:
+    async def choose(self, pool: list[Candidate], limit: int, about: str,
+                     across: bool = False) -> list[Candidate]:
         """The model picks `limit` of the pool, most important first; salience fills any gap
-        its answer leaves. A pool no larger than `limit` needs no call."""
+        its answer leaves. Across articles, facts several outlets report are kept whatever it
+        picks (no model judges better than the outlets that chose to print them). A pool no
+        larger than `limit` needs no call."""
+        kept = [c for c in pool if across and len(c.group.outlets()) > 1][:limit]
+        if len(pool) <= limit or len(kept) == limit:
+            return sorted(pool[:limit] if len(pool) <= limit else kept, key=pool.index)
+        rest = [c for c in pool if c not in kept]
+        return sorted(kept + await self._pick(rest, limit - len(kept), about), key=pool.index)
+
+    async def _pick(self, pool: list[Candidate], limit: int, about: str) -> list[Candidate]:
+        """The model's choice of `limit` from the pool, filled in salience order."""
         if len(pool) <= limit:
             return pool
         prompt = prompts.load("choose")
@@ -287,10 +299,9 @@ class _Run:
         reply = await self._call(prompt, messages, offered, "ids", limit)
         by_id = {c.shown.id: c for c in pool}
         picked = [by_id[i] for i in parse_choice(reply, [i.id for i in offered])][:limit]
-        picked += [c for c in pool if c not in picked][: limit - len(picked)]
         # The model chooses; the telling order stays the salience order, so the fact most
         # outlets report comes first whatever order a small model answers in.
-        return sorted(picked, key=pool.index)
+        return picked + [c for c in pool if c not in picked][: limit - len(picked)]
 
     async def write(self, chosen: list[Candidate], total: int | None) -> list[Sentence]:
         """Each chosen fact as one sentence: quoted, or fused where the model's words hold."""
