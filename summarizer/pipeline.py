@@ -309,7 +309,7 @@ class _Run:
             return [quoted(c, total) for c in chosen]
         prompt = prompts.load("fuse")
         budget = self.budget(prompt, lines="")
-        items = fusion_items(chosen)
+        items = fusion_items(chosen, across=total is not None)
         batches = pack([f"[{i.id}] {i.text}" for i in items], self.backend.count_tokens, budget)
         parts = await asyncio.gather(*(
             self._fuse(prompt, [chosen[k] for k in batch], [items[k] for k in batch], total)

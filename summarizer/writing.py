@@ -36,10 +36,12 @@ def choice_items(candidates: Sequence[Candidate]) -> tuple[Item, ...]:
     return tuple(Item(id=c.shown.id, text=_one_line(c.shown.text)) for c in candidates)
 
 
-def fusion_items(candidates: Sequence[Candidate]) -> tuple[Item, ...]:
-    """The candidates as the model sees them when it restates: id and every member's words."""
+def fusion_items(candidates: Sequence[Candidate], across: bool) -> tuple[Item, ...]:
+    """The candidates as the model sees them when it restates: id and the words it may use
+    (across articles, every member's; in one article's summary, its own sentence)."""
     return tuple(Item(id=c.shown.id, text=" | ".join(
-        _one_line(m.text) for m in _members(c)[:FUSED_MEMBERS])) for c in candidates)
+        _one_line(m.text) for m in (_members(c)[:FUSED_MEMBERS] if across else [c.shown])))
+        for c in candidates)
 
 
 def render_items(items: Sequence[Item]) -> str:
@@ -75,11 +77,14 @@ def quoted(candidate: Candidate, total_outlets: int | None = None) -> Sentence:
 def fused(text: str, candidate: Candidate, threshold: float,
           total_outlets: int | None = None) -> Sentence | str:
     """The model's sentence when its group's sentences support it, else the reason it fails."""
-    verdict = Sources([m.text for m in _members(candidate)[:FUSED_MEMBERS]]).check(text, threshold)
+    # Checked against exactly the sentences it will cite: in one article's summary, its own.
+    members = _members(candidate)[:FUSED_MEMBERS] if total_outlets is not None \
+        else [candidate.shown]
+    verdict = Sources([m.text for m in members]).check(text, threshold)
     if not verdict.supported:
         return verdict.reason or "not supported by its sources"
     return Sentence(text=text, support="supported", written="fused",
-                    citations=_citations(candidate, total_outlets),
+                    citations=tuple(m.citation() for m in members),
                     sources=_count(candidate, total_outlets))
 
 
