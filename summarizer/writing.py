@@ -16,12 +16,14 @@ from .facts import SourceSentence, outlet_name
 from .llm.base import Item
 from .models import Citation, Sentence, SourceCount
 from .salience import Candidate
-from .support import Sources
+from .support import Sources, is_content, tokenize
 
 Writing = Literal["quoted", "fused"]
 WritingSetting = Literal["quoted", "fused", "auto"]
 ID_LINE = re.compile(r"^\s*\[\s*(\d+\.\d+)\s*\]\s*(.*)$")
 FUSED_MEMBERS = 4  # members a restatement is written from and checked against
+# A restatement may bring a word or two of its own ("died" for "were killed"); more is new matter.
+NOVEL_WORDS = 2
 
 
 def resolve_mode(setting: WritingSetting, *, small_model: bool) -> Writing:
@@ -80,12 +82,22 @@ def fused(text: str, candidate: Candidate, threshold: float,
     # Checked against exactly the sentences it will cite: in one article's summary, its own.
     members = _members(candidate)[:FUSED_MEMBERS] if total_outlets is not None \
         else [candidate.shown]
+    novel = _novel_words(text, members)
+    if len(novel) > NOVEL_WORDS:
+        return f"words {', '.join(repr(w) for w in novel)} are in none of its sources"
     verdict = Sources([m.text for m in members]).check(text, threshold)
     if not verdict.supported:
         return verdict.reason or "not supported by its sources"
     return Sentence(text=text, support="supported", written="fused",
                     citations=tuple(m.citation() for m in members),
                     sources=_count(candidate, total_outlets))
+
+
+def _novel_words(text: str, members: Sequence[SourceSentence]) -> list[str]:
+    """Content words of a restatement that none of its sources uses, in any form."""
+    known = {t.stem for m in members for t in tokenize(m.text)}
+    return list(dict.fromkeys(t.lower for t in tokenize(text)
+                              if is_content(t) and t.stem not in known))
 
 
 def _members(candidate: Candidate) -> list[SourceSentence]:

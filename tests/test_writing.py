@@ -86,8 +86,21 @@ def test_an_invented_restatement_is_asked_again_with_the_reason_then_quoted():
     retries = [r for r in fuses if len(r.messages) > 2]
     assert retries and len(retries) * 2 == len(fuses)  # one re-ask per batch, no more
     feedback = retries[0].messages[-1].content
-    assert "UN Security Council" in feedback and "450" in feedback
+    assert "'security'" in feedback and "'engineers'" in feedback  # what it made up
     assert retries[0].messages[-2].role == "assistant"
+
+
+def test_a_restatement_that_brings_its_own_attribution_is_refused():
+    def misattribute(request: CompletionRequest) -> str:
+        if request.reply != "lines":
+            return lead_sentences(request)
+        return "\n".join(f"[{item.id}] {item.text.split(' | ')[0].rstrip('.')}, according to "
+                          "the county's published capital plan." for item in request.items)
+
+    result = _run(_examples(), ScriptedBackend(default=misattribute))
+    assert result.writing.fused_kept == 0
+    assert not any("capital plan." in s.text and s.written == "fused"
+                   for s in _sentences(result))
 
 
 def test_a_restatement_fixed_on_the_re_ask_is_kept():
