@@ -11,6 +11,7 @@ import json
 import re
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -239,7 +240,7 @@ class SqliteEngine:
             # autocommit (isolation_level=None); the timeout waits out another process's write
             self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None,
                                        check_same_thread=False)
-            self._db.execute("PRAGMA journal_mode=WAL")
+            _set_wal(self._db)
             self._db.execute("PRAGMA synchronous=NORMAL")
         except (OSError, sqlite3.Error) as e:
             raise ConfigError(
@@ -255,6 +256,19 @@ class SqliteEngine:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+
+def _set_wal(db: sqlite3.Connection, attempts: int = 100) -> None:
+    """WAL mode; while another connection is creating the same new file, SQLite answers "database
+    is locked" at once (no busy wait for a journal-mode change), so wait a little and ask again."""
+    for attempt in range(attempts):
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) or attempt == attempts - 1:
+                raise
+            time.sleep(0.05)
 
 
 class PostgresSession:
