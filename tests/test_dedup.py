@@ -48,26 +48,23 @@ def test_a_paragraph_shared_by_two_articles_is_kept_in_the_first_only():
     assert result.duplicates[0].duplicate_of == first.id
 
 
+LONG_REPORT = (f"{REPORT} Rescue teams moved forty families from houses near the old bridge "
+               "before midnight, and the weather service warned that more rain would fall on "
+               "the hills above the valley on Wednesday.")
+
+
 def test_a_near_duplicate_paragraph_is_removed():
-    long_report = (f"{REPORT} Rescue teams moved forty families from houses near the old "
-                   "bridge before midnight, and the weather service warned that more rain "
-                   "would fall on the hills above the valley on Wednesday.")
-    edited = long_report.replace("forty families", "40 families")
-    first = _article(f"One\n{long_report}", "one.txt")
-    second = _article(f"Two\n{edited}", "two.txt")
-    result = dedup([first, second])
+    edited = LONG_REPORT.replace("forty families", "40 families")
+    result = dedup([_article(f"One\n{LONG_REPORT}", "one.txt"),
+                    second := _article(f"Two\n{edited}", "two.txt")])
     assert _kept_paragraphs(result, second) == ["Two"]
     assert result.duplicates[0].text == edited
 
 
 def test_a_near_copy_that_gives_another_number_is_kept_so_the_dispute_shows():
-    long_report = (f"{REPORT} Rescue teams moved forty families from houses near the old "
-                   "bridge before midnight, and the weather service warned that more rain "
-                   "would fall on the hills above the valley on Wednesday.")
-    other_count = long_report.replace("forty families", "fifty families")
-    first = _article(f"One\n{long_report}", "one.txt")
-    second = _article(f"Two\n{other_count}", "two.txt")
-    result = dedup([first, second])
+    other_count = LONG_REPORT.replace("forty families", "fifty families")
+    result = dedup([_article(f"One\n{LONG_REPORT}", "one.txt"),
+                    second := _article(f"Two\n{other_count}", "two.txt")])
     assert _kept_paragraphs(result, second) == ["Two", other_count]
     assert result.duplicates == []
 

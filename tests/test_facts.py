@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from conftest import EXAMPLES
 
 from summarizer.clean import clean_document
@@ -71,21 +72,17 @@ def test_a_different_count_in_parallel_sentences_is_a_dispute_naming_both_sides(
     assert group.outlets() == {"The Courier", "The Ledger"}
 
 
-def test_a_different_date_or_a_denial_is_a_dispute():
-    day = _facts([
-        _doc(1, "Bridge\nThe Kessing Street bridge will reopen to traffic on May 12 after the "
-                "repairs, the county said.", "A"),
-        _doc(2, "Bridge\nThe Kessing Street bridge will reopen to traffic on May 13 after the "
-                "repairs, the county said.", "B"),
-    ])
-    assert [len(g.disputes) for g in day.groups() if len(g.members) > 1] == [1]
-    denial = _facts([
-        _doc(1, "Talks\nThe union accepted the pay offer from Tarrow Railways on Thursday "
-                "evening.", "A"),
-        _doc(2, "Talks\nThe union did not accept the pay offer from Tarrow Railways on Thursday "
-                "evening.", "B"),
-    ])
-    assert [len(g.disputes) for g in denial.groups() if len(g.members) > 1] == [1]
+@pytest.mark.parametrize("ours, theirs", [
+    ("The Kessing Street bridge will reopen to traffic on May 12 after the repairs, the county "
+     "said.",
+     "The Kessing Street bridge will reopen to traffic on May 13 after the repairs, the county "
+     "said."),
+    ("The union accepted the pay offer from Tarrow Railways on Thursday evening.",
+     "The union did not accept the pay offer from Tarrow Railways on Thursday evening."),
+])
+def test_a_different_date_or_a_denial_is_a_dispute(ours: str, theirs: str):
+    facts = _facts([_doc(1, f"Report\n{ours}", "A"), _doc(2, f"News\n{theirs}", "B")])
+    assert [len(g.disputes) for g in facts.groups() if len(g.members) > 1] == [1]
 
 
 def test_the_same_numbers_written_as_words_and_digits_agree():
