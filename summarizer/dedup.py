@@ -6,6 +6,7 @@ import hashlib
 import re
 from collections.abc import Set
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import xxhash
 from datasketch import MinHash, MinHashLSH
@@ -27,6 +28,10 @@ COPY_PARAGRAPH_THRESHOLD = 0.7
 
 QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'", "`": "'", "´": "'"})
 WORD = re.compile(r"\w+")
+# Words that change what a sentence says when swapped: days, months and denials.
+TELLING_WORDS = frozenset(
+    "monday tuesday wednesday thursday friday saturday sunday january february march april may "
+    "june july august september october november december not no never".split())
 # Number words as digits, so that "forty families" and "40 families" give the same figure.
 NUMBER_WORDS = {
     **{w: str(n) for n, w in enumerate("zero one two three four five six seven eight nine ten "
@@ -168,6 +173,8 @@ class BodyIndex:
         owners = set(self._owners.get(sketch.digest, ()))
         if sketch.minhash is not None:
             for key in self._lsh.query(sketch.minhash):
+                if key.rsplit(":", 1)[0] in owners:
+                    continue  # already known to hold it: no need to compare again
                 other = self._shingles[key]
                 union = len(sketch.shingles | other)
                 if len(sketch.shingles & other) / union >= COPY_PARAGRAPH_THRESHOLD \
@@ -264,14 +271,16 @@ def _near_match(lsh: MinHashLSH, shingles: set[str], shingles_of: dict[str, set[
 
 
 def same_figures(shingles: Set[str], other: Set[str]) -> bool:
-    """Whether two near-identical texts give the same numbers. Copies that differ in one are
-    kept apart: "four dead" against "three dead" is a dispute to show, not a copy to drop."""
-    return _figures(shingles) == _figures(other)
+    """Whether two near-identical texts give the same numbers, days and months, and deny the
+    same things. Copies that differ in one are kept apart: "four dead" against "three dead", or
+    "has not asked" against "has asked", is a dispute to show, not a copy to drop."""
+    return _figures(frozenset(shingles)) == _figures(frozenset(other))
 
 
-def _figures(shingles: Set[str]) -> set[str]:
-    return {NUMBER_WORDS.get(w, w) for shingle in shingles for w in shingle.split()
-            if w[:1].isdigit() or w in NUMBER_WORDS}
+@lru_cache(maxsize=4096)
+def _figures(shingles: frozenset[str]) -> frozenset[str]:
+    return frozenset(NUMBER_WORDS.get(w, w) for shingle in shingles for w in shingle.split()
+                     if w[:1].isdigit() or w in NUMBER_WORDS or w in TELLING_WORDS)
 
 
 def _shingles(text: str, n: int) -> set[str]:

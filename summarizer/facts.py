@@ -29,6 +29,7 @@ SHOWN_CANDIDATES = 6  # members tried as the group's shown sentence
 MAX_POSTINGS = 200  # a word in more sentences than this finds no candidates (too common)
 UNKNOWN_OUTLET = "unknown outlet"
 DATELINE = re.compile(r"^[A-Z][A-Z .,'-]{1,40}\s*\([^)]{2,40}\)\s*[-–—]+\s*")
+WORD = re.compile(r"\w+")
 END = re.compile(r"[.!?…]['\"”’)\]]*$")
 NUMBER_WORDS = frozenset(
     "two three four five six seven eight nine ten eleven twelve twenty thirty forty fifty "
@@ -105,13 +106,23 @@ def source_sentences(articles: Sequence[Article], paragraphs: Mapping[str, Seque
             start += _dateline_length(article.text[start:end])
             text = article.text[start:end]
             outlets = outlet_keys(article) + tuple(
-                o for copy, theirs in copies[article.id] if normalise(text) in copy
+                o for copy, theirs in copies[article.id] if _copied(text, copy)
                 for o in theirs)
             out.append(SourceSentence(
                 id=f"{no}.{k}", article_id=article.id, article_no=no, start=start, end=end,
                 text=text, position=(k - 1) / max(1, len(spans) - 1),
                 outlets=tuple(dict.fromkeys(outlets))))
     return out
+
+
+def _copied(sentence: str, copy: str) -> bool:
+    """Whether a paragraph left out as a (near) copy carries this sentence: verbatim, or with
+    nearly all its words (a wire copy with a word respelt)."""
+    text = normalise(sentence)
+    if text in copy:
+        return True
+    words = set(WORD.findall(text))
+    return len(words) >= 6 and len(words & set(WORD.findall(copy))) >= 0.85 * len(words)
 
 
 def _is_masthead(paragraph: str, article: Article) -> bool:
@@ -180,8 +191,11 @@ class Facts:
         self._postings = postings
         total = max(1, len(self.sentences))
         self._idf = {w: math.log(1 + total / len(ids)) for w, ids in postings.items()}
-        self._norm = {s.id: math.sqrt(sum(self._idf[w] ** 2 for w in self._analysis[s.id].content))
-                      or 1.0 for s in self.sentences}
+        self._norm = {s.id: self._length(self._analysis[s.id].content) for s in self.sentences}
+        # The same without figures, for telling "three died" and "four died" apart as parallel.
+        self._plain = {s.id: {w for w in self._analysis[s.id].content if not _is_figure(w)}
+                       for s in self.sentences}
+        self._plain_norm = {sid: self._length(words) for sid, words in self._plain.items()}
         centroid: dict[str, float] = defaultdict(float)
         for s in self.sentences:
             for w in self._analysis[s.id].content:
@@ -189,16 +203,16 @@ class Facts:
         self._centroid = centroid
         self._centroid_norm = math.sqrt(sum(v * v for v in centroid.values())) or 1.0
 
+    def _length(self, words: set[str]) -> float:
+        return math.sqrt(sum(self._idf[w] ** 2 for w in words)) or 1.0
+
     def similarity(self, a: str, b: str, figures: bool = True) -> float:
         """Cosine of the two sentences' content words, each weighted by its rarity in the run;
         without `figures`, numbers are left out ("three died" and "four died" are parallel)."""
-        wa, wb = self._analysis[a].content, self._analysis[b].content
         if not figures:
-            wa = {w for w in wa if not _is_figure(w)}
-            wb = {w for w in wb if not _is_figure(w)}
-            norm_a = math.sqrt(sum(self._idf[w] ** 2 for w in wa)) or 1.0
-            norm_b = math.sqrt(sum(self._idf[w] ** 2 for w in wb)) or 1.0
-            return sum(self._idf[w] ** 2 for w in wa & wb) / (norm_a * norm_b)
+            shared = sum(self._idf[w] ** 2 for w in self._plain[a] & self._plain[b])
+            return shared / (self._plain_norm[a] * self._plain_norm[b])
+        wa, wb = self._analysis[a].content, self._analysis[b].content
         shared = sum(self._idf[w] ** 2 for w in wa & wb)
         return shared / (self._norm[a] * self._norm[b])
 
@@ -210,21 +224,29 @@ class Facts:
 
     def neighbours(self, sid: str, among: set[str] | None = None) -> dict[str, float]:
         """Sentences of other articles that share words with this one, and their similarity."""
-        me = self.by_id[sid]
-        seen: set[str] = set()
-        out: dict[str, float] = {}
+        return {other: shared / (self._norm[sid] * self._norm[other])
+                for other, (shared, _) in self._shared(sid, among).items()}
+
+    def _shared(self, sid: str, among: set[str] | None) -> dict[str, tuple[float, float]]:
+        """Per sentence of another article that shares words with this one: the weight of the
+        shared words, with and without figures, summed along the inverted index (no pair is
+        compared word by word)."""
+        article = self.by_id[sid].article_id
+        out: dict[str, list[float]] = {}
         for word in self._analysis[sid].content:
             ids = self._postings[word]
             if len(ids) > MAX_POSTINGS:
                 continue
+            weight = self._idf[word] ** 2
+            plain = 0.0 if _is_figure(word) else weight
             for other in ids:
-                if other in seen or self.by_id[other].article_id == me.article_id:
+                if self.by_id[other].article_id == article or \
+                        (among is not None and other not in among):
                     continue
-                if among is not None and other not in among:
-                    continue
-                seen.add(other)
-                out[other] = self.similarity(sid, other)
-        return out
+                sums = out.setdefault(other, [0.0, 0.0])
+                sums[0] += weight
+                sums[1] += plain
+        return {other: (a, b) for other, (a, b) in out.items()}
 
     def groups(self, article_ids: Sequence[str] | None = None) -> list[FactGroup]:
         """Fact groups over the sentences of `article_ids` (default: all), each sentence in one.
@@ -237,9 +259,7 @@ class Facts:
         wanted = None if article_ids is None else set(article_ids)
         pool = [s for s in self.sentences if wanted is None or s.article_id in wanted]
         ids = {s.id for s in pool}
-        near = {s.id: {o: v for o, v in self.neighbours(s.id, ids).items()
-                       if v >= SAME_FACT or self.clash(s.id, o) is not None}
-                for s in pool}
+        near = {s.id: self._near(s.id, ids) for s in pool}
         order = sorted(pool, key=lambda s: (-sum(near[s.id].values()), s.article_no, s.position))
         taken: set[str] = set()
         groups = []
@@ -258,6 +278,16 @@ class Facts:
             taken.update(m.id for m in members)
             groups.append(self._settle(members, ids))
         return groups
+
+    def _near(self, sid: str, among: set[str]) -> dict[str, float]:
+        """Sentences that report the same fact as this one, or dispute it, by similarity."""
+        out = {}
+        for other, (shared, plain) in self._shared(sid, among).items():
+            value = shared / (self._norm[sid] * self._norm[other])
+            parallel = plain / (self._plain_norm[sid] * self._plain_norm[other])
+            if value >= SAME_FACT or (parallel >= PARALLEL and self.clash(sid, other)):
+                out[other] = value
+        return out
 
     def _related(self, a: str, b: str) -> bool:
         """Close enough to stay in one group with a member: near the same fact, or disputing it."""

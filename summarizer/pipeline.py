@@ -43,6 +43,7 @@ from .salience import Candidate, rank_groups, rank_sentences, select
 from .settings import Settings
 from .support import DEFAULT_THRESHOLD, Sources
 from .writing import (
+    Outlets,
     WritingSetting,
     choice_items,
     fused,
@@ -224,11 +225,11 @@ class _Run:
     async def _article(self, article: Article) -> list[Sentence]:
         sentences = self.prepared.sentences_of(article.id)
         ranked = rank_sentences(self.facts, sentences, self.prepared.group_of,
-                                self._total_outlets())
+                                len(self._outlets()))
         if not ranked:
             return []
         limit = _sentences_for(len(ranked))
-        about = f"These sentences come from one article headed: {article.title or 'untitled'}."
+        about = "These sentences come from one news article."  # its title is untrusted text
         chosen = await self.choose(select(self.facts, ranked, POOL * limit), limit, about)
         chosen.sort(key=lambda c: c.shown.position)
         return await self.write(chosen, None)
@@ -241,14 +242,14 @@ class _Run:
                   if any(m.article_id in wanted for m in g.members)]
         if len(wanted) < len(self.prepared.articles):
             groups = self.facts.groups(article_ids)
-        total = self._total_outlets(wanted)
-        ranked = rank_groups(self.facts, groups, total, told)
+        outlets = self._outlets(wanted)
+        ranked = rank_groups(self.facts, groups, len(outlets), told)
         limit = min(OVERVIEW_SENTENCES, max(OVERVIEW_MIN_SENTENCES, len(wanted) + 2))
         about = f"These sentences come from {len(wanted)} articles about one story."
         chosen = await self.choose(select(self.facts, ranked, POOL * limit), limit, about,
                                    across=True)
         disputes = [d for g in groups for d in g.disputes]
-        return await self.write(chosen, total), disputes
+        return await self.write(chosen, outlets), disputes
 
     async def story(self, group: Story, summaries: list[ArticleSummary],
                     earlier: Sequence[Earlier]) -> StorySummary:
@@ -268,9 +269,11 @@ class _Run:
                             summary=tuple(sentences), update_of=update_of,
                             disputes=tuple(disputes))
 
-    def _total_outlets(self, article_ids: set[str] | None = None) -> int:
-        return len({o for a in self.prepared.articles
-                    if article_ids is None or a.id in article_ids for o in outlet_keys(a)})
+    def _outlets(self, article_ids: set[str] | None = None) -> Outlets:
+        """The outlets of these articles (default: all), each article with no known outlet
+        one of its own."""
+        return frozenset(o for a in self.prepared.articles
+                         if article_ids is None or a.id in article_ids for o in outlet_keys(a))
 
     async def choose(self, pool: list[Candidate], limit: int, about: str,
                      across: bool = False) -> list[Candidate]:
@@ -303,21 +306,21 @@ class _Run:
         # outlets report comes first whatever order a small model answers in.
         return picked + [c for c in pool if c not in picked][: limit - len(picked)]
 
-    async def write(self, chosen: list[Candidate], total: int | None) -> list[Sentence]:
+    async def write(self, chosen: list[Candidate], outlets: Outlets | None) -> list[Sentence]:
         """Each chosen fact as one sentence: quoted, or fused where the model's words hold."""
         if self.mode == "quoted" or not chosen:
-            return [quoted(c, total) for c in chosen]
+            return [quoted(c, outlets) for c in chosen]
         prompt = prompts.load("fuse")
         budget = self.budget(prompt, lines="")
-        items = fusion_items(chosen, across=total is not None)
+        items = fusion_items(chosen, across=outlets is not None)
         batches = pack([f"[{i.id}] {i.text}" for i in items], self.backend.count_tokens, budget)
         parts = await asyncio.gather(*(
-            self._fuse(prompt, [chosen[k] for k in batch], [items[k] for k in batch], total)
+            self._fuse(prompt, [chosen[k] for k in batch], [items[k] for k in batch], outlets)
             for batch in batches))
         return [s for part in parts for s in part]
 
     async def _fuse(self, prompt: prompts.Prompt, chosen: list[Candidate], items: list[Item],
-                    total: int | None) -> list[Sentence]:
+                    outlets: Outlets | None) -> list[Sentence]:
         """One restating call for a batch, one re-ask for the lines that fail, else quotes."""
         self.fused_attempted += len(chosen)
         messages = prompt.render(lines=render_items(items))
@@ -331,7 +334,7 @@ class _Run:
                     continue
                 text = written.get(c.shown.id)
                 results[c.shown.id] = "no line for this group" if text is None else \
-                    fused(text, c, self.options.threshold, total)
+                    fused(text, c, self.options.threshold, outlets)
             failed = {k: v for k, v in results.items() if isinstance(v, str)}
             if not failed or attempt or prompt.retry is None:
                 break
@@ -346,7 +349,7 @@ class _Run:
                 self.fused_kept += 1
                 out.append(result)
             else:
-                out.append(quoted(c, total))
+                out.append(quoted(c, outlets))
         return out
 
     async def _call(self, prompt: prompts.Prompt, messages: tuple[Message, ...],

@@ -30,10 +30,12 @@ class Candidate:
 
 def rank_groups(facts: Facts, groups: Sequence[FactGroup], total_outlets: int,
                 told: Callable[[str], bool] | None = None) -> list[Candidate]:
-    """Groups worth telling, best first; each shown by its best quotable member."""
+    """Groups worth telling, best first; each shown by its best quotable member. Where no
+    group has a quotable one (every line a fragment), fragments serve rather than nothing."""
+    quotable = any(best_member(g) is not None for g in groups)
     out = []
     for group in groups:
-        shown = best_member(group)
+        shown = best_member(group) if quotable else (group.agreeing or group.members)[0]
         if shown is None:
             continue
         score = OUTLETS * len(group.outlets()) / max(1, total_outlets) \
@@ -48,10 +50,9 @@ def rank_sentences(facts: Facts, sentences: Sequence[SourceSentence],
                    group_of: dict[str, FactGroup], total_outlets: int) -> list[Candidate]:
     """One article's own quotable sentences, best first; a fact other outlets also report
     counts for more."""
+    quotable = [s for s in sentences if is_quotable(s)] or list(sentences)
     out = []
-    for s in sentences:
-        if not is_quotable(s):
-            continue
+    for s in quotable:
         group = group_of[s.id]
         score = OUTLETS * (len(group.outlets()) - 1) / max(1, total_outlets) \
             + _worth(facts, s)

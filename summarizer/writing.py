@@ -14,7 +14,7 @@ from typing import Literal
 
 from .facts import SourceSentence, outlet_name
 from .llm.base import Item
-from .models import Citation, Sentence, SourceCount
+from .models import Sentence, SourceCount
 from .salience import Candidate
 from .support import Sources, is_content, tokenize
 
@@ -52,7 +52,8 @@ def render_items(items: Sequence[Item]) -> str:
 
 def parse_choice(reply: str, allowed: Sequence[str]) -> list[str]:
     """The ids a reply names, in its order, each once; ids it was not offered are ignored."""
-    found = re.findall(r"\[\s*(\d+\.\d+)\s*\]", reply)
+    # Only an id that opens a line counts: an id quoted inside prose is not a choice.
+    found = re.findall(r"^\s*\[\s*(\d+\.\d+)\s*\]", reply, re.MULTILINE)
     return [i for i in dict.fromkeys(found) if i in set(allowed)]
 
 
@@ -68,19 +69,24 @@ def parse_lines(reply: str, allowed: Sequence[str]) -> dict[str, str]:
     return out
 
 
-def quoted(candidate: Candidate, total_outlets: int | None = None) -> Sentence:
-    """The candidate's own sentence, verbatim. Across articles (`total_outlets` given) it cites
-    every member of its group; in one article's summary, only itself."""
+Outlets = frozenset[str]  # the outlet keys of the articles a summary is across
+
+
+def quoted(candidate: Candidate, outlets: Outlets | None = None) -> Sentence:
+    """The candidate's own sentence, verbatim. Across articles (`outlets` given) it cites every
+    member of its group and counts their outlets; in one article's summary, only itself."""
+    members = _members(candidate) if outlets is not None else [candidate.shown]
     return Sentence(text=candidate.shown.text, support="supported", written="quoted",
-                    citations=_citations(candidate, total_outlets),
-                    sources=_count(candidate, total_outlets))
+                    citations=tuple(m.citation() for m in members),
+                    sources=_count(members, outlets))
 
 
 def fused(text: str, candidate: Candidate, threshold: float,
-          total_outlets: int | None = None) -> Sentence | str:
+          outlets: Outlets | None = None) -> Sentence | str:
     """The model's sentence when its group's sentences support it, else the reason it fails."""
-    # Checked against exactly the sentences it will cite: in one article's summary, its own.
-    members = _members(candidate)[:FUSED_MEMBERS] if total_outlets is not None \
+    # Checked against exactly the sentences it will cite and count: in one article's summary,
+    # its own.
+    members = _members(candidate)[:FUSED_MEMBERS] if outlets is not None \
         else [candidate.shown]
     novel = _novel_words(text, members)
     if len(novel) > NOVEL_WORDS:
@@ -90,7 +96,7 @@ def fused(text: str, candidate: Candidate, threshold: float,
         return verdict.reason or "not supported by its sources"
     return Sentence(text=text, support="supported", written="fused",
                     citations=tuple(m.citation() for m in members),
-                    sources=_count(candidate, total_outlets))
+                    sources=_count(members, outlets))
 
 
 def _novel_words(text: str, members: Sequence[SourceSentence]) -> list[str]:
@@ -107,16 +113,13 @@ def _members(candidate: Candidate) -> list[SourceSentence]:
     return [candidate.shown, *others]
 
 
-def _citations(candidate: Candidate, total: int | None) -> tuple[Citation, ...]:
-    members = _members(candidate) if total is not None else [candidate.shown]
-    return tuple(m.citation() for m in members)
-
-
-def _count(candidate: Candidate, total: int | None) -> SourceCount | None:
-    if total is None:
+def _count(members: Sequence[SourceSentence], outlets: Outlets | None) -> SourceCount | None:
+    """How many of the summary's outlets the members speak for: "3 of 5 sources". An outlet
+    of an article outside the summary (whose copy of a paragraph was left out) is not one."""
+    if outlets is None:
         return None
-    keys = sorted({o for m in _members(candidate) for o in m.outlets})
-    return SourceCount(supporting=len(keys), total=total,
+    keys = sorted({o for m in members for o in m.outlets} & outlets)
+    return SourceCount(supporting=len(keys), total=len(outlets),
                        outlets=tuple(outlet_name(k) for k in keys))
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from summarizer.clean import clean_document
 from summarizer.dedup import ArticleIndex, dedup, normalise
 from summarizer.ingest import read_inputs
@@ -211,3 +213,12 @@ def test_the_examples_that_share_one_wire_paragraph_are_not_merged():
     assert len(result.articles) == 4
     assert [d.kind for d in result.duplicates].count("article") == 0
     assert all(len(a.sources) == 1 for a in result.articles)
+
+
+@pytest.mark.parametrize("change", [("Wednesday", "Thursday"), ("will", "will not")])
+def test_a_near_copy_with_another_day_or_a_denial_is_kept(change):
+    report = LONG_REPORT + " The county will reopen the bridge on Wednesday."
+    edited = report.replace(*change)
+    result = dedup([_article(f"One\n{report}", "one.txt"),
+                    second := _article(f"Two\n{edited}", "two.txt")])
+    assert _kept_paragraphs(result, second) == ["Two", edited]

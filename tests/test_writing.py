@@ -215,3 +215,31 @@ def test_whatever_the_model_answers_every_sentence_is_supported_and_quotes_verba
         assert sentence.support == "supported" and sentence.citations
         for c in sentence.citations:
             assert texts[c.article_id][c.start:c.end] == c.quote and c.quote
+
+
+def test_lines_without_full_stops_still_give_summaries_and_an_overview():
+    docs = [Document(origin="a.txt", source="A", text="Bridge shut\nThe county closed the old "
+                     "bridge on Monday after the storm\nEngineers will inspect the piers soon"),
+            Document(origin="b.txt", source="B", text="Storm damage\nThe storm flooded the "
+                     "lower town on Monday night\nSchools in the valley stayed closed")]
+    result = _run(docs, ScriptedBackend(), Options())
+    assert all(a.summary for a in result.articles) and result.overview
+
+
+def test_an_outlet_outside_the_summary_is_not_counted_for_it():
+    from summarizer.facts import FactGroup, SourceSentence
+    from summarizer.salience import Candidate
+    from summarizer.writing import quoted
+
+    def sentence(sid: str, outlets: tuple[str, ...]) -> SourceSentence:
+        return SourceSentence(id=sid, article_id=sid, article_no=1, start=0, end=len(FACT),
+                              text=FACT, position=0.0, outlets=outlets)
+
+    # The second outlet's copy of the paragraph sits in an article of another story.
+    shown = sentence("1.1", ("Courier", "Elsewhere Times"))
+    other = sentence("2.1", ("Post",))
+    candidate = Candidate(shown=shown, group=FactGroup(members=[shown, other],
+                                                       agreeing=[shown, other]), score=1.0)
+    count = quoted(candidate, frozenset({"Courier", "Post", "Ledger"})).sources
+    assert (count.supporting, count.total) == (2, 3)
+    assert count.outlets == ("Courier", "Post")
