@@ -10,7 +10,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import psycopg
 from fastapi import APIRouter, Depends, FastAPI, Request
@@ -95,6 +95,8 @@ class ArticlesIn(BaseModel):
 
 class SummaryOptions(BaseModel):
     strict: bool = False
+    # quoted | fused | auto, as `--writing`; unset: SUMMARIZER_WRITING
+    writing: Literal["quoted", "fused", "auto"] | None = None
     language: str | None = None  # accepted for forward compatibility; output is English
 
 
@@ -164,8 +166,9 @@ def _v1_routes(settings: Settings) -> APIRouter:
         records = [a.model_dump() for a in body.articles]
         if len(records) <= settings.sync_summary_articles:
             return JSONResponse(await service.summarize_now(
-                records, service.options(strict=body.options.strict)))
-        job = await service.request_summary(records, body.options.strict)
+                records, service.options(strict=body.options.strict,
+                                         writing=body.options.writing)))
+        job = await service.request_summary(records, body.options.strict, body.options.writing)
         return JSONResponse(_job_json(job), status_code=202,
                             headers={"Location": f"/v1/jobs/{job.id}"})
 

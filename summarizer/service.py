@@ -20,6 +20,7 @@ from .pipeline import Earlier, Options, digest, run_options, summarize
 from .render import to_html, to_json, to_markdown
 from .settings import Settings
 from .store import Job, Store
+from .writing import WritingSetting
 
 log = logging.getLogger(__name__)
 
@@ -154,11 +155,13 @@ class Service:
         _count_usage(result.usage)
         return to_json(result)
 
-    async def request_summary(self, records: Sequence[dict], strict: bool) -> Job:
+    async def request_summary(self, records: Sequence[dict], strict: bool,
+                              writing: WritingSetting | None = None) -> Job:
         """A background job for a summary too large to wait for; its input is kept first."""
         job, _ = await asyncio.to_thread(self.store.start_job, "summary", uuid4().hex)
         await asyncio.to_thread(self.store.put_job_payload, job.id,
-                                {"articles": list(records), "strict": strict})
+                                {"articles": list(records), "strict": strict,
+                                 "writing": writing})
         self._launch(job)
         return job
 
@@ -166,8 +169,9 @@ class Service:
         payload = await asyncio.to_thread(self.store.job_payload, job.id)
         if payload is None:
             raise InputError("the job's articles were not stored; post them again")
-        return await self.summarize_now(payload["articles"],
-                                        self.options(strict=payload.get("strict", False)),
+        options = self.options(strict=payload.get("strict", False),
+                               writing=payload.get("writing"))
+        return await self.summarize_now(payload["articles"], options,
                                         progress=_JobProgress(self.store, job.id))
 
     # -- digests ---------------------------------------------------------------------------------
@@ -251,9 +255,9 @@ class Service:
                                        texts=texts))
         return stories
 
-    def options(self, strict: bool = False) -> Options:
-        """The run options the settings give, strict or not."""
-        return run_options(self.settings, strict=strict)
+    def options(self, strict: bool = False, writing: WritingSetting | None = None) -> Options:
+        """The run options the settings give, with what the request asked for on top."""
+        return run_options(self.settings, strict=strict, writing=writing)
 
 
 class _JobProgress:

@@ -344,12 +344,19 @@ def test_a_direct_summary_answers_the_contract(make_server):
     with server.client() as client:
         answer = client.post("/v1/summaries", json={"articles": articles,
                                                      "options": {"strict": True}})
+        fused = client.post("/v1/summaries", json={"articles": articles,
+                                                    "options": {"writing": "fused"}})
+        wrong = client.post("/v1/summaries", json={"articles": articles,
+                                                    "options": {"writing": "poetic"}})
         health = client.get("/readyz")
         metrics = client.get("/metrics")
         docs_page = client.get("/docs")
     assert answer.status_code == 200
     data = answer.json()
     assert len(data["articles"]) == 2 and data["overview"]
+    assert data["writing"]["mode"] == "quoted"  # the scripted stand-in counts as small
+    assert fused.json()["writing"]["mode"] == "fused"
+    assert wrong.status_code == 422 and "writing" in wrong.text
     assert health.json() == {"status": "ready"}
     assert 'summarizer_http_requests_total{method="POST",route="/v1/summaries",status="200"}' \
         in metrics.text
