@@ -13,7 +13,7 @@ from datasketch import MinHash, MinHashLSH
 
 from .byline import strip_dateline
 from .clean import is_reporting
-from .models import Article, Duplicate
+from .models import UNKNOWN_OUTLET, Article, Duplicate
 
 NUM_PERM = 128
 ARTICLE_THRESHOLD = 0.8  # Jaccard of word 5-grams: wire copies with small edits
@@ -210,13 +210,20 @@ def _dedup_articles(articles: list[Article]) -> tuple[list[Article], list[Duplic
         original = index.find(article)
         if original is not None:
             first = kept[original]
-            sources = first.sources + tuple(s for s in article.sources if s not in first.sources)
-            kept[original] = first.model_copy(update={"sources": sources})
+            kept[original] = first.model_copy(update={"sources": merged_sources(first, article)})
             duplicates.append(duplicate_of(article, original))
             continue
         index.add(article)
         kept[article.id] = article
     return list(kept.values()), duplicates
+
+
+def merged_sources(first: Article, copy: Article) -> tuple[str, ...]:
+    """The outlets of an article and a copy of it. An article that names no outlet is still
+    one outlet: it is listed as "unknown outlet", once for each such article."""
+    mine = first.sources or (UNKNOWN_OUTLET,)
+    theirs = copy.sources or (UNKNOWN_OUTLET,)
+    return mine + tuple(s for s in theirs if s == UNKNOWN_OUTLET or s not in mine)
 
 
 def duplicate_of(article: Article, original: str) -> Duplicate:

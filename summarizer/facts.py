@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from .chunk import split_long
 from .dedup import Span, normalise
-from .models import Article, Citation, Dispute, Duplicate, Side
+from .models import UNKNOWN_OUTLET, Article, Citation, Dispute, Duplicate, Side
 from .support import MONTHS, WEEKDAYS, Token, is_content, split_polarity, tokenize
 from .text import split_sentences
 
@@ -27,7 +27,6 @@ RELATED = 0.375  # ... and above which a sentence may join a group all of whose 
 PARALLEL = 0.6  # ... above which a different number in them is a dispute, not another fact
 SHOWN_CANDIDATES = 6  # members tried as the group's shown sentence
 MAX_POSTINGS = 200  # a word in more sentences than this finds no candidates (too common)
-UNKNOWN_OUTLET = "unknown outlet"
 DATELINE = re.compile(r"^[A-Z][A-Z .,'-]{1,40}\s*\([^)]{2,40}\)\s*[-–—]+\s*")
 WORD = re.compile(r"\w+")
 END = re.compile(r"[.!?…]['\"”’)\]]*$")
@@ -72,9 +71,11 @@ class FactGroup:
 
 
 def outlet_keys(article: Article) -> tuple[str, ...]:
-    """Who carried an article; an article with no known outlet stands for one of its own."""
-    named = article.sources or ((article.source,) if article.source else ())
-    return named or (f"{UNKNOWN_OUTLET}#{article.id}",)
+    """Who carried an article; an article (or merged copy) with no known outlet stands for one
+    of its own."""
+    named = article.sources or ((article.source,) if article.source else (UNKNOWN_OUTLET,))
+    return tuple(f"{UNKNOWN_OUTLET}#{article.id}#{n}" if outlet == UNKNOWN_OUTLET else outlet
+                 for n, outlet in enumerate(named))
 
 
 def outlet_name(key: str) -> str:

@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+UNKNOWN_OUTLET = "unknown outlet"  # how an article that names no outlet is shown
+
 
 class Frozen(BaseModel):
     model_config = ConfigDict(frozen=True)

@@ -13,10 +13,9 @@ from html import escape
 from string import Template
 from typing import Any
 
-from .models import Article, Citation, Dispute, Result, Sentence, StorySummary
+from .models import UNKNOWN_OUTLET, Article, Citation, Dispute, Result, Sentence, StorySummary
 
 TITLE_WORDS = 10
-UNKNOWN_OUTLET = "unknown outlet"
 UNVERIFIED = "unverified"
 NO_PASSAGE = "no passage supports it"
 

@@ -222,3 +222,12 @@ def test_a_near_copy_with_another_day_or_a_denial_is_kept(change):
     result = dedup([_article(f"One\n{report}", "one.txt"),
                     second := _article(f"Two\n{edited}", "two.txt")])
     assert _kept_paragraphs(result, second) == ["Two", edited]
+
+
+def test_copies_of_articles_that_name_no_outlet_each_stay_one_outlet():
+    body = "\n".join(f"The county closed road number {k} in Tolvey on Monday because of the "
+                     "flood, the council said today." for k in range(5))
+    unnamed = _article(f"Headline\n{body}", "a.txt")
+    copy = _article(f"Copy\n{body}", "b.txt").model_copy(update={"sources": ("Reuters",)})
+    (merged,) = dedup([unnamed, copy]).articles
+    assert merged.sources == ("unknown outlet", "Reuters")
