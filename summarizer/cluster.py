@@ -331,10 +331,10 @@ def pick_title(members: Sequence[Article], times: Sequence[datetime | None],
     def rank(k: int) -> tuple[datetime, float, str]:
         centrality = sum(sims[k]) / len(sims[k])
         moment = times[k] or datetime.max
-        if times[k] is not None and len((members[k].published or "").strip()) <= 10:
+        if moment != datetime.max and len((members[k].published or "").strip()) <= 10:
             # A bare date (read off a byline, say) may be any hour of its day: it does not
             # come before a report stamped with a time that day.
-            moment = times[k].replace(hour=23, minute=59, second=59)
+            moment = moment.replace(hour=23, minute=59, second=59)
         return (moment, -centrality, members[k].id)
 
     return members[min(candidates, key=rank)].title
