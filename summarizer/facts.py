@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from .chunk import split_long
 from .dedup import Span, normalise
 from .models import UNKNOWN_OUTLET, Article, Citation, Dispute, Duplicate, Side
-from .support import MONTHS, WEEKDAYS, Token, is_content, split_polarity, tokenize
+from .support import MONTHS, OPPOSITE, WEEKDAYS, Token, is_content, split_polarity, tokenize
 from .text import split_sentences
 
 SAME_FACT = 0.45  # weighted cosine of content words above which two sentences report one fact
@@ -363,7 +363,7 @@ class Facts:
         where three report it.)"""
         mine, theirs = self._analysis[source.id], self._analysis[claim.id]
         return _figures(theirs.tokens) <= _figures(mine.tokens) \
-            and not (mine.negated & theirs.plain)
+            and not (mine.negated & theirs.plain) and _opposed(theirs, mine) is None
 
     def clash(self, a: str, b: str) -> tuple[str, str] | None:
         """What sentence `a` says and `b` says otherwise, e.g. ('3 people', '4 people'); None
@@ -383,7 +383,18 @@ class Facts:
             return f"not {denied[0]}", denied[0]
         if denied := sorted(second.negated & first.plain & shared):
             return denied[0], f"not {denied[0]}"
-        return None
+        return _opposed(first, second)
+
+
+def _opposed(first: _Analysis, second: _Analysis) -> tuple[str, str] | None:
+    """A word of one sentence whose opposite the other uses instead ("approved" against
+    "rejected"), as written in each; None when there is none."""
+    for token in first.tokens:
+        against = OPPOSITE.get(token.stem, set()) & second.content
+        if against and token.stem not in second.content:
+            other = next(t for t in second.tokens if t.stem in against)
+            return token.text, other.text
+    return None
 
 
 def _quantities(tokens: Sequence[Token], text: str) -> list[tuple[str, str, str]]:

@@ -167,3 +167,16 @@ def test_grouping_compares_sentences_that_share_words_not_every_pair(monkeypatch
     assert small > 0  # neighbours were compared
     # Ten times the sentences; comparing every pair would cost a hundred times as much.
     assert large <= small * 12
+
+
+def test_an_outlet_that_says_the_opposite_is_a_side_of_a_dispute_not_a_backer():
+    facts = _facts([
+        _doc(1, "Vote\nThe Tolvey council approved the harbour plan on Tuesday evening after a "
+                "long debate.", "Courier"),
+        _doc(2, "Harbour\nThe Tolvey council rejected the harbour plan on Tuesday evening after "
+                "a long debate.", "Post"),
+    ])
+    (group,) = [g for g in facts.groups() if len(g.members) > 1]
+    (dispute,) = group.disputes
+    assert {side.value for side in dispute.sides} == {"approved", "rejected"}
+    assert len(group.outlets()) == 1
