@@ -48,6 +48,7 @@ from .writing import (
     choice_items,
     fused,
     fusion_items,
+    item_lines,
     parse_choice,
     parse_lines,
     quoted,
@@ -124,10 +125,8 @@ class Prepared:
     duplicates: list[Duplicate]
     facts: Facts
     groups: list[FactGroup]
-    group_of: dict[str, FactGroup] = field(default_factory=dict)
-
-    def sentences_of(self, article_id: str) -> list[SourceSentence]:
-        return [s for s in self.facts.sentences if s.article_id == article_id]
+    group_of: dict[str, FactGroup] = field(default_factory=dict)  # sentence id -> its group
+    by_article: dict[str, list[SourceSentence]] = field(default_factory=dict)
 
 
 def prepare(articles: Sequence[Article]) -> Prepared:
@@ -136,7 +135,10 @@ def prepare(articles: Sequence[Article]) -> Prepared:
     facts = Facts(source_sentences(deduped.articles, deduped.paragraphs, deduped.duplicates))
     groups = facts.groups()
     group_of = {m.id: g for g in groups for m in g.members}
-    return Prepared(deduped.articles, deduped.duplicates, facts, groups, group_of)
+    by_article: dict[str, list[SourceSentence]] = {a.id: [] for a in deduped.articles}
+    for sentence in facts.sentences:
+        by_article[sentence.article_id].append(sentence)
+    return Prepared(deduped.articles, deduped.duplicates, facts, groups, group_of, by_article)
 
 
 async def summarize(
@@ -215,6 +217,7 @@ class _Run:
         # Leave most of a small window for the material; answers are short.
         self.max_output = min(options.max_output_tokens, backend.context_window // 4)
         self.progress = progress
+        self.all_outlets = self._outlets({a.id for a in prepared.articles})
 
     async def summarize_articles(self) -> list[ArticleSummary]:
         """Each article's own most salient sentences, in the order the article tells them."""
@@ -223,9 +226,8 @@ class _Run:
                 for a, s in zip(self.prepared.articles, texts, strict=True)]
 
     async def _article(self, article: Article) -> list[Sentence]:
-        sentences = self.prepared.sentences_of(article.id)
-        ranked = rank_sentences(self.facts, sentences, self.prepared.group_of,
-                                len(self._outlets()))
+        ranked = rank_sentences(self.facts, self.prepared.by_article[article.id],
+                                self.prepared.group_of, len(self.all_outlets))
         if not ranked:
             return []
         limit = _sentences_for(len(ranked))
@@ -238,10 +240,8 @@ class _Run:
                      ) -> tuple[list[Sentence], list[Dispute]]:
         """The summary across articles, from their fact groups, and the facts they dispute."""
         wanted = set(article_ids)
-        groups = [g for g in self.prepared.groups
-                  if any(m.article_id in wanted for m in g.members)]
-        if len(wanted) < len(self.prepared.articles):
-            groups = self.facts.groups(article_ids)
+        everyone = len(wanted) == len(self.prepared.articles)
+        groups = self.prepared.groups if everyone else self.facts.groups(article_ids)
         outlets = self._outlets(wanted)
         ranked = rank_groups(self.facts, groups, len(outlets), told)
         limit = min(OVERVIEW_SENTENCES, max(OVERVIEW_MIN_SENTENCES, len(wanted) + 2))
@@ -263,17 +263,15 @@ class _Run:
         update_of = None
         if previous is not None and told is not None:
             update_of = StoryRef(id=previous.id, day=previous.day, title=previous.title)
-            sentences = [s for s in sentences if not told(s.text)] + \
-                [s for s in sentences if told(s.text)]
+            sentences.sort(key=lambda s: told(s.text))  # what is new first; stable otherwise
         return StorySummary(id=group.id, title=group.title, article_ids=group.article_ids,
                             summary=tuple(sentences), update_of=update_of,
                             disputes=tuple(disputes))
 
-    def _outlets(self, article_ids: set[str] | None = None) -> Outlets:
-        """The outlets of these articles (default: all), each article with no known outlet
-        one of its own."""
-        return frozenset(o for a in self.prepared.articles
-                         if article_ids is None or a.id in article_ids for o in outlet_keys(a))
+    def _outlets(self, article_ids: set[str]) -> Outlets:
+        """The outlets of these articles, each article with no known outlet one of its own."""
+        return frozenset(o for a in self.prepared.articles if a.id in article_ids
+                         for o in outlet_keys(a))
 
     async def choose(self, pool: list[Candidate], limit: int, about: str,
                      across: bool = False) -> list[Candidate]:
@@ -294,7 +292,7 @@ class _Run:
         prompt = prompts.load("choose")
         budget = self.budget(prompt, about=about, limit=limit, lines="")
         items = choice_items(pool)
-        first = pack([f"[{i.id}] {i.text}" for i in items], self.backend.count_tokens, budget)[0]
+        first = pack(item_lines(items), self.backend.count_tokens, budget)[0]
         offered = list(items[: len(first)])
         if len(offered) <= limit:  # the window holds too few to choose among: salience decides
             return pool[:limit]
@@ -313,7 +311,7 @@ class _Run:
         prompt = prompts.load("fuse")
         budget = self.budget(prompt, lines="")
         items = fusion_items(chosen, across=outlets is not None)
-        batches = pack([f"[{i.id}] {i.text}" for i in items], self.backend.count_tokens, budget)
+        batches = pack(item_lines(items), self.backend.count_tokens, budget)
         parts = await asyncio.gather(*(
             self._fuse(prompt, [chosen[k] for k in batch], [items[k] for k in batch], outlets)
             for batch in batches))

@@ -46,8 +46,13 @@ def fusion_items(candidates: Sequence[Candidate], across: bool) -> tuple[Item, .
         for c in candidates)
 
 
+def item_lines(items: Sequence[Item]) -> list[str]:
+    """Items as the prompt shows them, one "[id] text" line each."""
+    return [f"[{item.id}] {item.text}" for item in items]
+
+
 def render_items(items: Sequence[Item]) -> str:
-    return "\n".join(f"[{item.id}] {item.text}" for item in items)
+    return "\n".join(item_lines(items))
 
 
 def parse_choice(reply: str, allowed: Sequence[str]) -> list[str]:
