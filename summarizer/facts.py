@@ -55,19 +55,21 @@ class SourceSentence:
 
 @dataclass
 class FactGroup:
-    """Sentences of different articles reporting one fact; `members[0]` is the most central."""
+    """Sentences of different articles reporting one fact; `members[0]` founded the group."""
 
     members: list[SourceSentence]
+    # The sentence shown for the fact first, then the sentences that back it (some may sit
+    # in other groups): these are counted and cited.
+    agreeing: list[SourceSentence]
     disputes: list[Dispute] = field(default_factory=list)
-    agreeing: list[SourceSentence] = field(default_factory=list)  # members on members[0]'s side
 
     @property
-    def lead(self) -> SourceSentence:
-        return self.members[0]
+    def shown(self) -> SourceSentence:
+        return self.agreeing[0]
 
     def outlets(self) -> set[str]:
-        """Outlet keys of the members that agree with the lead sentence."""
-        return {o for m in self.agreeing or self.members for o in m.outlets}
+        """Outlet keys of the sentences that back the shown one, its own included."""
+        return {o for m in self.agreeing for o in m.outlets}
 
 
 def outlet_keys(article: Article) -> tuple[str, ...]:
@@ -371,10 +373,11 @@ class Facts:
         if self.similarity(a, b, figures=False) < PARALLEL:
             return None
         first, second = self._analysis[a], self._analysis[b]
-        for (value, unit, text) in _quantities(first.tokens, self.by_id[a].text):
-            theirs = [(v, t) for v, u, t in _quantities(second.tokens, self.by_id[b].text)
-                      if u == unit]
-            mine = {v for v, u, _ in _quantities(first.tokens, self.by_id[a].text) if u == unit}
+        ours = _quantities(first.tokens, self.by_id[a].text)
+        others = _quantities(second.tokens, self.by_id[b].text)
+        for value, unit, text in ours:
+            theirs = [(v, t) for v, u, t in others if u == unit]
+            mine = {v for v, u, _ in ours if u == unit}
             if theirs and all(v not in mine for v, _ in theirs) and \
                     value not in {v for v, _ in theirs}:
                 return text, theirs[0][1]

@@ -35,7 +35,7 @@ def rank_groups(facts: Facts, groups: Sequence[FactGroup], total_outlets: int,
     quotable = any(best_member(g) is not None for g in groups)
     out = []
     for group in groups:
-        shown = best_member(group) if quotable else (group.agreeing or group.members)[0]
+        shown = best_member(group) if quotable else group.shown
         if shown is None:
             continue
         score = OUTLETS * len(group.outlets()) / max(1, total_outlets) \
@@ -62,8 +62,7 @@ def rank_sentences(facts: Facts, sentences: Sequence[SourceSentence],
 
 def best_member(group: FactGroup) -> SourceSentence | None:
     """The sentence that shows the group's fact (the one its outlets back), if quotable."""
-    shown = (group.agreeing or group.members)[0]
-    return shown if is_quotable(shown) else None
+    return group.shown if is_quotable(group.shown) else None
 
 
 def _worth(facts: Facts, s: SourceSentence) -> float:

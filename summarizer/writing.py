@@ -113,8 +113,7 @@ def _novel_words(text: str, members: Sequence[SourceSentence]) -> list[str]:
 
 def _members(candidate: Candidate) -> list[SourceSentence]:
     """The shown sentence first, then the group's other members that agree with it."""
-    others = [m for m in (candidate.group.agreeing or candidate.group.members)
-              if m.id != candidate.shown.id]
+    others = [m for m in candidate.group.agreeing if m.id != candidate.shown.id]
     return [candidate.shown, *others]
 
 
