@@ -7,7 +7,7 @@ from conftest import EXAMPLES
 
 from summarizer.clean import clean_document
 from summarizer.dedup import dedup
-from summarizer.facts import Facts, is_quotable, source_sentences, standalone
+from summarizer.facts import FactGroup, Facts, is_quotable, source_sentences, standalone
 from summarizer.ingest import read_inputs
 from summarizer.models import Document
 from summarizer.salience import rank_groups, select
@@ -17,6 +17,11 @@ def _facts(docs: list[Document]) -> Facts:
     articles = [clean_document(d) for d in docs]
     deduped = dedup(articles)
     return Facts(source_sentences(deduped.articles, deduped.paragraphs, deduped.duplicates))
+
+
+def _shared(facts: Facts) -> list[FactGroup]:
+    """The groups that more than one article's sentences joined."""
+    return [g for g in facts.groups() if len(g.members) > 1]
 
 
 def _doc(n: int, body: str, source: str | None = None) -> Document:
@@ -34,7 +39,7 @@ def test_one_fact_in_other_words_from_three_outlets_is_one_group_of_three_outlet
         _doc(4, "Library\nThe Tamsby library will open on Sundays from April, the librarian "
                 "said on Friday.", "Gazette"),
     ])
-    (ferry,) = [g for g in facts.groups() if len(g.members) > 1]
+    (ferry,) = _shared(facts)
     assert {m.article_no for m in ferry.members} == {1, 2, 3}
     assert ferry.outlets() == {"Courier", "Post", "Ledger"}
     assert ferry.disputes == []
@@ -60,7 +65,7 @@ def test_a_different_count_in_parallel_sentences_is_a_dispute_naming_both_sides(
                 "Sunday night, according to the fire service.\nRoads nearby were closed.",
              "The Ledger"),
     ])
-    (group,) = [g for g in facts.groups() if len(g.members) > 1]
+    (group,) = _shared(facts)
     (dispute,) = group.disputes
     assert dispute.text.startswith("Sources differ:")
     values = {side.value.lower() for side in dispute.sides}
@@ -82,7 +87,7 @@ def test_a_different_count_in_parallel_sentences_is_a_dispute_naming_both_sides(
 ])
 def test_a_different_date_or_a_denial_is_a_dispute(ours: str, theirs: str):
     facts = _facts([_doc(1, f"Report\n{ours}", "A"), _doc(2, f"News\n{theirs}", "B")])
-    assert [len(g.disputes) for g in facts.groups() if len(g.members) > 1] == [1]
+    assert [len(g.disputes) for g in _shared(facts)] == [1]
 
 
 def test_the_same_numbers_written_as_words_and_digits_agree():
@@ -92,7 +97,7 @@ def test_the_same_numbers_written_as_words_and_digits_agree():
         _doc(2, "Crash\n2 people were injured when the bus left the road near Tamsby on "
                 "Friday.", "B"),
     ])
-    (group,) = [g for g in facts.groups() if len(g.members) > 1]
+    (group,) = _shared(facts)
     assert group.disputes == [] and len(group.outlets()) == 2
 
 
@@ -176,7 +181,7 @@ def test_an_outlet_that_says_the_opposite_is_a_side_of_a_dispute_not_a_backer():
         _doc(2, "Harbour\nThe Tolvey council rejected the harbour plan on Tuesday evening after "
                 "a long debate.", "Post"),
     ])
-    (group,) = [g for g in facts.groups() if len(g.members) > 1]
+    (group,) = _shared(facts)
     (dispute,) = group.disputes
     assert {side.value for side in dispute.sides} == {"approved", "rejected"}
     assert len(group.outlets()) == 1
