@@ -167,7 +167,13 @@ def without_company(name: str) -> str:
 
 def strip_dateline(paragraph: str) -> str:
     """A paragraph without its leading dateline ("LONDON (Reuters) - ")."""
-    return DATELINE.sub("", paragraph, count=1)
+    return paragraph[dateline_end(paragraph):]
+
+
+def dateline_end(paragraph: str) -> int:
+    """Where a paragraph's leading dateline ends; 0 when it has none."""
+    match = DATELINE.match(paragraph)
+    return match.end() if match else 0
 
 
 def dateline_outlet(paragraph: str) -> str | None:

@@ -16,6 +16,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from .byline import dateline_end
 from .chunk import split_long
 from .dedup import Span, normalise
 from .models import UNKNOWN_OUTLET, Article, Citation, Dispute, Duplicate, Side
@@ -27,7 +28,6 @@ RELATED = 0.375  # ... and above which a sentence may join a group all of whose 
 PARALLEL = 0.6  # ... above which a different number in them is a dispute, not another fact
 SHOWN_CANDIDATES = 6  # members tried as the group's shown sentence
 MAX_POSTINGS = 200  # a word in more sentences than this finds no candidates (too common)
-DATELINE = re.compile(r"^[A-Z][A-Z .,'-]{1,40}\s*\([^)]{2,40}\)\s*[-–—]+\s*")
 WORD = re.compile(r"\w+")
 END = re.compile(r"[.!?…]['\"”’)\]]*$")
 NUMBER_WORDS = frozenset(
@@ -135,8 +135,8 @@ def _is_masthead(paragraph: str, article: Article) -> bool:
 
 def _dateline_length(text: str) -> int:
     """'LONDON (Reuters) - ': where a wire dateline ends, so that quotes start at the news."""
-    match = DATELINE.match(text)
-    return match.end() if match and len(text) - match.end() > 20 else 0
+    end = dateline_end(text)
+    return end if len(text) - end > 20 else 0
 
 
 def is_quotable(sentence: SourceSentence) -> bool:
