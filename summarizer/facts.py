@@ -16,7 +16,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from .byline import dateline_end
+from .byline import dateline_end, is_byline
 from .chunk import split_long
 from .dedup import Span, normalise
 from .models import UNKNOWN_OUTLET, Article, Citation, Dispute, Duplicate, Side
@@ -129,8 +129,7 @@ def _copied(sentence: str, copy: str) -> bool:
 
 
 def _is_masthead(paragraph: str, article: Article) -> bool:
-    words = paragraph.split()
-    return paragraph == article.title or (paragraph.lower().startswith("by ") and len(words) <= 12)
+    return paragraph == article.title or is_byline(paragraph)
 
 
 def _dateline_length(text: str) -> int:

@@ -185,3 +185,9 @@ def test_an_outlet_that_says_the_opposite_is_a_side_of_a_dispute_not_a_backer():
     (dispute,) = group.disputes
     assert {side.value for side in dispute.sides} == {"approved", "rejected"}
     assert len(group.outlets()) == 1
+
+
+def test_a_sentence_that_opens_with_by_is_news_and_a_byline_is_not():
+    facts = _facts([_doc(1, "Flood\nBy Jane Doe, The Courier\nBy Monday, the river had risen "
+                            "above the quay.", "The Courier")])
+    assert [s.text for s in facts.sentences] == ["By Monday, the river had risen above the quay."]
