@@ -7,6 +7,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 UNKNOWN_OUTLET = "unknown outlet"  # how an article that names no outlet is shown
+# How a sentence is written: a source's own words, or the model's, verified.
+WritingMode = Literal["quoted", "fused"]
 
 
 class Frozen(BaseModel):
@@ -99,7 +101,7 @@ class Sentence(Frozen):
     reason: str | None = None  # why a sentence is unsupported
     sources: SourceCount | None = None  # for sentences across articles
     # "quoted": a source sentence verbatim; "fused": the model's restatement, verified.
-    written: Literal["quoted", "fused"] | None = None
+    written: WritingMode | None = None
 
 
 class Side(Frozen):
@@ -164,7 +166,7 @@ class Faithfulness(Frozen):
 class Writing(Frozen):
     """How the run's sentences were written, and how often the model's own words held up."""
 
-    mode: Literal["quoted", "fused"]
+    mode: WritingMode
     fused_attempted: int = 0  # sentences the model was asked to restate
     fused_kept: int = 0  # of those, restatements that passed verification
 

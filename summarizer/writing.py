@@ -14,11 +14,10 @@ from typing import Literal
 
 from .facts import SourceSentence, outlet_name
 from .llm.base import Item
-from .models import Sentence, SourceCount
+from .models import Sentence, SourceCount, WritingMode
 from .salience import Candidate
 from .support import Sources, is_content, tokenize
 
-Writing = Literal["quoted", "fused"]
 WritingSetting = Literal["quoted", "fused", "auto"]
 ID_LINE = re.compile(r"^\s*\[\s*(\d+\.\d+)\s*\]\s*(.*)$")
 FUSED_MEMBERS = 4  # members a restatement is written from and checked against
@@ -26,7 +25,7 @@ FUSED_MEMBERS = 4  # members a restatement is written from and checked against
 NOVEL_WORDS = 2
 
 
-def resolve_mode(setting: WritingSetting, *, small_model: bool) -> Writing:
+def resolve_mode(setting: WritingSetting, *, small_model: bool) -> WritingMode:
     """`auto`: the sources' own words for small models, the model's words for capable ones."""
     if setting == "auto":
         return "quoted" if small_model else "fused"
