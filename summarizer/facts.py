@@ -224,11 +224,6 @@ class Facts:
         dot = sum(self._idf[w] * self._centroid[w] for w in words) / self._norm[sid]
         return dot / self._centroid_norm
 
-    def neighbours(self, sid: str, among: set[str] | None = None) -> dict[str, float]:
-        """Sentences of other articles that share words with this one, and their similarity."""
-        return {other: shared / (self._norm[sid] * self._norm[other])
-                for other, (shared, _) in self._shared(sid, among).items()}
-
     def _shared(self, sid: str, among: set[str] | None) -> dict[str, tuple[float, float]]:
         """Per sentence of another article that shares words with this one: the weight of the
         shared words, with and without figures, summed along the inverted index (no pair is
@@ -261,7 +256,12 @@ class Facts:
         wanted = None if article_ids is None else set(article_ids)
         pool = [s for s in self.sentences if wanted is None or s.article_id in wanted]
         ids = {s.id for s in pool}
-        near = {s.id: self._near(s.id, ids) for s in pool}
+        # One pass along the index per sentence: what reports the same fact (or disputes it),
+        # and what is related enough to back a group's shown sentence from another group.
+        near: dict[str, dict[str, float]] = {}
+        related: dict[str, dict[str, float]] = {}
+        for s in pool:
+            near[s.id], related[s.id] = self._near(s.id, ids)
         order = sorted(pool, key=lambda s: (-sum(near[s.id].values()), s.article_no, s.position))
         taken: set[str] = set()
         groups = []
@@ -278,24 +278,29 @@ class Facts:
                     members.append(candidate)
                     articles.add(candidate.article_id)
             taken.update(m.id for m in members)
-            groups.append(self._settle(members, ids))
+            groups.append(self._settle(members, related))
         return groups
 
-    def _near(self, sid: str, among: set[str]) -> dict[str, float]:
-        """Sentences that report the same fact as this one, or dispute it, by similarity."""
-        out = {}
+    def _near(self, sid: str, among: set[str],
+              ) -> tuple[dict[str, float], dict[str, float]]:
+        """Sentences that report the same fact as this one or dispute it, and those related
+        to it at all, each with its similarity."""
+        near, related = {}, {}
         for other, (shared, plain) in self._shared(sid, among).items():
             value = shared / (self._norm[sid] * self._norm[other])
             parallel = plain / (self._plain_norm[sid] * self._plain_norm[other])
             if value >= SAME_FACT or (parallel >= PARALLEL and self.clash(sid, other)):
-                out[other] = value
-        return out
+                near[other] = value
+            if value >= RELATED:
+                related[other] = value
+        return near, related
 
     def _related(self, a: str, b: str) -> bool:
         """Close enough to stay in one group with a member: near the same fact, or disputing it."""
         return self.similarity(a, b) >= RELATED or self.clash(a, b) is not None
 
-    def _settle(self, members: list[SourceSentence], pool: set[str]) -> FactGroup:
+    def _settle(self, members: list[SourceSentence],
+                related: dict[str, dict[str, float]]) -> FactGroup:
         """The group with its disputes, and the member that shows it best.
 
         Members that clash on a number, a date or a negation (in sentences parallel enough to
@@ -319,7 +324,7 @@ class Facts:
                 mine = next((k for k in clashes if _same_value(k, clash[0])), clash[0])
                 clashes.setdefault(mine, []).append((member, clash[1]))
         shown, backing = self._best_backed(agreeing)
-        backing += self._also_told(shown, [shown, *backing, *members], pool)
+        backing += self._also_told(shown, [shown, *backing, *members], related[shown.id])
         group = FactGroup(members=[founder, *(m for m in members if m is not founder)],
                           agreeing=[shown, *backing])
         for mine, others in clashes.items():
@@ -327,14 +332,14 @@ class Facts:
         return group
 
     def _also_told(self, shown: SourceSentence, counted: Sequence[SourceSentence],
-                   pool: set[str]) -> list[SourceSentence]:
+                   related: dict[str, float]) -> list[SourceSentence]:
         """Sentences of articles not yet counted that also back the shown one, though they sit
         in another group: "the span fell at 6:40, killing two" tells of the dead too."""
         heard = {m.article_id for m in counted}
         best: dict[str, tuple[float, SourceSentence]] = {}
-        for other, value in self.neighbours(shown.id, pool).items():
+        for other, value in related.items():
             sentence = self.by_id[other]
-            if sentence.article_id in heard or value < RELATED:
+            if sentence.article_id in heard:
                 continue
             if self.supports(sentence, shown) and self.clash(shown.id, other) is None and \
                     value > best.get(sentence.article_id, (0.0, sentence))[0]:
