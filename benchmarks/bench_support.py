@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from summarizer.support import Sources, check  # noqa: E402
+from summarizer.checking.offline import Sources, check  # noqa: E402
 
 PARAGRAPHS = [
     "The regional government said on Tuesday that 45,000 people had been moved out of the "

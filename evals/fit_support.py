@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from summarizer import support  # noqa: E402
-from summarizer.metaeval import choose_threshold, load_rows  # noqa: E402
+from summarizer.evaluation.metaeval import choose_threshold, load_rows  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data" / "faithfulness"
 FILES = ("frank.jsonl", "summedits_news.jsonl")
@@ -90,7 +90,7 @@ def cross_validate(matrices: list[np.ndarray], labels: np.ndarray, groups: list[
     """Dev rows only, split by document (a document's rows never straddle train and held-out):
     SummEdits' 4 dev documents give leave-one-document-out, FRANK's documents are dealt into
     the same 4 folds. Prints held-out AUC and BA per origin (threshold from the training folds)."""
-    from summarizer.metaeval import balanced_accuracy, roc_auc
+    from summarizer.evaluation.metaeval import balanced_accuracy, roc_auc
 
     per_group: dict[str, list[int]] = {}
     for i, g in enumerate(groups):

@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 from summarizer.ingest import read_inputs  # noqa: E402
 from summarizer.llm.scripted import ScriptedBackend  # noqa: E402
 from summarizer.pipeline import summarize  # noqa: E402
-from summarizer.support import is_content, tokenize  # noqa: E402
+from summarizer.text import is_content, tokenize  # noqa: E402
 
 SETS_OUT = ROOT / "evals" / "data" / "multidoc_sets.json"
 EDITS_OUT = ROOT / "evals" / "data" / "multidoc_edits.jsonl"

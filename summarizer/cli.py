@@ -18,10 +18,10 @@ from pathlib import Path
 from tqdm import tqdm
 
 from . import __version__
-from .cache import Cache
 from .errors import BackendError, ConfigError, InputError, PromptError, SummarizerError
 from .ingest import no_readable_article, read_inputs
 from .llm import BACKENDS, make_backend
+from .llm.cache import Cache
 from .pipeline import run_options, summarize
 from .render import to_json, to_markdown
 from .settings import get_settings
@@ -177,8 +177,8 @@ def _summarize(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from .api import create_app
     from .llm import LOOPBACK
+    from .server.app import create_app
 
     settings = get_settings()
     if args.host not in LOOPBACK and not settings.keys():
@@ -190,15 +190,15 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from .metaeval import evaluate
+    from .evaluation.metaeval import evaluate
 
     if not args.data.is_file():
         print(f"summarizer: skipped: labelled data not found at {args.data}", file=sys.stderr)
         return EXIT_OK
     judge, scorer, started = None, None, time.monotonic()
     if args.judge == "llm":
-        from .judge import LLMJudge
-        from .metaeval import judge_scorer
+        from .checking.judge import LLMJudge
+        from .evaluation.metaeval import judge_scorer
 
         settings = get_settings()
         cache = None if args.no_cache or settings.no_cache else _open_cache(settings.cache_path)
@@ -235,25 +235,25 @@ def _eval(args: argparse.Namespace) -> int:
 
 
 def _eval_suite(args: argparse.Namespace) -> int:
-    from . import evalsuite, gate
+    from .evaluation import gate, suite
 
     settings = get_settings()
     root = Path.cwd()
-    sets = args.sets or evalsuite.default_sets(root)
+    sets = args.sets or suite.default_sets(root)
     if not sets:
         raise InputError("no article sets found; run from the project folder or pass --sets")
     backend = make_backend(settings, args.backend, args.model)
     options = run_options(settings)
-    report = evalsuite.Report(backend=backend.name, model=backend.model,
-                              data_hash=evalsuite.data_hash(root, sets))
-    report.pipeline = asyncio.run(evalsuite.run_pipeline_evals(sets, backend, options))
+    report = suite.Report(backend=backend.name, model=backend.model,
+                              data_hash=suite.data_hash(root, sets))
+    report.pipeline = asyncio.run(suite.run_pipeline_evals(sets, backend, options))
     if args.eval == "all":
-        report.edits, skipped = evalsuite.run_edits(root)
+        report.edits, skipped = suite.run_edits(root)
         report.skipped += skipped
-        report.faithfulness, skipped = evalsuite.run_faithfulness(args.data)
+        report.faithfulness, skipped = suite.run_faithfulness(args.data)
         report.skipped += skipped
-    paths = evalsuite.write_reports(report, args.out)
-    print(evalsuite.to_markdown(report), end="")
+    paths = suite.write_reports(report, args.out)
+    print(suite.to_markdown(report), end="")
     print(f"reports: {', '.join(str(p) for p in paths)}")
     if args.eval != "all":
         return EXIT_OK

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 
 from .models import Article
-from .support import ALIASES, MONTHS, STOPWORDS, TITLES, TOKEN, WEEKDAYS, stem
+from .text import ALIASES, MONTHS, STOPWORDS, TITLES, TOKEN, WEEKDAYS, stem
 
 # Weight of the TF-IDF cosine in the score; the rest is the overlap of names. Words carry most of
 # the evidence; names separate two events of one kind (two bridge collapses, two council votes).

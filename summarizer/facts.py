@@ -20,8 +20,16 @@ from .byline import dateline_end, is_byline
 from .chunk import split_long
 from .dedup import Span, normalise
 from .models import UNKNOWN_OUTLET, Article, Citation, Dispute, Duplicate, Side
-from .support import MONTHS, OPPOSITE, WEEKDAYS, Token, is_content, split_polarity, tokenize
-from .text import split_sentences
+from .text import (
+    MONTHS,
+    OPPOSITE,
+    WEEKDAYS,
+    Token,
+    is_content,
+    split_polarity,
+    split_sentences,
+    tokenize,
+)
 
 SAME_FACT = 0.45  # weighted cosine of content words above which two sentences report one fact
 RELATED = 0.375  # ... and above which a sentence may join a group all of whose members it nears

@@ -15,8 +15,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from . import prompts
-from .cache import CacheLike
-from .calls import Caller
+from .checking.offline import DEFAULT_THRESHOLD, Sources
 from .chunk import pack
 from .clean import clean_document
 from .cluster import Story, cluster, continues
@@ -25,6 +24,8 @@ from .errors import ConfigError, InputError
 from .facts import FactGroup, Facts, SourceSentence, outlet_keys, source_sentences
 from .ingest import no_readable_article
 from .llm.base import Backend, CompletionRequest, Item, Message
+from .llm.cache import CacheLike
+from .llm.caller import Caller
 from .models import (
     Article,
     ArticleSummary,
@@ -41,7 +42,6 @@ from .models import (
 )
 from .salience import Candidate, rank_groups, rank_sentences, select
 from .settings import Settings
-from .support import DEFAULT_THRESHOLD, Sources
 from .writing import (
     Outlets,
     WritingSetting,

@@ -12,11 +12,12 @@ import re
 from collections.abc import Sequence
 from typing import Literal
 
+from .checking.offline import Sources
 from .facts import SourceSentence, outlet_name
 from .llm.base import Item
 from .models import Sentence, SourceCount, WritingMode
 from .salience import Candidate
-from .support import Sources, is_content, tokenize
+from .text import is_content, tokenize
 
 WritingSetting = Literal["quoted", "fused", "auto"]
 ID_LINE = re.compile(r"^\s*\[\s*(\d+\.\d+)\s*\]\s*(.*)$")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from summarizer.evalsets import data_hash, load_edits, score_edits
+from summarizer.evaluation.sets import data_hash, load_edits, score_edits
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "evals" / "data"

@@ -10,8 +10,7 @@ from pathlib import Path
 import pytest
 from conftest import EXAMPLES, ROOT
 
-from summarizer.evalsuite import KEY_FACTS, run_pipeline_evals
-from summarizer.evaluation import (
+from summarizer.evaluation.metrics import (
     KeyFact,
     covering,
     load_key_facts,
@@ -19,6 +18,7 @@ from summarizer.evaluation import (
     position_bias,
     score_run,
 )
+from summarizer.evaluation.suite import KEY_FACTS, run_pipeline_evals
 from summarizer.ingest import read_inputs
 from summarizer.llm.scripted import ScriptedBackend
 from summarizer.models import (

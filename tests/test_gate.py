@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from conftest import ROOT
 
-from summarizer import gate
-from summarizer.evalsuite import Report
-from summarizer.evaluation import SetScores
+from summarizer.evaluation import gate
+from summarizer.evaluation.metrics import SetScores
+from summarizer.evaluation.suite import Report
 
 FIGURES = {"pipeline.citation_recall": 0.9, "edits.number": 0.75}
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from summarizer.checking.judge import LLMJudge
 from summarizer.cli import main
-from summarizer.judge import LLMJudge
 from summarizer.llm.base import CompletionRequest
 from summarizer.llm.scripted import ScriptedBackend
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from summarizer.metaeval import (
+from summarizer.evaluation.metaeval import (
     balanced_accuracy,
     choose_threshold,
     evaluate,

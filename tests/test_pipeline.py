@@ -8,8 +8,8 @@ from pathlib import Path
 
 from conftest import EXAMPLES
 
-from summarizer.cache import Cache
 from summarizer.ingest import read_inputs
+from summarizer.llm.cache import Cache
 from summarizer.llm.scripted import ScriptedBackend
 from summarizer.models import Document, Result
 from summarizer.pipeline import summarize
@@ -179,7 +179,7 @@ def test_a_digest_groups_stories_and_marks_a_continuation_as_an_update():
     (story,) = day_two.stories
     assert story.update_of is not None and story.update_of.id == bridge.id
     # It leads with what the earlier story did not say.
-    from summarizer.support import Sources
+    from summarizer.checking.offline import Sources
 
     told = Sources(list(earlier[[e.id for e in earlier].index(bridge.id)].texts))
     assert not told.check(story.summary[0].text).supported

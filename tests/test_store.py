@@ -14,13 +14,19 @@ from uuid import uuid4
 import psycopg
 import pytest
 
-from summarizer.calls import Caller
 from summarizer.errors import ConfigError, InputError
 from summarizer.llm.base import Completion, CompletionRequest, Message
+from summarizer.llm.caller import Caller
 from summarizer.llm.scripted import ScriptedBackend
 from summarizer.models import Article, Duplicate, Removal
+from summarizer.server.store import (
+    LATEST_VERSION,
+    Store,
+    database_target,
+    mask_password,
+    open_store,
+)
 from summarizer.settings import get_settings
-from summarizer.store import LATEST_VERSION, Store, database_target, mask_password, open_store
 
 PG_URL = os.environ.get("SUMMARIZER_TEST_DATABASE_URL", "postgresql://root@127.0.0.1:5432/test")
 

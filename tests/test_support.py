@@ -6,15 +6,8 @@ import time
 
 import pytest
 
-from summarizer.support import (
-    DEFAULT_THRESHOLD,
-    Sources,
-    Verdict,
-    check,
-    extract_numbers,
-    parse_number,
-    split_sentences,
-)
+from summarizer.checking.offline import DEFAULT_THRESHOLD, Sources, Verdict, check
+from summarizer.text import extract_numbers, parse_number, split_sentences
 
 PASSAGES = [
     "The interior minister said on Tuesday that 45,000 people had been evacuated from the "

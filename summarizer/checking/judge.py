@@ -17,13 +17,13 @@ from dataclasses import dataclass
 from string import Template
 from typing import Any
 
-from .cache import CacheLike
-from .calls import Caller
-from .errors import ConfigError, PromptError
-from .llm.base import Backend, CompletionRequest, Message
-from .prompts import Prompt, load
-from .support import Span, Verdict, is_content, tokenize
-from .text import split_sentences
+from ..errors import ConfigError, PromptError
+from ..llm.base import Backend, CompletionRequest, Message
+from ..llm.cache import CacheLike
+from ..llm.caller import Caller
+from ..prompts import Prompt, load
+from ..text import is_content, split_sentences, tokenize
+from .offline import Span, Verdict
 
 VERDICTS = ("supported", "unsupported", "contradicted")
 UNREADABLE = "judge output unreadable"

@@ -18,10 +18,10 @@ from itertools import pairwise
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .support import Sources
+from ..checking.offline import Sources
 
 if TYPE_CHECKING:
-    from .judge import LLMJudge
+    from ..checking.judge import LLMJudge
 
 Scorer = Callable[[str, str], float]  # (document, summary) -> score, higher = more consistent
 AsyncScorer = Callable[[str, str], Awaitable[float]]  # the same, for model-backed scorers

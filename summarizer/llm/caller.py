@@ -6,9 +6,9 @@ import asyncio
 import time
 from dataclasses import dataclass, field
 
+from ..models import Usage
+from .base import Backend, Completion, CompletionRequest
 from .cache import CacheLike, cache_key
-from .llm.base import Backend, Completion, CompletionRequest
-from .models import Usage
 
 
 @dataclass

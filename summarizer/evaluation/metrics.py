@@ -37,9 +37,9 @@ from dataclasses import asdict, dataclass, field
 from itertools import permutations
 from pathlib import Path
 
-from .dedup import normalise
-from .models import Article, Citation, Dispute, Result, Sentence, Side
-from .support import DEFAULT_THRESHOLD, Sources
+from ..checking.offline import DEFAULT_THRESHOLD, Sources
+from ..dedup import normalise
+from ..models import Article, Citation, Dispute, Result, Sentence, Side
 
 LEAK_MIN_WORDS = 3  # shorter removed lines ("Share", "-") are words any sentence may contain
 METRICS = ("leakage_free", "duplicates_once", "citation_validity", "citation_recall",

@@ -27,13 +27,13 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from . import __version__
-from .errors import BackendError, ConfigError, InputError, SummarizerError
-from .llm import make_backend
-from .llm.base import Backend
+from .. import __version__
+from ..errors import BackendError, ConfigError, InputError, SummarizerError
+from ..llm import make_backend
+from ..llm.base import Backend
+from ..settings import Settings, get_settings
 from .metrics import METRICS
 from .service import Service
-from .settings import Settings, get_settings
 from .store import Job, database_target, open_store
 
 log = logging.getLogger(__name__)

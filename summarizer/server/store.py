@@ -21,11 +21,11 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 from uuid import uuid4
 
-from .cache import GET_SQL, PUT_SQL, cache_row
-from .errors import ConfigError, InputError, SummarizerError
-from .llm.base import Completion, CompletionRequest
-from .models import Article, Duplicate, Removal
-from .settings import Settings
+from ..errors import ConfigError, InputError, SummarizerError
+from ..llm.base import Completion, CompletionRequest
+from ..llm.cache import GET_SQL, PUT_SQL, cache_row
+from ..models import Article, Duplicate, Removal
+from ..settings import Settings
 
 JOB_STATUSES = ("queued", "running", "done", "failed")
 ACTIVE_STATUSES = ("queued", "running")
@@ -662,7 +662,7 @@ class Store:
 
 
 class StoreCache:
-    """The LLM call cache kept in the store's database: the contract of `summarizer.cache.Cache`."""
+    """The LLM call cache kept in the store's database: the contract of `llm.cache.Cache`."""
 
     def __init__(self, engine: SqliteEngine | PostgresEngine) -> None:
         self._engine = engine

@@ -10,7 +10,10 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from .evaluation import (
+from ..ingest import read_inputs
+from ..llm.base import Backend
+from ..pipeline import Options, summarize
+from .metrics import (
     FACT_METRICS,
     METRICS,
     KeyFact,
@@ -19,9 +22,6 @@ from .evaluation import (
     score_run,
     summarise_sets,
 )
-from .ingest import read_inputs
-from .llm.base import Backend
-from .pipeline import Options, summarize
 
 KEY_FACTS = Path("evals") / "data" / "key_facts.json"
 GATED_DATA = ("multidoc_edits.jsonl", "multidoc_sets.json", "key_facts.json")
@@ -106,7 +106,7 @@ def key_facts_by_folder(root: Path) -> dict[Path, tuple[KeyFact, ...]]:
 
 def data_hash(root: Path, sets: Sequence[Path]) -> str:
     """One hash over every file the gated evals read from the project."""
-    from .evalsets import data_hash as hash_files
+    from .sets import data_hash as hash_files
 
     files = [p for folder in sets if folder.is_dir() for p in folder.rglob("*") if p.is_file()]
     # The hand labels beside them are held by their own test (tests/test_labels.py), not gated.
@@ -117,7 +117,7 @@ def data_hash(root: Path, sets: Sequence[Path]) -> str:
 
 def run_edits(root: Path) -> tuple[dict[str, Any] | None, list[str]]:
     """The checker on the project's multi-document edits, per edit type."""
-    from .evalsets import load_edits, score_edits
+    from .sets import load_edits, score_edits
 
     path = root / "evals" / "data" / "multidoc_edits.jsonl"
     if not path.is_file():

@@ -12,8 +12,8 @@ import json
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from .evaluation import share
-from .support import DEFAULT_THRESHOLD, Sources
+from ..checking.offline import DEFAULT_THRESHOLD, Sources
+from .metrics import share
 
 EDIT_TYPES = ("none", "entity", "number", "date", "place", "negation", "wrong_citation")
 

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Protocol
 
-from .llm.base import Completion, CompletionRequest
+from .base import Completion, CompletionRequest
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS llm_cache (

@@ -9,18 +9,18 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from uuid import uuid4
 
-from .clean import clean_document
-from .dedup import ArticleIndex, duplicate_of
-from .errors import InputError, SummarizerError
-from .ingest import no_readable_article, read_record
-from .llm.base import Backend
+from ..clean import clean_document
+from ..dedup import ArticleIndex, duplicate_of
+from ..errors import InputError, SummarizerError
+from ..ingest import no_readable_article, read_record
+from ..llm.base import Backend
+from ..models import Article, Document, Skip, Usage
+from ..pipeline import Earlier, Options, digest, run_options, summarize
+from ..render import to_html, to_json, to_markdown
+from ..settings import Settings
+from ..writing import WritingSetting
 from .metrics import METRICS
-from .models import Article, Document, Skip, Usage
-from .pipeline import Earlier, Options, digest, run_options, summarize
-from .render import to_html, to_json, to_markdown
-from .settings import Settings
 from .store import Job, Store
-from .writing import WritingSetting
 
 log = logging.getLogger(__name__)
 
