@@ -1,4 +1,18 @@
-"""One tree of errors; the CLI and the API each map it in one place."""
+"""One tree of errors; the CLI and the HTTP API each map it to exit codes and statuses in one table.
+
+    SummarizerError
+    ├── InputError          the user's input cannot be used; `field` names the part at fault
+    │   └── NotFound        a job, digest or file asked for does not exist
+    ├── ConfigError         a setting, key or optional dependency is missing or wrong
+    │   └── PromptError     a prompt file is missing, malformed, or rendered without a variable
+    ├── BackendError        the model could not answer (after retries where retrying helps)
+    │   ├── RateLimited         the backend asked us to slow down; `retry_after` seconds if it said
+    │   ├── BackendUnavailable  no answer: connection refused, timeout, a 5xx
+    │   ├── BackendRejected     the backend refused the request (`status_code`: 401, 403, 400...)
+    │   └── UnreadableReply     an answer, but not in the form the prompt asked for
+    ├── StoreUnavailable    the database cannot be reached or refused the operation
+    └── GateError           an evaluation fell below its pinned floor
+"""
 
 from __future__ import annotations
 
@@ -10,13 +24,25 @@ class SummarizerError(Exception):
 class InputError(SummarizerError):
     """The user's input cannot be used (no readable article, bad file, bad option)."""
 
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class NotFound(InputError):
+    """What was asked for does not exist: an unknown job, a day with no digest, a missing file."""
+
 
 class ConfigError(SummarizerError):
     """A setting, key or optional dependency is missing or wrong; the message says what to do."""
 
 
+class PromptError(ConfigError):
+    """A prompt file is missing, malformed, or rendered without a variable it needs."""
+
+
 class BackendError(SummarizerError):
-    """The model backend failed after retries."""
+    """The model backend could not give an answer."""
 
     def __init__(self, message: str, *, backend: str, attempts: int | None = None) -> None:
         super().__init__(message)
@@ -24,5 +50,39 @@ class BackendError(SummarizerError):
         self.attempts = attempts
 
 
-class PromptError(SummarizerError):
-    """A prompt file is missing, malformed, or rendered without a variable it needs."""
+class RateLimited(BackendError):
+    """The backend asked for fewer requests (HTTP 429) and kept asking through the retries."""
+
+    def __init__(self, message: str, *, backend: str, attempts: int | None = None,
+                 retry_after: float | None = None) -> None:
+        super().__init__(message, backend=backend, attempts=attempts)
+        self.retry_after = retry_after
+
+
+class BackendUnavailable(BackendError):
+    """No answer at all: the connection failed, timed out, or the backend failed (5xx)."""
+
+
+class BackendRejected(BackendError):
+    """The backend refused the request itself (a bad key, an unknown model, a bad request):
+    asking again will not help until the setting or request changes."""
+
+    def __init__(self, message: str, *, backend: str, status_code: int,
+                 attempts: int | None = None) -> None:
+        super().__init__(message, backend=backend, attempts=attempts)
+        self.status_code = status_code
+
+
+class UnreadableReply(BackendError):
+    """The model answered, but not in the form the prompt asked for; the message says why."""
+
+    def __init__(self, message: str, *, backend: str = "", attempts: int | None = None) -> None:
+        super().__init__(message, backend=backend, attempts=attempts)
+
+
+class StoreUnavailable(SummarizerError):
+    """The database cannot be reached, or failed an operation; the message says which."""
+
+
+class GateError(SummarizerError):
+    """An evaluation result fell below its pinned floor, or the baseline cannot be used."""

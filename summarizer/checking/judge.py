@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from string import Template
 from typing import Any
 
-from ..errors import ConfigError, PromptError
+from ..errors import ConfigError, PromptError, UnreadableReply
 from ..llm.base import Backend, CompletionRequest, Message
 from ..llm.cache import CacheLike
 from ..llm.caller import Caller
@@ -34,10 +34,6 @@ CLAIMS_OUTPUT_MIN_TOKENS = 64
 # `count_tokens` on the message text does not see; generous for ChatML and the OpenAI format.
 TEMPLATE_TOKENS_PER_MESSAGE = 8
 ELISION = " … "  # joins the sentences kept of a passage that had to be cut down
-
-
-class UnreadableReply(ValueError):
-    """The model's reply is not the JSON the prompt asked for; the message says why."""
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,8 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..errors import GateError
+
 TOLERANCE = 1e-6  # the gated evals are deterministic; only float noise is forgiven
 
 
@@ -15,10 +17,6 @@ class Verdict:
     passed: bool
     failures: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-
-
-class GateError(Exception):
-    """A baseline change that needs the user's explicit say-so."""
 
 
 def load(path: Path) -> dict:
