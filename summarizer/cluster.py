@@ -17,10 +17,10 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import lru_cache
 
-from .models import Article
+from .models import Article, published_at
 from .text import ALIASES, MONTHS, STOPWORDS, TITLES, TOKEN, WEEKDAYS, stem
 
 # Weight of the TF-IDF cosine in the score; the rest is the overlap of names. Words carry most of
@@ -251,22 +251,6 @@ def pair_sums(weights: Sequence[dict[str, float]] | Sequence[dict[str, int]],
             for j, b in posting[k + 1 :]:
                 row[j] += combine(a, b)
     return sums
-
-
-def published_at(published: str | None) -> datetime | None:
-    """An ISO date or datetime string as a naive UTC datetime; None when missing or unreadable."""
-    if not published:
-        return None
-    try:
-        moment = datetime.fromisoformat(published.strip())
-    except ValueError:
-        try:
-            moment = datetime.fromisoformat(published.strip()[:10])
-        except ValueError:
-            return None
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC).replace(tzinfo=None)
-    return moment
 
 
 def too_far_apart(a: datetime | None, b: datetime | None, max_days: int) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -9,6 +10,22 @@ from pydantic import BaseModel, ConfigDict, Field
 UNKNOWN_OUTLET = "unknown outlet"  # how an article that names no outlet is shown
 # How a sentence is written: a source's own words, or the model's, verified.
 WritingMode = Literal["quoted", "fused"]
+
+
+def published_at(published: str | None) -> datetime | None:
+    """An ISO date or datetime string as a naive UTC datetime; None when missing or unreadable."""
+    if not published:
+        return None
+    try:
+        moment = datetime.fromisoformat(published.strip())
+    except ValueError:
+        try:
+            moment = datetime.fromisoformat(published.strip()[:10])
+        except ValueError:
+            return None
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return moment
 
 
 class Frozen(BaseModel):
