@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -129,6 +129,11 @@ class Prepared:
     by_article: dict[str, list[SourceSentence]] = field(default_factory=dict)
 
 
+def clean(docs: Iterable[Document | Skip]) -> list[Article | Skip]:
+    """Each input as a cleaned article, or a skip that says why it has none, in input order."""
+    return [doc if isinstance(doc, Skip) else clean_document(doc) for doc in docs]
+
+
 def prepare(articles: Sequence[Article]) -> Prepared:
     """Deduplicate, split every article into its sentences, and group them into facts."""
     deduped = dedup(list(articles))
@@ -151,14 +156,9 @@ async def summarize(
     progress: Progress | None = None,
 ) -> Result:
     """Summarise each article and the set of them; every sentence true to what it cites."""
-    skips = list(skipped)
-    articles: list[Article] = []
-    for doc in docs:
-        cleaned = clean_document(doc)
-        if isinstance(cleaned, Skip):
-            skips.append(cleaned)
-        else:
-            articles.append(cleaned)
+    cleaned = clean(docs)
+    articles = [a for a in cleaned if isinstance(a, Article)]
+    skips = [*skipped, *(s for s in cleaned if isinstance(s, Skip))]
     if not articles:
         raise no_readable_article(skips)
     prepared = prepare(articles)
@@ -185,6 +185,8 @@ async def digest(
     """A day's digest: articles summarised, grouped into stories, one summary per story.
 
     A story that continues one of `earlier` is marked as its update and leads with what is new.
+    `duplicates` (those found when the articles were stored) and what this run finds are listed
+    once each.
     """
     if not articles:
         raise InputError("no articles for this digest")
@@ -196,7 +198,8 @@ async def digest(
         run.story(group, [by_id[i] for i in group.article_ids], earlier)
         for group in cluster([a.article for a in summaries])
     ))
-    return run.result(summaries, (), (), stories, [*duplicates, *prepared.duplicates], ())
+    found = list(dict.fromkeys([*duplicates, *prepared.duplicates]))  # first of each, in order
+    return run.result(summaries, (), (), stories, found, ())
 
 
 class _Run:
