@@ -60,3 +60,9 @@ def _refuse_lookup(real):
         raise AssertionError(f"DNS lookup attempted: {host!r}")
 
     return lookup
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    """Async tests (`pytest.mark.anyio`) run on asyncio, as the service does."""
+    return "asyncio"

@@ -1,312 +1,99 @@
-"""The HTTP service: ingest articles through the day, build and serve daily digests."""
+"""The HTTP service: ingest articles through the day, build and serve daily digests.
+
+This module builds the app: its lifespan (store and service), the middleware (body limit,
+request metrics), the API key check, and the one table that answers each kind of error.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
+import math
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from datetime import date, datetime
-from typing import Annotated, Any, Literal
+from dataclasses import dataclass
 
 import psycopg
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import (
-    HTMLResponse,
-    JSONResponse,
-    PlainTextResponse,
-    Response,
-    StreamingResponse,
-)
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .. import __version__
-from ..errors import BackendError, ConfigError, InputError, SummarizerError
+from ..errors import (
+    BackendError,
+    BackendRejected,
+    BackendUnavailable,
+    ConfigError,
+    InputError,
+    NotFound,
+    PromptError,
+    RateLimited,
+    StoreUnavailable,
+    SummarizerError,
+    UnreadableReply,
+)
 from ..llm import make_backend
 from ..llm.base import Backend
 from ..settings import Settings, get_settings
 from .metrics import METRICS
+from .routes import RETRY_AFTER_SECONDS, ApiError, SettingsDep, health, v1
 from .service import Service
-from .store import Job, database_target, open_store
+from .store import database_target, open_store
 
 log = logging.getLogger(__name__)
 
-RETRY_AFTER_SECONDS = 30
-EVENT_POLL_SECONDS = 0.25
-
-
-class ApiError(Exception):
-    """An error the client can act on, with the HTTP status and a stable code."""
-
-    def __init__(self, status: int, code: str, message: str,
-                 headers: dict[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.headers = headers or {}
-
-
-# -- request and response shapes ------------------------------------------------------------------
-
-
-class ArticleIn(BaseModel):
-    """An article as posted: `text` or `html`, and what is known about it."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    text: str | None = None
-    html: str | None = None
-    title: str | None = None
-    source: str | None = None
-    url: str | None = None
-    published: str | None = Field(default=None, description="ISO date or datetime")
-
-    @field_validator("published")
-    @classmethod
-    def _iso(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        try:
-            datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError as e:
-            raise ValueError("must be an ISO date or datetime, e.g. 2026-03-14 or "
-                             "2026-03-14T08:30:00Z") from e
-        return value
-
-    @model_validator(mode="after")
-    def _has_content(self) -> ArticleIn:
-        if not (self.text or "").strip() and not (self.html or "").strip():
-            raise ValueError("an article needs 'text' or 'html' with content")
-        return self
-
-
-class ArticlesIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    articles: list[ArticleIn]
-
-
-class SummaryOptions(BaseModel):
-    strict: bool = False
-    # quoted | fused | auto, as `--writing`; unset: SUMMARIZER_WRITING
-    writing: Literal["quoted", "fused", "auto"] | None = None
-    language: str | None = None  # accepted for forward compatibility; output is English
-
-
-class SummaryIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    articles: list[ArticleIn]
-    options: SummaryOptions = SummaryOptions()
-
-
-class DigestIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    date: date
-
-
-# -- the app --------------------------------------------------------------------------------------
-
 
 def create_app(settings: Settings | None = None, *, backend: Backend | None = None) -> FastAPI:
-    """The service; `backend` replaces the configured model (tests)."""
-    settings = settings or get_settings()
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        store = open_store(database_target(settings))
-        service = Service(settings, store, lambda: backend or make_backend(settings))
-        app.state.service = service
-        await service.start()
-        try:
-            yield
-        finally:
-            await service.stop()
-            store.close()
-
-    app = FastAPI(title="summarizer", version=__version__, lifespan=lifespan,
+    """The service; `backend` replaces the configured model (tests, embedding)."""
+    app = FastAPI(title="summarizer", version=__version__, lifespan=_lifespan,
                   description="Faithful, cited summaries and daily digests of news articles.")
+    settings = settings or get_settings()
+    app.state.settings = settings
+    app.state.backend = backend
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     app.middleware("http")(_count_requests)
     _add_error_handlers(app)
-    app.include_router(_health_routes())
-    app.include_router(_v1_routes(settings), dependencies=[Depends(_key_checker(settings))])
+    app.include_router(health)
+    app.include_router(v1, dependencies=[Depends(_check_key)])
     return app
 
 
-def _service(request: Request) -> Service:
-    return request.app.state.service
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    backend: Backend | None = app.state.backend
+
+    def build_backend() -> Backend:
+        return backend if backend is not None else make_backend(settings)
+
+    store = await asyncio.to_thread(open_store, database_target(settings))
+    service = Service(settings, store, build_backend)
+    app.state.service = service
+    try:
+        await service.start()
+        yield
+    finally:
+        await service.stop()
+        store.close()
 
 
-ServiceDep = Annotated[Service, Depends(_service)]
+# -- auth and limits ------------------------------------------------------------------------------
 
 
-def _v1_routes(settings: Settings) -> APIRouter:
-    router = APIRouter()
-
-    @router.post("/v1/articles", summary="Ingest a batch of articles")
-    async def post_articles(body: ArticlesIn, service: ServiceDep) -> dict[str, Any]:
-        _check_batch(body.articles, settings)
-        outcomes = await service.ingest([a.model_dump() for a in body.articles])
-        return {"articles": [{k: v for k, v in vars(o).items() if v is not None}
-                             for o in outcomes]}
-
-    @router.post("/v1/summaries", summary="Summarise posted articles",
-                 description="Up to SUMMARIZER_SYNC_SUMMARY_ARTICLES articles are answered at "
-                             "once (200); more start a job (202) whose result is at "
-                             "/v1/jobs/{id}/result.")
-    async def post_summaries(body: SummaryIn, service: ServiceDep) -> Response:
-        _check_batch(body.articles, settings)
-        records = [a.model_dump() for a in body.articles]
-        if len(records) <= settings.sync_summary_articles:
-            return JSONResponse(await service.summarize_now(
-                records, service.options(strict=body.options.strict,
-                                         writing=body.options.writing)))
-        job = await service.request_summary(records, body.options.strict, body.options.writing)
-        return JSONResponse(_job_json(job), status_code=202,
-                            headers={"Location": f"/v1/jobs/{job.id}"})
-
-    @router.post("/v1/digests", status_code=202, summary="Start building a day's digest")
-    async def post_digest(body: DigestIn, service: ServiceDep) -> JSONResponse:
-        job, _ = await service.request_digest(body.date.isoformat())
-        return JSONResponse(_job_json(job), status_code=202,
-                            headers={"Location": f"/v1/jobs/{job.id}"})
-
-    @router.get("/v1/digests/{day}", summary="The latest digest of a day (JSON, Markdown or HTML)")
-    async def get_digest(day: date, request: Request, service: ServiceDep) -> Response:
-        data = await asyncio.to_thread(service.store.latest_digest, day.isoformat())
-        if data is None:
-            raise ApiError(404, "digest_not_found",
-                           f"no digest for {day.isoformat()} yet; start one with POST "
-                           "/v1/digests")
-        accept = request.headers.get("accept", "")
-        if "text/html" in accept:
-            return HTMLResponse(data["html"])
-        if "text/markdown" in accept:
-            return PlainTextResponse(data["markdown"], media_type="text/markdown; charset=utf-8")
-        return JSONResponse(data["contract"])
-
-    @router.get("/v1/jobs/{job_id}", summary="A job's status and progress")
-    async def get_job(job_id: str, service: ServiceDep) -> dict[str, Any]:
-        return _job_json(await _find_job(service, job_id))
-
-    @router.get("/v1/jobs/{job_id}/result", summary="What a summary job made")
-    async def job_result(job_id: str, service: ServiceDep) -> dict[str, Any]:
-        job = await _find_job(service, job_id)
-        if job.kind != "summary":
-            raise ApiError(404, "no_result", f"job {job_id} builds the digest of {job.key}; "
-                           f"read it at /v1/digests/{job.key}")
-        result = await asyncio.to_thread(service.store.job_result, job_id)
-        if result is None:
-            raise ApiError(409, "job_not_done", f"job {job_id} is {job.status}; poll "
-                           f"/v1/jobs/{job_id} until it is done")
-        return result
-
-    @router.get("/v1/jobs/{job_id}/events", summary="A job's progress as server-sent events")
-    async def job_events(job_id: str, request: Request, service: ServiceDep) -> Response:
-        await _find_job(service, job_id)
-        return StreamingResponse(_events(service, job_id, request),
-                                 media_type="text/event-stream",
-                                 headers={"Cache-Control": "no-cache"})
-
-    return router
-
-
-def _health_routes() -> APIRouter:
-    router = APIRouter()
-
-    @router.get("/healthz", summary="The process is up")
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
-
-    @router.get("/readyz", summary="The database answers")
-    async def readyz(service: ServiceDep) -> JSONResponse:
-        if await asyncio.to_thread(service.store.ping):
-            return JSONResponse({"status": "ready"})
-        return _error_response(503, "not_ready", "the database does not answer",
-                               {"Retry-After": str(RETRY_AFTER_SECONDS)})
-
-    @router.get("/metrics", summary="Prometheus metrics")
-    async def metrics() -> Response:
-        return Response(generate_latest(METRICS.registry), media_type=CONTENT_TYPE_LATEST)
-
-    return router
-
-
-def _check_batch(articles: list[ArticleIn], settings: Settings) -> None:
-    """The limits on a batch, each named with its value when exceeded."""
-    if not articles:
-        raise ApiError(422, "no_articles", "the request has an empty 'articles' list")
-    if len(articles) > settings.max_articles_per_request:
-        raise ApiError(413, "too_many_articles",
-                       f"{len(articles)} articles exceed SUMMARIZER_MAX_ARTICLES_PER_REQUEST "
-                       f"({settings.max_articles_per_request}); send smaller batches")
-    for n, article in enumerate(articles):
-        size = len(article.text or article.html or "")
-        if size > settings.max_article_chars:
-            raise ApiError(413, "article_too_large",
-                           f"articles[{n}] has {size} characters, over "
-                           f"SUMMARIZER_MAX_ARTICLE_CHARS ({settings.max_article_chars})")
-
-
-async def _find_job(service: Service, job_id: str) -> Job:
-    job = await asyncio.to_thread(service.store.get_job, job_id)
-    if job is None:
-        raise ApiError(404, "job_not_found", f"no job with id {job_id}")
-    return job
-
-
-def _job_json(job: Job) -> dict[str, Any]:
-    out: dict[str, Any] = {"job_id": job.id, "kind": job.kind, "key": job.key,
-                           "status": job.status, "progress": job.progress}
-    if job.error:
-        out["error"] = job.error
-    if job.kind == "summary":
-        out["result_url"] = f"/v1/jobs/{job.id}/result"
-    return out
-
-
-async def _events(service: Service, job_id: str, request: Request) -> AsyncIterator[str]:
-    """One `progress` event per change, then `done` or `failed`, then the stream ends."""
-    last = None
-    while not await request.is_disconnected():
-        job = await asyncio.to_thread(service.store.get_job, job_id)
-        if job is None:
-            return
-        state = _job_json(job)
-        if state != last:
-            last = state
-            event = job.status if job.status in ("done", "failed") else "progress"
-            yield f"event: {event}\ndata: {json.dumps(state)}\n\n"
-            if event != "progress":
-                return
-        await asyncio.sleep(EVENT_POLL_SECONDS)
-
-
-# -- auth, limits, errors ---------------------------------------------------------------------
-
-
-def _key_checker(settings: Settings) -> Callable[[Request], Awaitable[None]]:
+async def _check_key(request: Request, settings: SettingsDep) -> None:
     keys = settings.keys()
-
-    async def check(request: Request) -> None:
-        if not keys:
-            return  # the server only binds to loopback then (see `serve`)
-        header = request.headers.get("authorization", "")
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or token.strip() not in keys:
-            raise ApiError(401, "unauthorized",
-                           "missing or unknown API key; send 'Authorization: Bearer <key>' "
-                           "with a key from SUMMARIZER_API_KEYS",
-                           {"WWW-Authenticate": "Bearer"})
-
-    return check
+    if not keys:
+        return  # the server only binds to loopback then (see `serve`)
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or token.strip() not in keys:
+        raise ApiError(401, "unauthorized",
+                       "missing or unknown API key; send 'Authorization: Bearer <key>' "
+                       "with a key from SUMMARIZER_API_KEYS",
+                       {"WWW-Authenticate": "Bearer"})
 
 
 class BodyLimit:
@@ -352,10 +139,80 @@ class _TooLarge(Exception):
     pass
 
 
+async def _count_requests(request: Request,
+                          call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    started = time.perf_counter()
+    response = await call_next(request)
+    route = getattr(request.scope.get("route"), "path", "unmatched")
+    METRICS.requests.labels(request.method, route, str(response.status_code)).inc()
+    METRICS.latency.labels(route).observe(time.perf_counter() - started)
+    return response
+
+
+# -- errors ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Answer:
+    """How one kind of error is answered: a status, a stable code, and whether to say when to
+    ask again (only where asking again can succeed without anyone changing anything)."""
+
+    status: int
+    code: str
+    retry: bool = False
+
+
+# The one table from the error tree to HTTP; an error takes the row of its nearest kind.
+ANSWERS: dict[type[SummarizerError], Answer] = {
+    NotFound: Answer(404, "not_found"),
+    InputError: Answer(422, "invalid_input"),
+    PromptError: Answer(500, "prompt_error"),  # the installed prompt files are broken
+    # While serving, settings are read only to build the model backend (the store is opened,
+    # and its settings checked, at startup): a ConfigError here is the backend's.
+    ConfigError: Answer(503, "backend_not_configured"),
+    RateLimited: Answer(503, "backend_unavailable", retry=True),
+    BackendUnavailable: Answer(503, "backend_unavailable", retry=True),
+    # A refused key or model is this server's misconfiguration, not the client's: asking
+    # again will not help until an operator changes a setting.
+    BackendRejected: Answer(502, "backend_rejected"),
+    UnreadableReply: Answer(502, "unreadable_reply"),
+    BackendError: Answer(503, "backend_unavailable", retry=True),
+    StoreUnavailable: Answer(503, "database_unavailable", retry=True),
+    SummarizerError: Answer(500, "summarizer_error"),
+}
+# What was not found, by the input that named it.
+NOT_FOUND_CODES = {"job_id": "job_not_found", "date": "digest_not_found"}
+STORE_DOWN = "the database is unavailable; try again shortly"
+
+
+def answer_for(error: SummarizerError) -> Answer:
+    """The table's row for this error's kind."""
+    return next(ANSWERS[kind] for kind in type(error).__mro__ if kind in ANSWERS)
+
+
 def _error_response(status: int, code: str, message: str,
-                    headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status,
-                        headers=headers)
+                    headers: dict[str, str] | None = None,
+                    field: str | None = None) -> JSONResponse:
+    body: dict[str, str] = {"code": code, "message": message}
+    if field is not None:
+        body["field"] = field
+    return JSONResponse({"error": body}, status_code=status, headers=headers)
+
+
+def _summarizer_error(error: SummarizerError) -> JSONResponse:
+    answer = answer_for(error)
+    code, message, headers = answer.code, str(error), {}
+    field = error.field if isinstance(error, InputError) else None
+    if isinstance(error, NotFound):
+        code = NOT_FOUND_CODES.get(field or "", code)
+    if isinstance(error, StoreUnavailable):
+        log.error("database error: %s", error)
+        message = STORE_DOWN  # the detail may name hosts; it goes to the log
+    if answer.retry:
+        said = error.retry_after if isinstance(error, RateLimited) else None
+        wait = said or RETRY_AFTER_SECONDS
+        headers["Retry-After"] = str(math.ceil(wait))
+    return _error_response(answer.status, code, message, headers, field)
 
 
 def _add_error_handlers(app: FastAPI) -> None:
@@ -378,43 +235,17 @@ def _add_error_handlers(app: FastAPI) -> None:
         code = {404: "not_found", 405: "method_not_allowed"}.get(e.status_code, "http_error")
         return _error_response(e.status_code, code, str(e.detail), dict(e.headers or {}))
 
-    @app.exception_handler(InputError)
-    async def bad_input(_: Request, e: InputError) -> JSONResponse:
-        return _error_response(422, "invalid_input", str(e))
-
-    @app.exception_handler(BackendError)
-    async def backend_down(_: Request, e: BackendError) -> JSONResponse:
-        return _error_response(503, "backend_unavailable", str(e),
-                               {"Retry-After": str(RETRY_AFTER_SECONDS)})
-
-    @app.exception_handler(ConfigError)
-    async def misconfigured(_: Request, e: ConfigError) -> JSONResponse:
-        return _error_response(503, "backend_not_configured", str(e),
-                               {"Retry-After": str(RETRY_AFTER_SECONDS)})
+    @app.exception_handler(SummarizerError)
+    async def summarizer_error(_: Request, e: SummarizerError) -> JSONResponse:
+        return _summarizer_error(e)
 
     @app.exception_handler(sqlite3.OperationalError)
     @app.exception_handler(psycopg.OperationalError)
     async def database_down(_: Request, e: Exception) -> JSONResponse:
-        log.error("database error: %s", e)
-        return _error_response(503, "database_unavailable",
-                               "the database is unavailable; try again shortly",
-                               {"Retry-After": str(RETRY_AFTER_SECONDS)})
-
-    @app.exception_handler(SummarizerError)
-    async def other(_: Request, e: SummarizerError) -> JSONResponse:
-        return _error_response(500, "summarizer_error", str(e))
+        # Driver errors the store does not yet wrap in StoreUnavailable.
+        return _summarizer_error(StoreUnavailable(str(e)))
 
     @app.exception_handler(Exception)
     async def unexpected(_: Request, e: Exception) -> JSONResponse:
         log.error("unhandled error", exc_info=e)
         return _error_response(500, "internal_error", "internal error; see the server log")
-
-
-async def _count_requests(request: Request,
-                          call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-    started = time.perf_counter()
-    response = await call_next(request)
-    route = getattr(request.scope.get("route"), "path", "unmatched")
-    METRICS.requests.labels(request.method, route, str(response.status_code)).inc()
-    METRICS.latency.labels(route).observe(time.perf_counter() - started)
-    return response

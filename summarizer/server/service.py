@@ -7,15 +7,15 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from typing import Any
 from uuid import uuid4
 
-from ..clean import clean_document
 from ..dedup import ArticleIndex, duplicate_of
-from ..errors import InputError, SummarizerError
+from ..errors import InputError, NotFound, SummarizerError
 from ..ingest import no_readable_article, read_record
 from ..llm.base import Backend
-from ..models import Article, Document, Skip, Usage
-from ..pipeline import Earlier, Options, digest, run_options, summarize
+from ..models import Article, Document, Result, Skip, Usage, published_at
+from ..pipeline import Earlier, Options, clean, digest, run_options, summarize
 from ..render import to_html, to_json, to_markdown
 from ..settings import Settings
 from ..writing import WritingSetting
@@ -38,17 +38,70 @@ class Outcome:
 
 
 def day_of(published: str | None, today: date | None = None) -> str:
-    """The digest day an article belongs to: its publication date, else today (UTC)."""
-    if published:
-        try:
-            return datetime.fromisoformat(published.replace("Z", "+00:00")).date().isoformat()
-        except ValueError:
-            pass
+    """The digest day an article belongs to: its publication date (UTC), else today (UTC)."""
+    moment = published_at(published)
+    if moment is not None:
+        return moment.date().isoformat()
     return (today or datetime.now(UTC).date()).isoformat()
 
 
+@dataclass(frozen=True)
+class Digest:
+    """A day's digest as stored: the run's typed result, rendered when it is read.
+
+    Rows written before the result was kept hold their JSON, Markdown and HTML as rendered
+    then; those are served as they are.
+    """
+
+    day: str
+    data: dict[str, Any]
+
+    @property
+    def title(self) -> str:
+        return f"News digest for {self.day}"
+
+    def result(self) -> Result | None:
+        """The typed result, or None for a row that holds only its renderings."""
+        stored = self.data.get("result")
+        return None if stored is None else Result.model_validate(stored)
+
+    def contract(self) -> dict[str, Any]:
+        """The JSON output contract, with the digest's `date`."""
+        result = self.result()
+        if result is None:
+            return dict(self.data["contract"])
+        return {"date": self.day, **to_json(result)}
+
+    def markdown(self) -> str:
+        result = self.result()
+        return self.data["markdown"] if result is None else to_markdown(result, self.title)
+
+    def html(self) -> str:
+        result = self.result()
+        return self.data["html"] if result is None else to_html(result, self.title)
+
+    def stories(self) -> list[Earlier]:
+        """Its stories, for telling the next days' updates from new stories."""
+        result = self.result()
+        if result is not None:
+            return [Earlier(id=s.id, day=self.day, title=s.title,
+                            texts=tuple(sentence.text for sentence in s.summary))
+                    for s in result.stories]
+        return [Earlier(id=s["id"], day=self.day, title=s.get("title"),
+                        texts=tuple(sentence["text"] for sentence in s.get("summary", [])))
+                for s in self.data["contract"].get("stories", [])]
+
+    @staticmethod
+    def stored(day: str, result: Result) -> dict[str, Any]:
+        """What the store keeps of a digest built for a day."""
+        return {"date": day, "result": result.model_dump(mode="json")}
+
+
 class Service:
-    """One store, one dedup index over what it holds, and the jobs that build digests."""
+    """One store, one dedup index over what it holds, and the jobs that build digests.
+
+    The HTTP API reaches the store only through these methods.
+    """
 
     def __init__(self, settings: Settings, store: Store,
                  backend_factory: Callable[[], Backend]) -> None:
@@ -59,8 +112,8 @@ class Service:
         self._index = ArticleIndex()
         self._index_lock = asyncio.Lock()
         self._jobs = asyncio.Semaphore(settings.job_concurrency)
-        self._tasks: dict[str, asyncio.Task] = {}
-        self._watcher: asyncio.Task | None = None
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._watcher: asyncio.Task[None] | None = None
 
     @property
     def backend(self) -> Backend:
@@ -104,58 +157,83 @@ class Service:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
+    # -- reading ---------------------------------------------------------------------------------
+
+    async def ready(self) -> bool:
+        """Whether the database answers."""
+        return await asyncio.to_thread(self.store.ping)
+
+    async def job(self, job_id: str) -> Job:
+        """The job with this id; NotFound if there is none."""
+        job = await asyncio.to_thread(self.store.get_job, job_id)
+        if job is None:
+            raise NotFound(f"no job with id {job_id}", field="job_id")
+        return job
+
+    async def job_result(self, job_id: str) -> dict[str, Any] | None:
+        """What a summary job made (the JSON output contract); None until it is done."""
+        return await asyncio.to_thread(self.store.job_result, job_id)
+
+    async def latest_digest(self, day: str) -> Digest:
+        """The newest digest built for a day; NotFound before one is."""
+        data = await asyncio.to_thread(self.store.latest_digest, day)
+        if data is None:
+            raise NotFound(f"no digest for {day} yet; start one with POST /v1/digests",
+                           field="date")
+        return Digest(day, data)
+
     # -- ingest ----------------------------------------------------------------------------------
 
-    async def ingest(self, records: Sequence[dict]) -> list[Outcome]:
+    async def ingest(self, records: Sequence[dict[str, Any]]) -> list[Outcome]:
         """Clean each article and store it unless a stored article already has its text."""
-        outcomes = []
+        cleaned = await asyncio.to_thread(_read_and_clean, records)
         async with self._index_lock:  # two batches must not both store one wire story
-            for n, record in enumerate(records):
-                origin = record.get("url") or f"posted article {n + 1}"
-                outcomes.append(await self._ingest_one(record, origin))
+            outcomes = await asyncio.to_thread(lambda: [self._admit(a) for a in cleaned])
+        for outcome in outcomes:
+            METRICS.articles.labels(outcome.status).inc()
         return outcomes
 
-    async def _ingest_one(self, record: dict, origin: str) -> Outcome:
-        doc = read_record(origin, record)
-        article = doc if isinstance(doc, Skip) else clean_document(doc)
+    def _admit(self, article: Article | Skip) -> Outcome:
+        """Store one cleaned article, or record it as a copy of the stored one it repeats."""
         if isinstance(article, Skip):
-            METRICS.articles.labels("skipped").inc()
             return Outcome(id=None, status="skipped", reason=article.reason)
         day = day_of(article.published)
         original = self._index.find(article)
         if original is not None:
-            await asyncio.to_thread(self._record_copy, article, original, day)
-            METRICS.articles.labels("duplicate").inc()
+            if article.id != original:
+                self.store.put_duplicate(duplicate_of(article, original), day)
+            for source in article.sources:
+                self.store.add_source(original, source)
             return Outcome(id=article.id, status="duplicate", duplicate_of=original)
-        await asyncio.to_thread(self.store.put_article, article, day)
+        self.store.put_article(article, day)
         self._index.add(article)
-        METRICS.articles.labels("stored").inc()
         return Outcome(id=article.id, status="stored")
-
-    def _record_copy(self, article: Article, original: str, day: str) -> None:
-        if article.id != original:
-            self.store.put_duplicate(duplicate_of(article, original), day)
-        for source in article.sources:
-            self.store.add_source(original, source)
 
     # -- one-off summaries -----------------------------------------------------------------------
 
-    async def summarize_now(self, records: Sequence[dict], options: Options,
-                            progress: _JobProgress | None = None) -> dict:
-        """Summarise posted articles at once, without storing them."""
+    async def summarize_now(self, records: Sequence[dict[str, Any]], strict: bool = False,
+                            writing: WritingSetting | None = None) -> dict[str, Any]:
+        """Summarise posted articles at once, without storing them (the JSON output contract)."""
+        return await self._summarize(records, self.options(strict, writing))
+
+    async def _summarize(self, records: Sequence[dict[str, Any]], options: Options,
+                         progress: _JobProgress | None = None) -> dict[str, Any]:
         docs: list[Document] = []
         skips: list[Skip] = []
         for n, record in enumerate(records):
             doc = read_record(f"articles[{n}]", record)
-            (skips if isinstance(doc, Skip) else docs).append(doc)  # type: ignore[arg-type]
-        if not docs:
+            if isinstance(doc, Skip):
+                skips.append(doc)
+            else:
+                docs.append(doc)
+        if not docs:  # before the backend is built: a bad request is not a missing model
             raise no_readable_article(skips)
         result = await summarize(docs, skips, backend=self.backend, options=options,
                                  cache=self.store.cache, progress=progress)
         _count_usage(result.usage)
         return to_json(result)
 
-    async def request_summary(self, records: Sequence[dict], strict: bool,
+    async def request_summary(self, records: Sequence[dict[str, Any]], strict: bool,
                               writing: WritingSetting | None = None) -> Job:
         """A background job for a summary too large to wait for; its input is kept first."""
         job, _ = await asyncio.to_thread(self.store.start_job, "summary", uuid4().hex)
@@ -165,14 +243,13 @@ class Service:
         self._launch(job)
         return job
 
-    async def _build_summary(self, job: Job) -> dict:
+    async def _build_summary(self, job: Job, progress: _JobProgress) -> dict[str, Any]:
         payload = await asyncio.to_thread(self.store.job_payload, job.id)
         if payload is None:
             raise InputError("the job's articles were not stored; post them again")
         options = self.options(strict=payload.get("strict", False),
                                writing=payload.get("writing"))
-        return await self.summarize_now(payload["articles"], options,
-                                        progress=_JobProgress(self.store, job.id))
+        return await self._summarize(payload["articles"], options, progress)
 
     # -- digests ---------------------------------------------------------------------------------
 
@@ -182,6 +259,27 @@ class Service:
         if created:
             self._launch(job)
         return job, created
+
+    async def _build_digest(self, job: Job, progress: _JobProgress) -> dict[str, Any]:
+        day = job.key
+        articles = await asyncio.to_thread(self.store.articles_on, day)
+        if not articles:
+            raise InputError(f"no articles stored for {day}; post them to /v1/articles first")
+        duplicates = await asyncio.to_thread(self.store.duplicates_on, day)
+        earlier = await asyncio.to_thread(self._earlier_stories, day)
+        result = await digest(
+            articles, backend=self.backend, earlier=earlier, duplicates=duplicates,
+            options=self.options(), cache=self.store.cache, progress=progress,
+        )
+        _count_usage(result.usage)
+        return Digest.stored(day, result)
+
+    def _earlier_stories(self, day: str) -> list[Earlier]:
+        window = self.settings.update_window_days
+        return [story for earlier_day, data in self.store.digests_before(day, window)
+                for story in Digest(earlier_day, data).stories()]
+
+    # -- jobs ------------------------------------------------------------------------------------
 
     def _launch(self, job: Job) -> None:
         if job.id in self._tasks and not self._tasks[job.id].done():
@@ -195,23 +293,27 @@ class Service:
             if not await asyncio.to_thread(self.store.claim_job, job.id):
                 return  # another process took it
             METRICS.jobs.labels("running").inc()
+            progress = _JobProgress(self.store, job.id)
             heartbeat = asyncio.create_task(self._heartbeat(job.id))
-            try:
-                if job.kind == "summary":
-                    data = await self._build_summary(job)
-                else:
-                    data = await self._build_digest(job)
-            except asyncio.CancelledError:
-                raise  # the server is stopping: the job stays running and is resumed on start
-            except SummarizerError as e:
-                await self._finish(job, "failed", str(e))
-                return
-            except Exception as e:  # noqa: BLE001 - a job must end as failed, not vanish
-                log.exception("%s job %s failed", job.kind, job.id)
-                await self._finish(job, "failed", f"internal error: {type(e).__name__}")
-                return
+            error = None
+            try:  # cancelled (the server is stopping): the job stays running, resumed on start
+                try:
+                    if job.kind == "summary":
+                        data = await self._build_summary(job, progress)
+                    else:
+                        data = await self._build_digest(job, progress)
+                except SummarizerError as e:
+                    error = str(e)
+                except Exception as e:  # noqa: BLE001 - a job must end as failed, not vanish
+                    log.exception("%s job %s failed", job.kind, job.id)
+                    error = f"internal error: {type(e).__name__}"
+                await progress.settle()  # no late fraction may land after the final state
             finally:
                 heartbeat.cancel()
+                progress.cancel()
+            if error is not None:
+                await self._finish(job, "failed", error)
+                return
             if job.kind == "summary":
                 await asyncio.to_thread(self.store.put_job_result, job.id, data)
             else:
@@ -229,39 +331,18 @@ class Service:
                                 progress=1.0 if status == "done" else None)
         METRICS.jobs.labels(status).inc()
 
-    async def _build_digest(self, job: Job) -> dict:
-        day = job.key
-        articles = await asyncio.to_thread(self.store.articles_on, day)
-        if not articles:
-            raise InputError(f"no articles stored for {day}; post them to /v1/articles first")
-        duplicates = await asyncio.to_thread(self.store.duplicates_on, day)
-        earlier = await asyncio.to_thread(self._earlier_stories, day)
-        progress = _JobProgress(self.store, job.id)
-        result = await digest(
-            articles, backend=self.backend, earlier=earlier, duplicates=duplicates,
-            options=self.options(), cache=self.store.cache, progress=progress,
-        )
-        _count_usage(result.usage)
-        title = f"News digest for {day}"
-        return {"contract": {"date": day, **to_json(result)},
-                "markdown": to_markdown(result, title), "html": to_html(result, title)}
-
-    def _earlier_stories(self, day: str) -> list[Earlier]:
-        stories = []
-        for earlier_day, data in self.store.digests_before(day, self.settings.update_window_days):
-            for story in data["contract"].get("stories", []):
-                texts = tuple(s["text"] for s in story.get("summary", []))
-                stories.append(Earlier(id=story["id"], day=earlier_day, title=story.get("title"),
-                                       texts=texts))
-        return stories
-
     def options(self, strict: bool = False, writing: WritingSetting | None = None) -> Options:
         """The run options the settings give, with what the request asked for on top."""
         return run_options(self.settings, strict=strict, writing=writing)
 
 
 class _JobProgress:
-    """Pipeline progress written to the job's row, so any process can report it."""
+    """Pipeline progress written to the job's row, so any process can report it.
+
+    The pipeline reports on the event loop; the rows are written in a thread, one write at a
+    time, each carrying the newest fraction, so the loop never waits on the database and the
+    last fraction is the one that stays.
+    """
 
     def __init__(self, store: Store, job_id: str) -> None:
         self.store = store
@@ -269,6 +350,8 @@ class _JobProgress:
         self.total = 0
         self.done = 0
         self.saved = 0.0
+        self._pending: float | None = None
+        self._writer: asyncio.Task[None] | None = None
 
     def add(self, n: int) -> None:
         self.total += n
@@ -277,9 +360,36 @@ class _JobProgress:
         self.done += n
         # The total grows as collapse and reduce calls appear; never report 1.0 before the end.
         fraction = min(0.95, self.done / max(1, self.total))
-        if fraction - self.saved >= PROGRESS_STEP:
-            self.saved = fraction
-            self.store.update_job(self.job_id, progress=round(fraction, 3))
+        if fraction - self.saved < PROGRESS_STEP:
+            return
+        self.saved = fraction
+        self._pending = round(fraction, 3)
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write(), name=f"progress-{self.job_id}")
+
+    async def _write(self) -> None:
+        while self._pending is not None:
+            fraction, self._pending = self._pending, None
+            try:
+                await asyncio.to_thread(self.store.update_job, self.job_id, progress=fraction)
+            except Exception:  # noqa: BLE001 - a lost fraction must not fail the job
+                log.warning("could not record the progress of job %s", self.job_id,
+                            exc_info=True)
+
+    async def settle(self) -> None:
+        """Wait until the newest fraction is written."""
+        if self._writer is not None:
+            await self._writer
+
+    def cancel(self) -> None:
+        if self._writer is not None:
+            self._writer.cancel()
+
+
+def _read_and_clean(records: Sequence[dict[str, Any]]) -> list[Article | Skip]:
+    """Posted records as cleaned articles (or skips), named by their URL or their place."""
+    return clean(read_record(record.get("url") or f"posted article {n + 1}", record)
+                 for n, record in enumerate(records))
 
 
 def _count_usage(usage: Usage) -> None:
@@ -287,4 +397,3 @@ def _count_usage(usage: Usage) -> None:
     METRICS.tokens.labels("prompt").inc(usage.prompt_tokens)
     METRICS.tokens.labels("completion").inc(usage.completion_tokens)
     METRICS.cache_hits.inc(usage.cache_hits)
-

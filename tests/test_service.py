@@ -1,0 +1,230 @@
+"""The service without HTTP, on a real SQLite file and the scripted backend."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import date
+from pathlib import Path
+
+import pytest
+from conftest import EXAMPLES
+
+from summarizer.errors import InputError, NotFound
+from summarizer.ingest import read_inputs
+from summarizer.llm.base import Backend
+from summarizer.llm.scripted import ScriptedBackend
+from summarizer.pipeline import digest
+from summarizer.render import to_html, to_json, to_markdown
+from summarizer.server.service import Service, _JobProgress, day_of
+from summarizer.server.store import Job, open_store
+from summarizer.settings import Settings
+
+pytestmark = pytest.mark.anyio
+
+DAY = "2026-03-14"
+
+
+@asynccontextmanager
+async def running(path: Path, backend: Callable[[], Backend] | None = None,
+                  **settings: object) -> AsyncIterator[Service]:
+    """A started service on the SQLite file at `path`, stopped and closed afterwards."""
+    store = open_store(path)
+    service = Service(Settings(**settings), store, backend or ScriptedBackend)
+    await service.start()
+    try:
+        yield service
+    finally:
+        await service.stop()
+        store.close()
+
+
+def _examples(published: str | None = DAY) -> list[dict]:
+    docs, _ = read_inputs([str(EXAMPLES)])
+    extra = {"published": published} if published else {}
+    return [{"text": d.text, "title": d.title, "source": d.source, "url": d.url, **extra}
+            for d in docs]
+
+
+def _ledger(**fields: str) -> dict:
+    text = (EXAMPLES / "03_velle_valley_ledger.txt").read_text(encoding="utf-8")
+    return {"text": text, "published": DAY, **fields}
+
+
+async def _finished(service: Service, job_id: str, timeout: float = 60) -> Job:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = await service.job(job_id)
+        if job.status in ("done", "failed"):
+            return job
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"job {job_id} still {job.status} after {timeout} s")
+
+
+async def _build(service: Service, day: str = DAY) -> Job:
+    job, _ = await service.request_digest(day)
+    return await _finished(service, job.id)
+
+
+def test_an_article_belongs_to_the_day_it_was_published_in_utc() -> None:
+    today = date(2026, 3, 20)
+    assert day_of("2026-03-14", today) == "2026-03-14"
+    assert day_of("2026-03-14T08:30:00Z", today) == "2026-03-14"
+    assert day_of("2026-03-14T23:30:00-05:00", today) == "2026-03-15"
+    assert day_of("last Tuesday", today) == "2026-03-20"
+    assert day_of(None, today) == "2026-03-20"
+
+
+async def test_ingest_stores_new_articles_and_reports_copies(tmp_path: Path) -> None:
+    async with running(tmp_path / "db.sqlite3") as service:
+        first = await service.ingest(_examples())
+        again = await service.ingest(_examples())
+        copy = await service.ingest([_ledger(text=_ledger()["text"] + "\nShare this article",
+                                             source="Corvane Wire")])
+        stored = await asyncio.to_thread(service.store.articles_on, DAY)
+    assert [o.status for o in first] == ["stored"] * 4
+    assert [(o.status, o.duplicate_of) for o in again] == [("duplicate", o.id) for o in first]
+    ledger = next(a for a in stored if "Velle Valley Ledger" in a.sources)
+    assert copy[0].duplicate_of == ledger.id
+    assert ledger.sources == ("Velle Valley Ledger", "Corvane Wire")  # the copy's outlet added
+    assert len(stored) == 4
+
+
+async def test_a_record_with_no_article_text_is_skipped_with_the_reason(tmp_path: Path) -> None:
+    async with running(tmp_path / "db.sqlite3") as service:
+        (outcome,) = await service.ingest([{"html": "<html><body></body></html>"}])
+    assert outcome.status == "skipped" and outcome.id is None
+    assert outcome.reason == "no article text found in the HTML"
+
+
+async def test_unreadable_input_is_refused_before_the_model_is_built(tmp_path: Path) -> None:
+    def no_backend() -> Backend:
+        raise AssertionError("the backend was built for input with nothing to summarise")
+
+    async with running(tmp_path / "db.sqlite3", no_backend) as service:
+        with pytest.raises(InputError, match="no readable article"):
+            await service.summarize_now([{"html": "<html></html>"}])
+
+
+async def test_a_digest_keeps_the_typed_result_and_renders_it_when_read(tmp_path: Path) -> None:
+    async with running(tmp_path / "db.sqlite3") as service:
+        await service.ingest(_examples())
+        job = await _build(service)
+        row = await asyncio.to_thread(service.store.latest_digest, DAY)
+        stored = await service.latest_digest(DAY)
+    assert job.status == "done" and job.progress == 1.0
+    assert set(row) == {"date", "result"}  # no rendering frozen into the row
+    result = stored.result()
+    assert result is not None and result.stories
+    title = f"News digest for {DAY}"
+    assert stored.contract() == {"date": DAY, **to_json(result)}
+    assert stored.markdown() == to_markdown(result, title)
+    assert stored.html() == to_html(result, title)
+
+
+async def test_a_digest_lists_each_duplicate_once(tmp_path: Path) -> None:
+    near_copy = _ledger(source="Corvane Wire")
+    near_copy["text"] = near_copy["text"].replace("Velle", "Vell", 1)
+    async with running(tmp_path / "db.sqlite3") as service:
+        original = (await service.ingest([_ledger(source="Velle Valley Ledger")]))[0]
+        copies = [(await service.ingest([near_copy]))[0] for _ in range(2)]
+        recorded = await asyncio.to_thread(service.store.duplicates_on, DAY)
+        await _build(service)
+        contract = (await service.latest_digest(DAY)).contract()
+    assert [c.duplicate_of for c in copies] == [original.id] * 2
+    assert len(recorded) == 2  # the copy was posted twice
+    articles = [d for d in contract["duplicates"] if d["kind"] == "article"]
+    assert len(articles) == 1 and articles[0]["duplicate_of"] == original.id
+    keys = [tuple(sorted(d.items())) for d in contract["duplicates"]]
+    assert len(keys) == len(set(keys))
+
+
+async def test_a_digest_stored_in_the_older_form_is_served_and_continued(tmp_path: Path) -> None:
+    first_day, follow_up = _examples("2026-03-14")[:3], _examples("2026-03-15")[3]
+    async with running(tmp_path / "db.sqlite3") as service:
+        await service.ingest(first_day)
+        articles = await asyncio.to_thread(service.store.articles_on, "2026-03-14")
+        result = await digest(articles, backend=ScriptedBackend())
+        title = "News digest for 2026-03-14"
+        older = {"contract": {"date": "2026-03-14", **to_json(result)},
+                 "markdown": to_markdown(result, title), "html": to_html(result, title)}
+        await asyncio.to_thread(service.store.put_digest, "2026-03-14", "older-job", older)
+        served = await service.latest_digest("2026-03-14")
+        await service.ingest([follow_up])
+        assert (await _build(service, "2026-03-15")).status == "done"
+        next_day = (await service.latest_digest("2026-03-15")).contract()
+    assert served.result() is None
+    assert (served.contract(), served.markdown(), served.html()) == \
+        (older["contract"], older["markdown"], older["html"])
+    (earlier,) = older["contract"]["stories"]
+    (story,) = next_day["stories"]
+    assert story["update_of"] == {"id": earlier["id"], "day": "2026-03-14",
+                                  "title": earlier["title"]}
+
+
+async def test_a_digest_of_a_day_with_no_articles_fails_and_says_why(tmp_path: Path) -> None:
+    async with running(tmp_path / "db.sqlite3") as service:
+        job = await _build(service, "2026-01-01")
+    assert job.status == "failed"
+    assert job.error == "no articles stored for 2026-01-01; post them to /v1/articles first"
+
+
+async def test_unknown_jobs_and_missing_digests_are_not_found(tmp_path: Path) -> None:
+    async with running(tmp_path / "db.sqlite3") as service:
+        with pytest.raises(NotFound) as no_job:
+            await service.job("nope")
+        with pytest.raises(NotFound) as no_digest:
+            await service.latest_digest(DAY)
+        assert await service.ready()
+    assert no_job.value.field == "job_id"
+    assert no_digest.value.field == "date" and "POST /v1/digests" in str(no_digest.value)
+
+
+async def test_a_job_left_running_by_a_stopped_service_is_finished_by_the_next(
+        tmp_path: Path) -> None:
+    path = tmp_path / "db.sqlite3"
+    async with running(path, lambda: ScriptedBackend(delay=0.3)) as service:
+        await service.ingest(_examples())
+        job, _ = await service.request_digest(DAY)
+        while (await service.job(job.id)).status != "running":
+            await asyncio.sleep(0.02)
+    async with running(path) as restarted:
+        assert (await restarted.job(job.id)).status in ("queued", "running")
+        finished = await _finished(restarted, job.id)
+        contract = (await restarted.latest_digest(DAY)).contract()
+    assert finished.status == "done" and finished.progress == 1.0
+    assert contract["stories"]
+
+
+class SlowRows:
+    """A store whose progress writes take a while, recording what they wrote and where."""
+
+    def __init__(self) -> None:
+        self.written: list[float] = []
+        self.threads: set[int] = set()
+
+    def update_job(self, job_id: str, *, progress: float | None = None) -> None:
+        time.sleep(0.05)
+        self.threads.add(threading.get_ident())
+        assert progress is not None
+        self.written.append(progress)
+
+
+async def test_progress_is_written_off_the_event_loop_and_the_newest_fraction_stays() -> None:
+    rows = SlowRows()
+    progress = _JobProgress(rows, "job")  # type: ignore[arg-type]
+    progress.add(40)
+    started = time.perf_counter()
+    for _ in range(38):
+        progress.advance()
+        await asyncio.sleep(0)
+    reported = time.perf_counter() - started
+    await progress.settle()
+    assert reported < 0.5  # writing each step on the loop would take 0.05 s a step
+    assert threading.get_ident() not in rows.threads
+    assert rows.written[0] == 0.05 and len(rows.written) < 5  # steps taken meanwhile coalesce
+    assert rows.written == sorted(rows.written)
+    assert rows.written[-1] == round(progress.saved, 3) >= 0.9  # the newest step stays
