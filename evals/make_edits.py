@@ -174,7 +174,7 @@ def run_set(name: str, folder: Path) -> tuple[list[dict], list[Original]]:
         for a in result.articles
     ]
     texts = {a["id"]: a["text"] for a in articles}
-    sentences = [s for a in result.articles for s in a.summary] + list(result.overview)
+    sentences = result.sentences()
     originals: list[Original] = []
     seen: set[tuple] = set()
     for sentence in sentences:

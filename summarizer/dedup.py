@@ -221,9 +221,8 @@ def _dedup_articles(articles: list[Article]) -> tuple[list[Article], list[Duplic
 def merged_sources(first: Article, copy: Article) -> tuple[str, ...]:
     """The outlets of an article and a copy of it. An article that names no outlet is still
     one outlet: it is listed as "unknown outlet", once for each such article."""
-    mine = first.sources or (UNKNOWN_OUTLET,)
-    theirs = copy.sources or (UNKNOWN_OUTLET,)
-    return mine + tuple(s for s in theirs if s == UNKNOWN_OUTLET or s not in mine)
+    mine = first.outlets()
+    return mine + tuple(s for s in copy.outlets() if s == UNKNOWN_OUTLET or s not in mine)
 
 
 def duplicate_of(article: Article, original: str) -> Duplicate:

@@ -83,9 +83,8 @@ class FactGroup:
 def outlet_keys(article: Article) -> tuple[str, ...]:
     """Who carried an article; an article (or merged copy) with no known outlet stands for one
     of its own."""
-    named = article.sources or ((article.source,) if article.source else (UNKNOWN_OUTLET,))
     return tuple(f"{UNKNOWN_OUTLET}#{article.id}#{n}" if outlet == UNKNOWN_OUTLET else outlet
-                 for n, outlet in enumerate(named))
+                 for n, outlet in enumerate(article.outlets()))
 
 
 def outlet_name(key: str) -> str:

@@ -70,6 +70,11 @@ class Article(Frozen):
     sources: tuple[str, ...] = ()  # every outlet that carried it (wire copies merged into one)
     removed: tuple[Removal, ...] = ()
 
+    def outlets(self) -> tuple[str, ...]:
+        """The outlets that carried it, as named: its `sources`, else its own `source`. An
+        article that names no outlet is still one outlet, listed as "unknown outlet"."""
+        return self.sources or ((self.source,) if self.source else (UNKNOWN_OUTLET,))
+
 
 class Duplicate(Frozen):
     """Text left out because it repeats text already kept."""
@@ -202,3 +207,8 @@ class Result(Frozen):
     disputes: tuple[Dispute, ...] = ()  # facts the overview's sources report differently
     overview_dropped: int = 0  # unsupported overview sentences strict mode left out
     writing: Writing | None = None
+
+    def sentences(self) -> list[Sentence]:
+        """Every sentence the run shows: each article's summary, the overview, each story's."""
+        return [s for a in self.articles for s in a.summary] + list(self.overview) + \
+            [s for story in self.stories for s in story.summary]

@@ -132,9 +132,10 @@ def _sections(result: Result) -> list[_Section]:
         parts.append(_Section(2, f"{len(result.stories)} "
                                  f"stor{'ies' if len(result.stories) != 1 else 'y'}"))
         for story in result.stories:
-            outlets = sorted({o for i in story.article_ids for o in _outlets_of(by_id[i])})
-            if any(not _outlets_of(by_id[i]) for i in story.article_ids):
-                outlets.append(UNKNOWN_OUTLET)
+            named = {o for i in story.article_ids for o in by_id[i].outlets()}
+            outlets = sorted(named - {UNKNOWN_OUTLET})
+            if UNKNOWN_OUTLET in named:
+                outlets.append(UNKNOWN_OUTLET)  # last, and once however many articles
             notes = [f"from articles {', '.join(str(numbers[i]) for i in story.article_ids)}",
                      ", ".join(outlets)]
             if story.update_of is not None:
@@ -306,12 +307,8 @@ def _reports(outlets: tuple[str, ...]) -> str:
 def _note_label(result: Result, citation: Citation) -> str:
     number, article = next((n, a.article) for n, a in enumerate(result.articles, 1)
                            if a.article.id == citation.article_id)
-    outlets = ", ".join(_outlets_of(article)) or UNKNOWN_OUTLET
+    outlets = ", ".join(article.outlets())
     return f"Article {number}, {_title(article)} ({outlets}), passage {citation.passage}"
-
-
-def _outlets_of(article: Article) -> tuple[str, ...]:
-    return article.sources or ((article.source,) if article.source else ())
 
 
 def _title(article: Article) -> str:
@@ -324,7 +321,7 @@ def _title(article: Article) -> str:
 
 def _byline(article: Article) -> str:
     """Outlets, date and link; never the origin, which is a file path or a posting's number."""
-    parts = [", ".join(_outlets_of(article)) or UNKNOWN_OUTLET, article.published, article.url]
+    parts = [", ".join(article.outlets()), article.published, article.url]
     return " · ".join(p for p in parts if p)
 
 

@@ -89,7 +89,7 @@ def score_run(name: str, result: Result, threshold: float = DEFAULT_THRESHOLD,
     """Every metric of one run over one article set; the fact metrics need the set's facts."""
     articles = {a.article.id: a.article for a in result.articles}
     summary = [s for a in result.articles for s in a.summary]
-    sentences = summary + list(result.overview)
+    sentences = result.sentences()
     citations = [c for s in sentences for c in s.citations]
     carrying = [c for s in sentences for c in _carrying(s)]
     leaks = find_leaks(result)
@@ -123,8 +123,7 @@ def score_run(name: str, result: Result, threshold: float = DEFAULT_THRESHOLD,
 
 def find_leaks(result: Result) -> list[str]:
     """Removed boilerplate lines that a summary sentence repeats, in whole or in part."""
-    said = [normalise(s.text) for a in result.articles for s in a.summary]
-    said += [normalise(s.text) for s in result.overview]
+    said = [normalise(s.text) for s in result.sentences()]
     said = [s for s in said if len(s.split()) >= LEAK_MIN_WORDS]
     leaks = []
     for article in (a.article for a in result.articles):
