@@ -9,13 +9,16 @@ import threading
 from collections.abc import Callable, Iterator
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import urlsplit
 from uuid import uuid4
 
 import psycopg
 import pytest
 
-from summarizer.errors import ConfigError, InputError
+from summarizer import sqlite
+from summarizer.errors import ConfigError, InputError, StoreUnavailable
 from summarizer.llm.base import Completion, CompletionRequest, Message
+from summarizer.llm.cache import Cache
 from summarizer.llm.caller import Caller
 from summarizer.llm.scripted import ScriptedBackend
 from summarizer.models import Article, Duplicate, Removal
@@ -87,6 +90,15 @@ def target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Target]:
 
 
 @pytest.fixture
+def postgres(tmp_path: Path) -> Iterator[Target]:
+    if reason := postgres_unreachable():
+        pytest.skip(reason)
+    target = Target("postgresql", tmp_path)
+    yield target
+    target.clean_up()
+
+
+@pytest.fixture
 def store(target: Target) -> Store:
     return target.open()
 
@@ -139,6 +151,26 @@ def test_migrations_create_the_schema_and_reopening_changes_nothing(target: Targ
 def test_two_stores_opening_at_once_migrate_once(target: Target) -> None:
     stores = in_threads(4, lambda _: target.open())
     assert {s.schema_version() for s in stores} == {LATEST_VERSION}
+
+
+def test_a_new_sqlite_file_opens_while_another_connection_writes_to_it(tmp_path: Path) -> None:
+    # Switching a new file to WAL reads its header, then writes it; SQLite refuses that write at
+    # once ("database is locked", no busy wait) while another connection holds the write lock,
+    # as when several stores create one file together. Opening waits instead.
+    path = tmp_path / "store.sqlite3"
+    writer = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    writer.execute("BEGIN IMMEDIATE")
+    release = threading.Timer(0.3, writer.execute, ("COMMIT",))
+    release.start()
+    try:
+        store = open_store(path)
+    finally:
+        release.join()
+        writer.close()
+    try:
+        assert store.schema_version() == LATEST_VERSION
+    finally:
+        store.close()
 
 
 def test_a_schema_newer_than_the_code_is_refused(target: Target) -> None:
@@ -309,15 +341,15 @@ def test_requeue_with_stale_after_spares_jobs_still_reporting(store: Store) -> N
     assert store.requeue_running(stale_after=0) == 1
 
 
-def test_claim_next_takes_the_oldest_queued_job_of_a_kind(store: Store) -> None:
+def test_unfinished_jobs_of_every_kind_are_resumed_oldest_first(store: Store) -> None:
     old, _ = store.start_job("digest", "2026-05-01")
-    new, _ = store.start_job("digest", "2026-05-02")
     summary, _ = store.start_job("summary", "batch-1")
-    assert store.claim_next("summary").id == summary.id
-    assert store.claim_next("summary") is None
-    assert store.claim_next().id == old.id
-    assert store.claim_next("digest").id == new.id
-    assert store.claim_next() is None
+    new, _ = store.start_job("digest", "2026-05-02")
+    assert [job.id for job in store.unfinished_jobs()] == [old.id, summary.id, new.id]
+    assert [store.claim_job(job.id) for job in store.unfinished_jobs()] == [True, True, True]
+    assert [job.status for job in store.unfinished_jobs()] == ["running"] * 3
+    store.update_job(summary.id, status="done")
+    assert [job.id for job in store.unfinished_jobs()] == [old.id, new.id]
 
 
 def test_threads_starting_one_key_at_once_get_one_job(store: Store) -> None:
@@ -369,17 +401,29 @@ def test_digests_before_a_day_are_the_latest_of_each_earlier_day(store: Store) -
 # the LLM cache
 
 
-def test_the_cache_round_trips_a_completion(store: Store) -> None:
+def test_the_cache_round_trips_a_completion(store: Store, tmp_path: Path) -> None:
     request = CompletionRequest(messages=(Message(role="user", content="Summarise."),),
                                 max_tokens=50, prompt_id="map", prompt_version="3")
     completion = Completion(text="A summary [1.1].", model="m", prompt_tokens=12,
                             completion_tokens=5)
-    assert store.cache.get("k") is None
-    store.cache.put("k", "scripted", request, completion)
-    assert store.cache.get("k") == completion
-    newer = completion.model_copy(update={"text": "Another summary."})
-    store.cache.put("k", "scripted", request, newer)
+    file_cache = Cache(tmp_path / "calls.sqlite3")  # the CLI's: a file of its own
+    for cache in (store.cache, file_cache):
+        assert cache.get("k") is None
+        cache.put("k", "scripted", request, completion)
+        assert cache.get("k") == completion
+        newer = completion.model_copy(update={"text": "Another summary."})
+        cache.put("k", "scripted", request, newer)
+        assert cache.get("k") == newer
+    file_cache.close()
+    store.cache.close()  # the store's engine is the store's: it stays open
     assert store.cache.get("k") == newer
+
+
+def test_a_cache_file_that_cannot_be_opened_raises_what_the_cli_reports(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises((OSError, sqlite3.Error)):
+        Cache(blocker / "calls.sqlite3")
 
 
 def test_the_pipeline_caller_answers_a_repeated_request_from_the_store(store: Store) -> None:
@@ -435,13 +479,51 @@ def test_a_sqlite_path_that_cannot_be_created_is_a_config_error(tmp_path: Path) 
         open_store(blocker / "store.sqlite3")
 
 
-def test_an_unreachable_database_is_a_config_error_without_its_password() -> None:
+def test_an_unreachable_database_is_unavailable_without_its_password() -> None:
     url = "postgresql://user:s3cret@127.0.0.1:1/db?connect_timeout=2"
-    with pytest.raises(ConfigError) as caught:
+    with pytest.raises(StoreUnavailable) as caught:
         open_store(url)
     message = str(caught.value)
     assert "s3cret" not in message and "user:***@127.0.0.1:1" in message
     assert "DATABASE_URL" in message and "\n" not in message
+
+
+def test_a_locked_sqlite_file_is_store_unavailable(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sqlite, "LOCK_WAIT", 0.2)
+    path = tmp_path / "store.sqlite3"
+    store = open_store(path)
+    writer = sqlite3.connect(path, isolation_level=None)
+    writer.execute("BEGIN EXCLUSIVE")
+    try:
+        with pytest.raises(StoreUnavailable, match=r"SQLite database at .*store.sqlite3 failed: "
+                                                   r"database is locked"):
+            store.put_article(article(1), "2026-05-01")
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+    assert store.put_article(article(1), "2026-05-01")
+    store.close()
+
+
+def test_lost_postgresql_connections_are_unavailable_then_replaced(postgres: Target) -> None:
+    parts = urlsplit(PG_URL)
+    password = parts.password or "s3cret"  # loopback test servers trust: any password will do
+    host = parts.netloc.rpartition("@")[2]
+    query = "&".join(q for q in (parts.query, f"application_name={postgres.schema}") if q)
+    url = parts._replace(netloc=f"{parts.username or 'root'}:{password}@{host}",
+                         query=query).geturl()
+    store = open_store(url, schema=postgres.schema)
+    postgres.opened.append(store)
+    assert store.put_article(article(1), "2026-05-01")
+    with psycopg.connect(PG_URL, autocommit=True) as admin:  # every connection of this store
+        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                      "WHERE application_name = %s", (postgres.schema,))
+    with pytest.raises(StoreUnavailable) as caught:
+        store.get_article("art1")
+    message = str(caught.value)
+    assert password not in message and ":***@" in message and "\n" not in message
+    assert store.get_article("art1") == article(1)  # the pool has connected again
 
 
 def test_database_target_prefers_database_url(monkeypatch: pytest.MonkeyPatch,
@@ -452,3 +534,41 @@ def test_database_target_prefers_database_url(monkeypatch: pytest.MonkeyPatch,
     get_settings.cache_clear()
     monkeypatch.setenv("DATABASE_URL", "postgresql://app@db/summaries")
     assert database_target(get_settings()) == "postgresql://app@db/summaries"
+
+
+@pytest.mark.parametrize(("url", "target"), [
+    ("postgresql://app:pw@db:5432/summaries", "postgresql://app:pw@db:5432/summaries"),
+    ("postgres://app@db/summaries", "postgres://app@db/summaries"),
+    ("sqlite:///data/summaries.db", "data/summaries.db"),
+    ("sqlite:////srv/summaries.db", "/srv/summaries.db"),
+    ("data/summaries.db", "data/summaries.db"),
+    ("/srv/summaries.db", "/srv/summaries.db"),
+])
+def test_database_url_forms(monkeypatch: pytest.MonkeyPatch, url: str, target: str) -> None:
+    monkeypatch.setenv("DATABASE_URL", url)
+    assert database_target(get_settings()) == target
+
+
+@pytest.mark.parametrize("url", [
+    "mysql://app:pw@db/summaries", "sqlite://host/summaries.db", "sqlite:///",
+    "sqlite:///data.db?mode=ro", "file:///srv/summaries.db",
+])
+def test_other_database_urls_are_a_config_error_naming_the_forms(
+        monkeypatch: pytest.MonkeyPatch, url: str) -> None:
+    monkeypatch.setenv("DATABASE_URL", url)
+    with pytest.raises(ConfigError, match="DATABASE_URL") as caught:
+        database_target(get_settings())
+    message = str(caught.value)
+    assert "postgresql://" in message and "sqlite:///relative" in message
+    assert "sqlite:////absolute" in message and ":pw@" not in message
+
+
+def test_a_sqlite_url_opens_that_file_and_no_folder_named_after_it(tmp_path: Path) -> None:
+    # The tests run in tmp_path, so a relative URL lands there.
+    relative = open_store("sqlite:///data/relative.db")
+    absolute = open_store(f"sqlite:///{tmp_path / 'absolute.db'}")  # four slashes in all
+    relative.close()
+    absolute.close()
+    assert (tmp_path / "data" / "relative.db").is_file()
+    assert (tmp_path / "absolute.db").is_file()
+    assert not (tmp_path / "sqlite:").exists()

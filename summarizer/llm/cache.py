@@ -1,30 +1,32 @@
-"""A persistent cache of model calls in SQLite: identical requests are answered without a call."""
+"""A persistent cache of model calls: identical requests are answered without a call.
+
+One table and one class over any engine: the CLI's own SQLite file, or the service's database
+(SQLite or PostgreSQL), where the store's migrations create the table from SCHEMA.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
 import time
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
+from ..sqlite import SqliteEngine
 from .base import Completion, CompletionRequest
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS llm_cache (
-    key TEXT PRIMARY KEY,
-    backend TEXT NOT NULL,
-    model TEXT NOT NULL,
-    prompt_id TEXT NOT NULL,
-    prompt_version TEXT NOT NULL,
-    completion TEXT NOT NULL,
-    created REAL NOT NULL
-)
-"""
-
-
-# One spelling of a cache read and write, for this file and for the service's database.
+# Common SQL: SQLite gives DOUBLE PRECISION columns REAL affinity.
+SCHEMA = """CREATE TABLE IF NOT EXISTS llm_cache (
+            key TEXT PRIMARY KEY,
+            backend TEXT NOT NULL,
+            model TEXT NOT NULL,
+            prompt_id TEXT NOT NULL,
+            prompt_version TEXT NOT NULL,
+            completion TEXT NOT NULL,
+            created DOUBLE PRECISION NOT NULL
+        )"""
 GET_SQL = "SELECT completion FROM llm_cache WHERE key = ?"
 PUT_SQL = (
     "INSERT INTO llm_cache (key, backend, model, prompt_id, prompt_version, completion, created) "
@@ -35,11 +37,18 @@ PUT_SQL = (
 )
 
 
-def cache_row(key: str, backend: str, request: CompletionRequest,
-              completion: Completion) -> tuple[object, ...]:
-    """The values PUT_SQL stores for one completion."""
-    return (key, backend, completion.model, request.prompt_id, request.prompt_version,
-            completion.model_dump_json(), time.time())
+class Session(Protocol):
+    """One connection lent for a few statements, with `?` placeholders."""
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any: ...
+
+
+class Engine(Protocol):
+    """A database the cache can live in (summarizer.sqlite's, or the service's engines)."""
+
+    def session(self) -> AbstractContextManager[Session]: ...
+
+    def close(self) -> None: ...
 
 
 def cache_key(backend: str, model: str, request: CompletionRequest) -> str:
@@ -52,7 +61,7 @@ def cache_key(backend: str, model: str, request: CompletionRequest) -> str:
 
 
 class CacheLike(Protocol):
-    """What the pipeline's Caller needs from a cache: `Cache` here or `Store.cache`."""
+    """What the Caller needs from a cache: `Cache`, or a stand-in."""
 
     def get(self, key: str) -> Completion | None: ...
 
@@ -61,20 +70,36 @@ class CacheLike(Protocol):
 
 
 class Cache:
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute(SCHEMA)
+    """Completions by request key, in a SQLite file of their own or in an engine given.
+
+    Given a path, the cache opens the file (raising OSError or sqlite3.Error if it cannot),
+    creates its table, and closes the file on `close()`. Given an engine, the table is the
+    engine owner's to create, and the engine stays open.
+    """
+
+    def __init__(self, where: Path | str | Engine) -> None:
+        if isinstance(where, Path | str):
+            self._engine: Engine = SqliteEngine(where, setup=(SCHEMA,))
+            self._owned = True
+        else:
+            self._engine = where
+            self._owned = False
 
     def get(self, key: str) -> Completion | None:
-        row = self._db.execute(GET_SQL, (key,)).fetchone()
+        """The completion cached under this key, if any."""
+        with self._engine.session() as db:
+            row = db.execute(GET_SQL, (key,)).fetchone()
         return Completion.model_validate_json(row[0]) if row else None
 
     def put(self, key: str, backend: str, request: CompletionRequest,
             completion: Completion) -> None:
-        self._db.execute(PUT_SQL, cache_row(key, backend, request, completion))
+        """Cache a completion under its request's key (replacing an older one)."""
+        row = (key, backend, completion.model, request.prompt_id, request.prompt_version,
+               completion.model_dump_json(), time.time())
+        with self._engine.session() as db:
+            db.execute(PUT_SQL, row)
 
     def close(self) -> None:
-        self._db.close()
+        """Close the file this cache opened; an engine given stays open."""
+        if self._owned:
+            self._engine.close()
