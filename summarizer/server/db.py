@@ -12,10 +12,10 @@ from __future__ import annotations
 import re
 import sqlite3
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
@@ -171,7 +171,7 @@ def migrate(engine: Engine) -> int:
             db.execute("SELECT pg_advisory_xact_lock(?)", (MIGRATION_LOCK,))
         db.execute("CREATE TABLE IF NOT EXISTS schema_version "
                    "(version INTEGER PRIMARY KEY, applied TEXT NOT NULL)")
-        current = db.execute(CURRENT_VERSION_SQL).fetchone()[0]
+        current: int = db.execute(CURRENT_VERSION_SQL).fetchone()[0]
         if current > LATEST_VERSION:
             raise ConfigError(
                 f"the database schema is version {current} but this summarizer knows only "
@@ -194,16 +194,27 @@ def schema_version(engine: Engine) -> int:
     return version
 
 
+class Rows(Protocol):
+    """What a statement gives back, in either engine."""
+
+    @property
+    def rowcount(self) -> int: ...
+
+    def fetchone(self) -> Any: ...
+
+    def fetchall(self) -> list[Any]: ...
+
+
 class PostgresSession:
     """A pooled connection, lent for a few statements."""
 
     def __init__(self, conn: psycopg.Connection[Any]) -> None:
         self._conn = conn
 
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> psycopg.Cursor[Any]:
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Rows:
         return self._conn.execute(to_pyformat(sql), params)
 
-    def transaction(self) -> psycopg.Transaction:
+    def transaction(self) -> AbstractContextManager[psycopg.Transaction]:
         return self._conn.transaction()
 
 

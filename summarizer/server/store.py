@@ -101,7 +101,8 @@ class Store:
         """Whether the database answers (for /readyz)."""
         try:
             with self._engine.session() as db:
-                return db.execute("SELECT 1").fetchone()[0] == 1
+                answer: int = db.execute("SELECT 1").fetchone()[0]
+            return answer == 1
         except Exception:  # readiness reports any failure as "not ready", never raises
             return False
 
@@ -146,7 +147,8 @@ class Store:
     def count_articles(self) -> int:
         """How many articles are stored."""
         with self._engine.session() as db:
-            return db.execute("SELECT COUNT(*) FROM articles").fetchone()[0]
+            count: int = db.execute("SELECT COUNT(*) FROM articles").fetchone()[0]
+        return count
 
     def add_source(self, article_id: str, source: str) -> None:
         """Record one more outlet for a stored article (a wire copy seen again)."""
