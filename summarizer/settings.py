@@ -55,7 +55,7 @@ class Settings(BaseSettings):
     writing: Literal["quoted", "fused", "auto"] = "auto"
     small_model: bool | None = None
     cache_path: Path = Field(default_factory=default_cache_path)
-    database_url: str | None = Field(  # postgresql://...; unset: the SQLite file at db_path
+    database_url: str | None = Field(  # postgresql://... or sqlite:///path; unset: db_path
         default=None, validation_alias=AliasChoices("DATABASE_URL", "database_url")
     )
     db_path: Path = Field(default_factory=default_db_path)
