@@ -12,7 +12,6 @@ import asyncio
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
 
 from . import prompts
 from .checking.offline import DEFAULT_THRESHOLD, Sources
@@ -20,12 +19,12 @@ from .chunk import pack
 from .clean import clean_document
 from .cluster import Story, cluster, continues
 from .dedup import dedup
-from .errors import ConfigError, InputError
+from .errors import InputError, UnreadableReply
 from .facts import FactGroup, Facts, SourceSentence, outlet_keys, source_sentences
 from .ingest import no_readable_article
-from .llm.base import Backend, CompletionRequest, Item, Message
+from .llm.base import Backend, Item
 from .llm.cache import CacheLike
-from .llm.caller import Caller
+from .llm.caller import Caller, NoProgress, Progress
 from .models import (
     Article,
     ArticleSummary,
@@ -58,28 +57,11 @@ from .writing import (
 
 log = logging.getLogger(__name__)
 
-MIN_MATERIAL_TOKENS = 64
 ARTICLE_SENTENCES = 5
 OVERVIEW_SENTENCES = 6
 OVERVIEW_MIN_SENTENCES = 4
 POOL = 2  # the model chooses among this many times the sentences it may keep
 SMALL_BACKENDS = ("local", "scripted")  # the embedded model, and the extractive stand-in
-
-
-class Progress(Protocol):
-    def add(self, n: int) -> None:
-        """More model calls are on the way."""
-
-    def advance(self, n: int = 1) -> None:
-        """Model calls finished."""
-
-
-class NoProgress:
-    def add(self, n: int) -> None:
-        pass
-
-    def advance(self, n: int = 1) -> None:
-        pass
 
 
 @dataclass(frozen=True)
@@ -209,7 +191,8 @@ class _Run:
                  cache: CacheLike | None, progress: Progress) -> None:
         self.prepared = prepared
         self.facts = prepared.facts
-        self.caller = Caller(backend, concurrency=options.concurrency, cache=cache)
+        self.caller = Caller(backend, concurrency=options.concurrency, cache=cache,
+                             progress=progress)
         self.backend = backend
         self.options = options
         small = options.small_model if options.small_model is not None \
@@ -219,7 +202,6 @@ class _Run:
         self.fused_kept = 0
         # Leave most of a small window for the material; answers are short.
         self.max_output = min(options.max_output_tokens, backend.context_window // 4)
-        self.progress = progress
         self.all_outlets = self._outlets({a.id for a in prepared.articles})
 
     async def summarize_articles(self) -> list[ArticleSummary]:
@@ -293,16 +275,20 @@ class _Run:
         if len(pool) <= limit:
             return pool
         prompt = prompts.load("choose")
-        budget = self.budget(prompt, about=about, limit=limit, lines="")
+        budget = self.caller.budget(prompt, {"about": about, "limit": limit, "lines": ""},
+                                    self.max_output)
         items = choice_items(pool)
         first = pack(item_lines(items), self.backend.count_tokens, budget)[0]
         offered = list(items[: len(first)])
         if len(offered) <= limit:  # the window holds too few to choose among: salience decides
             return pool[:limit]
-        messages = prompt.render(about=about, limit=limit, lines=render_items(offered))
-        reply = await self._call(prompt, messages, offered, "ids", limit)
+        ids = [i.id for i in offered]
+        answer = await self.caller.ask(
+            prompt, {"about": about, "limit": limit, "lines": render_items(offered)},
+            lambda reply: parse_choice(reply, ids), max_tokens=self.max_output,
+            temperature=self.options.temperature, reply="ids", items=offered, limit=limit)
         by_id = {c.shown.id: c for c in pool}
-        picked = [by_id[i] for i in parse_choice(reply, [i.id for i in offered])][:limit]
+        picked = [by_id[i] for i in answer][:limit]
         # The model chooses; the telling order stays the salience order, so the fact most
         # outlets report comes first whatever order a small model answers in.
         return picked + [c for c in pool if c not in picked][: limit - len(picked)]
@@ -312,7 +298,7 @@ class _Run:
         if self.mode == "quoted" or not chosen:
             return [quoted(c, outlets) for c in chosen]
         prompt = prompts.load("fuse")
-        budget = self.budget(prompt, lines="")
+        budget = self.caller.budget(prompt, {"lines": ""}, self.max_output)
         items = fusion_items(chosen, across=outlets is not None)
         batches = pack(item_lines(items), self.backend.count_tokens, budget)
         parts = await asyncio.gather(*(
@@ -324,59 +310,32 @@ class _Run:
                     outlets: Outlets | None) -> list[Sentence]:
         """One restating call for a batch, one re-ask for the lines that fail, else quotes."""
         self.fused_attempted += len(chosen)
-        messages = prompt.render(lines=render_items(items))
-        reply = await self._call(prompt, messages, items, "lines", None)
         ids = [i.id for i in items]
-        results: dict[str, Sentence | str] = {}
-        for attempt in range(2):
+        kept: dict[str, Sentence] = {}
+
+        def read(reply: str) -> None:
+            """Keep each line its sources support; the lines refused make the reply unreadable,
+            with the reason for each, so that the re-ask asks for those again."""
             written = parse_lines(reply, ids)
+            refused: dict[str, str] = {}
             for c in chosen:
-                if isinstance(results.get(c.shown.id), Sentence):
+                if c.shown.id in kept:
                     continue
                 text = written.get(c.shown.id)
-                results[c.shown.id] = "no line for this group" if text is None else \
+                result = "no line for this group" if text is None else \
                     fused(text, c, self.options.threshold, outlets)
-            failed = {k: v for k, v in results.items() if isinstance(v, str)}
-            if not failed or attempt or prompt.retry is None:
-                break
-            error = "; ".join(f"[{k}] {v}" for k, v in failed.items())
-            messages = (*messages, Message(role="assistant", content=reply),
-                        Message(role="user", content=prompt.retry.substitute(error=error)))
-            reply = await self._call(prompt, messages, items, "lines", None)
-        out = []
-        for c in chosen:
-            result = results[c.shown.id]
-            if isinstance(result, Sentence):
-                self.fused_kept += 1
-                out.append(result)
-            else:
-                out.append(quoted(c, outlets))
-        return out
+                if isinstance(result, Sentence):
+                    kept[c.shown.id] = result
+                else:
+                    refused[c.shown.id] = result
+            if refused:
+                raise UnreadableReply("; ".join(f"[{k}] {v}" for k, v in refused.items()))
 
-    async def _call(self, prompt: prompts.Prompt, messages: tuple[Message, ...],
-                    items: Sequence[Item], reply: str, limit: int | None) -> str:
-        """One model call, counted in the progress; the request says what the answer holds."""
-        self.progress.add(1)
-        request = CompletionRequest(
-            messages=messages, max_tokens=self.max_output, temperature=self.options.temperature,
-            prompt_id=prompt.id, prompt_version=prompt.version, reply=reply,  # type: ignore[arg-type]
-            items=tuple(items), limit=limit)
-        completion = await self.caller.complete(request)
-        self.progress.advance()
-        return completion.text
-
-    def budget(self, prompt: prompts.Prompt, **values: object) -> int:
-        """Tokens left for material once the prompt, the answer and a margin are counted."""
-        empty = prompt.render(**values)
-        fixed = sum(self.backend.count_tokens(m.content) for m in empty) + 8 * len(empty)
-        margin = max(16, self.backend.context_window // 50)
-        budget = self.backend.context_window - self.max_output - fixed - margin
-        if budget < MIN_MATERIAL_TOKENS:
-            raise ConfigError(
-                f"the model's context window ({self.backend.context_window} tokens) leaves only "
-                f"{budget} tokens for text after the '{prompt.id}' prompt; use a model with a "
-                "larger window")
-        return budget
+        await self.caller.ask(prompt, {"lines": render_items(items)}, read,
+                              max_tokens=self.max_output, temperature=self.options.temperature,
+                              reply="lines", items=items, otherwise=lambda _: None)
+        self.fused_kept += len(kept)
+        return [kept.get(c.shown.id) or quoted(c, outlets) for c in chosen]
 
     def result(self, summaries: Sequence[ArticleSummary], overview: Sequence[Sentence],
                disputes: Sequence[Dispute], stories: Sequence[StorySummary],

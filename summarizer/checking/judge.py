@@ -2,8 +2,8 @@
 
 The claim (often a whole summary) is split into atomic claims by the model (`prompts/claims.md`),
 and each is judged supported / unsupported / contradicted against the passages
-(`prompts/judge.md`, JSON, temperature 0). Replies that are not the JSON asked for are re-asked
-once with the error fed back (the wording lives in each prompt's `retry:` front-matter field);
+(`prompts/judge.md`, JSON, temperature 0). The model is called as the pipeline calls it
+(`llm.caller`): a reply that is not the JSON asked for is re-asked once with the error fed back;
 claims then fall back to sentence splitting, and a verdict to "unsupported". Passages that do not
 fit the backend's context window are cut down to the sentences sharing most words with the claim.
 """
@@ -14,14 +14,13 @@ import asyncio
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from string import Template
 from typing import Any
 
-from ..errors import ConfigError, PromptError, UnreadableReply
-from ..llm.base import Backend, CompletionRequest, Message
+from ..errors import UnreadableReply
+from ..llm.base import Backend
 from ..llm.cache import CacheLike
 from ..llm.caller import Caller
-from ..prompts import Prompt, load
+from ..prompts import load
 from ..text import is_content, split_sentences, tokenize
 from .offline import Span, Verdict
 
@@ -30,9 +29,6 @@ UNREADABLE = "judge output unreadable"
 # Output caps: a verdict with a one-sentence quote, and claims at most twice the summary's length.
 JUDGE_OUTPUT_TOKENS = 96
 CLAIMS_OUTPUT_MIN_TOKENS = 64
-# Tokens a chat template wraps around each message (role markers, separators), which
-# `count_tokens` on the message text does not see; generous for ChatML and the OpenAI format.
-TEMPLATE_TOKENS_PER_MESSAGE = 8
 ELISION = " … "  # joins the sentences kept of a passage that had to be cut down
 
 
@@ -82,62 +78,28 @@ class LLMJudge:
         sentences = [text[s:e] for s, e in split_sentences(text)]
         if not sentences:
             return []
-        messages = self.claims_prompt.render(summary=text)
+        values = {"summary": text}
         max_tokens = max(CLAIMS_OUTPUT_MIN_TOKENS, 2 * self.backend.count_tokens(text))
-        if self._prompt_tokens(messages) + 2 * max_tokens > self.backend.context_window:
+        if self.caller.room(self.claims_prompt, values, max_tokens) < 0:
             return sentences  # the summary alone nearly fills the window: its sentences will do
-        try:
-            return await self._ask(self.claims_prompt, messages, max_tokens,
-                                   lambda reply: _parse_claims(reply, text))
-        except UnreadableReply:
-            return sentences
+        return await self.caller.ask(self.claims_prompt, values,
+                                     lambda reply: _parse_claims(reply, text),
+                                     max_tokens=max_tokens, otherwise=lambda _: sentences)
 
     async def _judge(self, claim: str, passages: Sequence[str],
                      units: list[_Unit]) -> ClaimVerdict:
-        budget = self._passage_budget(claim)
+        budget = self.caller.budget(self.judge_prompt, {"passages": "", "claim": claim},
+                                    JUDGE_OUTPUT_TOKENS)
         shown = _render_passages(passages, units, claim, budget, self.backend.count_tokens)
-        messages = self.judge_prompt.render(passages=shown, claim=claim)
-        try:
-            verdict, quote = await self._ask(self.judge_prompt, messages, JUDGE_OUTPUT_TOKENS,
-                                             _parse_verdict)
-        except UnreadableReply:
-            return ClaimVerdict(claim, "unsupported", None, unreadable=True)
-        return ClaimVerdict(claim, verdict, _find_quote(quote, passages))
 
-    def _passage_budget(self, claim: str) -> int:
-        """Tokens left for passages once the prompt, the claim, a re-ask and replies are counted."""
-        fixed = self._prompt_tokens(self.judge_prompt.render(passages="", claim=claim))
-        retry = self.backend.count_tokens(_retry_template(self.judge_prompt.id).template)
-        # A re-ask carries the first reply and the error (about as long as the reply) back.
-        reask = 3 * JUDGE_OUTPUT_TOKENS + retry + 2 * TEMPLATE_TOKENS_PER_MESSAGE
-        budget = self.backend.context_window - fixed - reask - JUDGE_OUTPUT_TOKENS
-        if budget <= 0:
-            raise ConfigError(f"the {self.backend.model} context window "
-                              f"({self.backend.context_window} tokens) is too small for the "
-                              "judge prompt; use a model with a larger window")
-        return budget
+        def read(reply: str) -> ClaimVerdict:
+            verdict, quote = _parse_verdict(reply)
+            return ClaimVerdict(claim, verdict, _find_quote(quote, passages))
 
-    def _prompt_tokens(self, messages: Sequence[Message]) -> int:
-        return sum(self.backend.count_tokens(m.content) + TEMPLATE_TOKENS_PER_MESSAGE
-                   for m in messages) + TEMPLATE_TOKENS_PER_MESSAGE  # the reply's own header
-
-    async def _ask(self, prompt: Prompt, messages: tuple[Message, ...], max_tokens: int,
-                   parse: Callable[[str], Any]) -> Any:
-        """One call, and one re-ask with the error fed back when the reply does not parse."""
-        reply = await self._complete(prompt, messages, max_tokens)
-        try:
-            return parse(reply)
-        except UnreadableReply as error:
-            feedback = _retry_template(prompt.id).substitute(error=str(error))
-            messages = (*messages, Message(role="assistant", content=reply),
-                        Message(role="user", content=feedback))
-        return parse(await self._complete(prompt, messages, max_tokens))
-
-    async def _complete(self, prompt: Prompt, messages: tuple[Message, ...],
-                        max_tokens: int) -> str:
-        request = CompletionRequest(messages=messages, max_tokens=max_tokens, temperature=0.0,
-                                    prompt_id=prompt.id, prompt_version=prompt.version)
-        return (await self.caller.complete(request)).text
+        return await self.caller.ask(
+            self.judge_prompt, {"passages": shown, "claim": claim}, read,
+            max_tokens=JUDGE_OUTPUT_TOKENS,
+            otherwise=lambda _: ClaimVerdict(claim, "unsupported", None, unreadable=True))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -207,15 +169,6 @@ def _reason(verdict: ClaimVerdict) -> str:
     if verdict.verdict == "contradicted":
         return f"claim '{verdict.claim}' contradicted by the sources"
     return f"claim '{verdict.claim}' not supported by the sources"
-
-
-def _retry_template(prompt_id: str) -> Template:
-    """The re-ask message of a prompt file: its `retry:` front-matter field, with `$error`."""
-    retry = load(prompt_id).retry
-    if retry is None:
-        raise PromptError(f"prompt '{prompt_id}' has no 'retry:' in its front matter "
-                          "(the re-ask message)")
-    return retry
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,21 +1,54 @@
-"""Model calls as the pipeline makes them: bounded concurrency, the cache, usage accounting."""
+"""The one way to call a model: a budget from the context window, the cache, bounded concurrency,
+usage, progress, and one re-ask with the error fed back when a reply cannot be read."""
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Literal, Protocol, TypeVar
 
+from ..errors import ConfigError, UnreadableReply
 from ..models import Usage
-from .base import Backend, Completion, CompletionRequest
+from ..prompts import Prompt
+from .base import Backend, Completion, CompletionRequest, Item, Message
 from .cache import CacheLike, cache_key
+
+T = TypeVar("T")
+
+# Tokens a chat template wraps around each message (role markers, separators), which counting
+# the message's text does not see; generous for ChatML and the OpenAI format.
+TEMPLATE_TOKENS_PER_MESSAGE = 8
+# Less room than this for the material (the sentences, passages or summary a prompt carries)
+# and the window is too small to be worth a call.
+MIN_MATERIAL_TOKENS = 64
+
+
+class Progress(Protocol):
+    def add(self, n: int) -> None:
+        """More model calls are on the way."""
+
+    def advance(self, n: int = 1) -> None:
+        """Model calls finished."""
+
+
+class NoProgress:
+    def add(self, n: int) -> None:
+        pass
+
+    def advance(self, n: int = 1) -> None:
+        pass
 
 
 @dataclass
 class Caller:
+    """Every model call of a run or a judge goes through one Caller, which counts them all."""
+
     backend: Backend
     concurrency: int = 4
     cache: CacheLike | None = None
+    progress: Progress = field(default_factory=NoProgress)
     calls: int = 0
     cache_hits: int = 0
     prompt_tokens: int = 0
@@ -26,12 +59,44 @@ class Caller:
     def __post_init__(self) -> None:
         self._limit = asyncio.Semaphore(self.concurrency)
 
+    async def ask(self, prompt: Prompt, values: Mapping[str, object],
+                  parse: Callable[[str], T], *, max_tokens: int, temperature: float = 0.0,
+                  reply: Literal["text", "ids", "lines"] = "text", items: Sequence[Item] = (),
+                  limit: int | None = None,
+                  otherwise: Callable[[UnreadableReply], T] | None = None) -> T:
+        """`parse` of the model's answer to `prompt` filled with `values`.
+
+        When `parse` raises UnreadableReply and the prompt has a `retry:` message, the model sees
+        its reply and the error and is asked once more (if that fits the window). A reply still
+        unreadable goes to `otherwise`, or is raised. `reply`, `items` and `limit` tell the
+        backend what the answer holds (see CompletionRequest).
+        """
+        messages: tuple[Message, ...] | None = prompt.render(**values)
+        attempts = 0
+        while messages is not None and attempts < 2:
+            attempts += 1
+            text = (await self.complete(CompletionRequest(
+                messages=messages, max_tokens=max_tokens, temperature=temperature,
+                prompt_id=prompt.id, prompt_version=prompt.version, reply=reply,
+                items=tuple(items), limit=limit))).text
+            try:
+                return parse(text)
+            except UnreadableReply as error:
+                failure = error
+            messages = self._reask(prompt, messages, text, failure, max_tokens)
+        unreadable = UnreadableReply(str(failure), backend=self.backend.name, attempts=attempts)
+        if otherwise is None:
+            raise unreadable from failure
+        return otherwise(unreadable)
+
     async def complete(self, request: CompletionRequest) -> Completion:
         """Answer from the cache when this exact request was made before, else ask the model."""
+        self.progress.add(1)
         self.prompts[request.prompt_id] = request.prompt_version
         key = cache_key(self.backend.name, self.backend.model, request)
         if self.cache is not None and (hit := self.cache.get(key)) is not None:
             self.cache_hits += 1
+            self.progress.advance()
             return hit
         async with self._limit:
             completion = await self.backend.complete(request)
@@ -40,7 +105,29 @@ class Caller:
         self.completion_tokens += completion.completion_tokens
         if self.cache is not None:
             self.cache.put(key, self.backend.name, request, completion)
+        self.progress.advance()
         return completion
+
+    def budget(self, prompt: Prompt, values: Mapping[str, object], max_tokens: int) -> int:
+        """Tokens left for material beside `prompt` filled with `values`, once its answer, a
+        margin and a re-ask are counted. A window too small to keep room for a re-ask gives the
+        material what is left without one (the re-ask is then made only where it fits); a window
+        too small for the material at all is a ConfigError."""
+        left = self.room(prompt, values, max_tokens)
+        if left < MIN_MATERIAL_TOKENS:
+            left = self._left(prompt.render(**values), max_tokens)
+        if left < MIN_MATERIAL_TOKENS:
+            raise ConfigError(
+                f"the {self.backend.model} context window ({self.backend.context_window} tokens) "
+                f"leaves only {left} tokens for text after the '{prompt.id}' prompt; use a model "
+                "with a larger window")
+        return left
+
+    def room(self, prompt: Prompt, values: Mapping[str, object], max_tokens: int) -> int:
+        """Tokens the window has left once `prompt` filled with `values`, its answer, a margin
+        and a re-ask are counted; below zero when they do not fit."""
+        return self._left(prompt.render(**values), max_tokens) - \
+            self._reask_tokens(prompt, max_tokens)
 
     def usage(self) -> Usage:
         return Usage(
@@ -48,3 +135,28 @@ class Caller:
             prompt_tokens=self.prompt_tokens, completion_tokens=self.completion_tokens,
             cache_hits=self.cache_hits, seconds=round(time.monotonic() - self.started, 3),
         )
+
+    def _left(self, messages: Sequence[Message], max_tokens: int) -> int:
+        """The window less these messages, their answer and a margin for inexact counts."""
+        margin = max(16, self.backend.context_window // 50)
+        used = sum(self.backend.count_tokens(m.content) + TEMPLATE_TOKENS_PER_MESSAGE
+                   for m in messages)
+        return self.backend.context_window - used - max_tokens - margin
+
+    def _reask_tokens(self, prompt: Prompt, max_tokens: int) -> int:
+        """What a re-ask adds to a request: the first reply, the error (about as long as the
+        reply) and the prompt's re-ask message."""
+        if prompt.retry is None:
+            return 0
+        return 2 * max_tokens + self.backend.count_tokens(prompt.retry.template) + \
+            2 * TEMPLATE_TOKENS_PER_MESSAGE
+
+    def _reask(self, prompt: Prompt, messages: tuple[Message, ...], reply: str,
+               error: UnreadableReply, max_tokens: int) -> tuple[Message, ...] | None:
+        """The conversation with the reply and the error fed back; None when the prompt has no
+        re-ask message or the re-ask would not fit the window."""
+        if prompt.retry is None:
+            return None
+        reask = (*messages, Message(role="assistant", content=reply),
+                 Message(role="user", content=prompt.retry.substitute(error=str(error))))
+        return reask if self._left(reask, max_tokens) >= 0 else None
