@@ -9,13 +9,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-import sqlite3
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-import psycopg
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
@@ -238,12 +236,6 @@ def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(SummarizerError)
     async def summarizer_error(_: Request, e: SummarizerError) -> JSONResponse:
         return _summarizer_error(e)
-
-    @app.exception_handler(sqlite3.OperationalError)
-    @app.exception_handler(psycopg.OperationalError)
-    async def database_down(_: Request, e: Exception) -> JSONResponse:
-        # Driver errors the store does not yet wrap in StoreUnavailable.
-        return _summarizer_error(StoreUnavailable(str(e)))
 
     @app.exception_handler(Exception)
     async def unexpected(_: Request, e: Exception) -> JSONResponse:
