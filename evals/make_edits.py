@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 from summarizer.ingest import read_inputs  # noqa: E402
 from summarizer.llm.scripted import ScriptedBackend  # noqa: E402
 from summarizer.pipeline import summarize  # noqa: E402
-from summarizer.text import is_content, tokenize  # noqa: E402
+from summarizer.text import MONTH_NAMES, WEEKDAY_NAMES, is_content, tokenize  # noqa: E402
 
 SETS_OUT = ROOT / "evals" / "data" / "multidoc_sets.json"
 EDITS_OUT = ROOT / "evals" / "data" / "multidoc_edits.jsonl"
@@ -114,9 +114,8 @@ INVENTED: Lexicon = {
     },
 }
 
-WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
-          "September", "October", "November", "December")
+WEEKDAYS = tuple(day.capitalize() for day in WEEKDAY_NAMES)
+MONTHS = tuple(month.capitalize() for month in MONTH_NAMES)
 SMALL = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
          "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen",
          "nineteen")

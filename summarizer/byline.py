@@ -5,14 +5,8 @@ from __future__ import annotations
 import re
 from datetime import date
 
-MONTHS = {
-    "jan": 1, "feb": 2, "mar": 3, "apr": 4, "may": 5, "jun": 6,
-    "jul": 7, "aug": 8, "sep": 9, "oct": 10, "nov": 11, "dec": 12,
-}
-MONTH = (
-    r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
-    r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?"
-)
+from .text import MONTH, MONTHS, WEEKDAY
+
 # A two-digit year needs its apostrophe ("16 Feb '16"): a bare "16" is as likely a day or a time.
 YEAR = r"(?:(?P<{0}>\d{{4}})|['’](?P<{0}2>\d{{2}}))"
 DATES = (
@@ -25,7 +19,7 @@ DATES = (
 # What may stand beside a date on a line that only dates the article.
 DATE_LINE_WORDS = re.compile(
     r"\b(?:published|posted|updated|last updated|first published|date|on|at)\b|"
-    r"\b(?:mon|tues?|wed(?:nes)?|thu(?:rs)?|fri|sat(?:ur)?|sun)(?:day)?\b|"
+    rf"\b{WEEKDAY}\b|"
     r"\b\d{1,2}[:.]\d{2}(?:\s*[ap]\.?m\.?)?|"
     r"\b\d{1,2}\s*[ap]\.?m\.?|\b(?:gmt|utc|bst|cet|cest|[ecmp][sd]?t)\b",
     re.IGNORECASE,

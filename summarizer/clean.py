@@ -8,11 +8,8 @@ from dataclasses import dataclass
 
 from . import byline
 from .models import Article, Document, Removal, Skip
+from .text import MONTH
 
-MONTH = (
-    r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
-    r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?"
-)
 DATE = rf"(?:{MONTH}\s+\d{{1,2}},?\s+\d{{4}}|\d{{1,2}}\s+{MONTH}\s+\d{{4}}|\d{{4}}-\d{{2}}-\d{{2}})"
 # "Some headline - November 6, 2020": an entry of a list of links to other stories.
 HEADLINE_WITH_DATE = re.compile(rf"^(?!by\s).{{3,200}}\s[-–—|]\s*{DATE}\s*$", re.IGNORECASE)

@@ -14,6 +14,7 @@ from datasketch import MinHash, MinHashLSH
 from .byline import strip_dateline
 from .clean import is_reporting
 from .models import UNKNOWN_OUTLET, Article, Duplicate
+from .text import MONTHS, NEGATIONS, WEEKDAYS
 
 NUM_PERM = 128
 ARTICLE_THRESHOLD = 0.8  # Jaccard of word 5-grams: wire copies with small edits
@@ -29,9 +30,7 @@ COPY_PARAGRAPH_THRESHOLD = 0.7
 QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'", "`": "'", "´": "'"})
 WORD = re.compile(r"\w+")
 # Words that change what a sentence says when swapped: days, months and denials.
-TELLING_WORDS = frozenset(
-    "monday tuesday wednesday thursday friday saturday sunday january february march april may "
-    "june july august september october november december not no never".split())
+TELLING_WORDS = frozenset({*WEEKDAYS, *MONTHS, *NEGATIONS})
 # Number words as digits, so that "forty families" and "40 families" give the same figure.
 NUMBER_WORDS = {
     **{w: str(n) for n, w in enumerate("zero one two three four five six seven eight nine ten "

@@ -420,7 +420,7 @@ def _quantities(tokens: Sequence[Token], text: str) -> list[tuple[str, str, str]
             continue
         value = _value(token.lower)
         previous = tokens[i - 1] if i else None
-        if previous is not None and previous.lower in MONTH_NAMES:
+        if previous is not None and previous.lower in MONTHS:
             out.append((value, f"month:{previous.lower[:3]}", text[previous.start:token.end]))
             continue
         for unit in tokens[i + 1:i + 3]:
@@ -435,9 +435,6 @@ def _quantities(tokens: Sequence[Token], text: str) -> list[tuple[str, str, str]
     return out
 
 
-MONTH_NAMES = frozenset(
-    "january february march april may june july august september october november december "
-    "jan feb mar apr jun jul aug sep sept oct nov dec".split())
 WORD_VALUES = {w: str(n) for n, w in enumerate(
     "zero one two three four five six seven eight nine ten eleven twelve".split())}
 

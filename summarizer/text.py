@@ -75,16 +75,22 @@ TITLES = frozenset(
     """mr mrs ms miss dr prof sir dame lord lady rev st jr sr gen col capt lt sgt sen rep gov
     president minister prime chancellor king queen prince princess pope mayor""".split()
 )
+MONTH_NAMES = ("january", "february", "march", "april", "may", "june", "july", "august",
+               "september", "october", "november", "december")
+# A month's number by its name or its abbreviation: "sept" as well as "sep".
 MONTHS = {
-    "january": 1, "february": 2, "march": 3, "april": 4, "may": 5, "june": 6, "july": 7,
-    "august": 8, "september": 9, "october": 10, "november": 11, "december": 12,
-    "jan": 1, "feb": 2, "mar": 3, "apr": 4, "jun": 6, "jul": 7, "aug": 8, "sep": 9, "sept": 9,
-    "oct": 10, "nov": 11, "dec": 12,
+    **{name: n for n, name in enumerate(MONTH_NAMES, 1)},
+    **{name[:3]: n for n, name in enumerate(MONTH_NAMES, 1)},
+    "sept": 9,
 }
-WEEKDAYS = {
-    "monday": "mon", "tuesday": "tue", "wednesday": "wed", "thursday": "thu", "friday": "fri",
-    "saturday": "sat", "sunday": "sun",
-}
+WEEKDAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+WEEKDAYS = {name: name[:3] for name in WEEKDAY_NAMES}  # the key a mention is compared by
+# The same as written in dates and datelines, any case: "Sept.", "March", "Tues".
+MONTH = (
+    r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
+    r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?"
+)
+WEEKDAY = r"(?:mon|tues?|wed(?:nes)?|thu(?:rs)?|fri|sat(?:ur)?|sun)(?:day)?"
 # Closed word classes whose members exclude each other: a claim word of a class that the sources
 # never use, where they use another member ("white paint" for "blue paint"), is a swap.
 EXCLUSIVE_CLASSES = (

@@ -215,9 +215,10 @@ def test_the_examples_that_share_one_wire_paragraph_are_not_merged():
     assert all(len(a.sources) == 1 for a in result.articles)
 
 
-@pytest.mark.parametrize("change", [("Wednesday", "Thursday"), ("will", "will not")])
+@pytest.mark.parametrize("change", [("Wednesday", "Thursday"), ("Sept.", "Oct."),
+                                    ("will", "will not"), ("will", "cannot")])
 def test_a_near_copy_with_another_day_or_a_denial_is_kept(change):
-    report = LONG_REPORT + " The county will reopen the bridge on Wednesday."
+    report = LONG_REPORT + " The county will reopen the bridge on Wednesday, Sept. 3."
     edited = report.replace(*change)
     result = dedup([_article(f"One\n{report}", "one.txt"),
                     second := _article(f"Two\n{edited}", "two.txt")])
@@ -231,3 +232,13 @@ def test_copies_of_articles_that_name_no_outlet_each_stay_one_outlet():
     copy = _article(f"Copy\n{body}", "b.txt").model_copy(update={"sources": ("Reuters",)})
     (merged,) = dedup([unnamed, copy]).articles
     assert merged.sources == ("unknown outlet", "Reuters")
+
+
+def test_a_copy_of_an_article_known_by_its_source_alone_keeps_that_outlet():
+    body = "\n".join(f"The county closed road number {k} in Tolvey on Monday because of the "
+                     "flood, the council said today." for k in range(5))
+    first = _article(f"Headline\n{body}", "a.txt").model_copy(update={"source": "Courier",
+                                                                       "sources": ()})
+    copy = _article(f"Copy\n{body}", "b.txt", source="Reuters")
+    (merged,) = dedup([first, copy]).articles
+    assert merged.sources == ("Courier", "Reuters")
