@@ -46,6 +46,22 @@ def test_it_generates_real_text(backend, no_network):
     assert again.text == completion.text  # temperature 0 and a fixed seed: repeatable
 
 
+def test_a_failing_model_run_is_backend_unavailable_and_the_model_stays_usable(
+        backend, monkeypatch):
+    from summarizer.errors import BackendUnavailable
+
+    def fail(**_: object) -> None:
+        raise RuntimeError("llama_decode returned -3")
+
+    request = CompletionRequest(messages=(Message(role="user", content="Hello."),), max_tokens=4)
+    with monkeypatch.context() as patched:
+        patched.setattr(backend._llama, "create_chat_completion", fail)
+        with pytest.raises(BackendUnavailable, match="local model failed: llama_decode") as caught:
+            asyncio.run(backend.complete(request))
+    assert caught.value.backend == "local"
+    assert asyncio.run(backend.complete(request)).completion_tokens > 0
+
+
 def test_the_pipeline_runs_on_the_local_model(backend, no_network):
     docs, skips = read_inputs([str(EXAMPLES / "03_velle_valley_ledger.txt")])
     result = asyncio.run(summarize(docs, skips, backend=backend))

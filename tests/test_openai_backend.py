@@ -13,7 +13,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from summarizer.errors import BackendError
+from summarizer.errors import (
+    BackendRejected,
+    BackendUnavailable,
+    RateLimited,
+    UnreadableReply,
+)
 from summarizer.llm import CompletionRequest, Message, make_backend
 from summarizer.llm.openai_compat import OpenAIBackend
 from summarizer.settings import get_settings
@@ -159,6 +164,26 @@ def test_rate_limit_waits_as_the_server_asks_capped_by_max_wait(
     assert sleeps == [waited]
 
 
+def test_a_rate_limit_that_outlasts_the_retries_is_rate_limited_with_the_servers_wait(
+        stub, build, sleeps):
+    """429 on every attempt: RateLimited, with the attempts and the Retry-After the server gave
+    (not the capped wait), and a message that says so."""
+    stub.script(*[error(429, "slow down", {"Retry-After": "30"})] * 3)
+    with pytest.raises(RateLimited) as caught:
+        complete(build(attempts=3, max_wait=2.0))
+    assert caught.value.retry_after == 30.0 and caught.value.attempts == 3
+    assert caught.value.backend == "openai"
+    assert sleeps == [2.0, 2.0] and len(stub.requests) == 3
+    assert "429" in str(caught.value) and "30 s" in str(caught.value)
+
+
+def test_a_rate_limit_without_retry_after_has_none(stub, build):
+    stub.script(*[error(429, "slow down")] * 2)
+    with pytest.raises(RateLimited) as caught:
+        complete(build(attempts=2))
+    assert caught.value.retry_after is None
+
+
 def test_server_errors_are_retried_until_success(stub, build, sleeps):
     """Two 500s then a good reply: three requests, two bounded waits, the good reply returned."""
     stub.script(error(500, "boom"), error(500, "boom"), ok("third time lucky"))
@@ -173,9 +198,10 @@ def test_server_errors_are_retried_until_success(stub, build, sleeps):
 ], ids=["html-page", "multi-line-json-message"])
 def test_persistent_server_error_gives_up_after_the_configured_attempts(
         stub, build, sleeps, reply):
-    """A server that keeps failing is tried `attempts` times, then a one-line BackendError."""
+    """A server that keeps failing is tried `attempts` times, then a one-line
+    BackendUnavailable."""
     stub.script(*[reply] * 5)
-    with pytest.raises(BackendError) as caught:
+    with pytest.raises(BackendUnavailable) as caught:
         complete(build(attempts=3))
     assert len(stub.requests) == 3 and len(sleeps) == 2
     message = str(caught.value)
@@ -188,8 +214,9 @@ def test_a_server_that_does_not_answer_in_time_times_out(stub, build):
     """A reply slower than the timeout on every attempt ends in a 'did not answer in time' error."""
     stub.script(*[Reply(delay=2.0, body=ok().body) for _ in range(3)])
     started = time.monotonic()
-    with pytest.raises(BackendError, match="did not answer in time"):
+    with pytest.raises(BackendUnavailable, match="did not answer in time") as caught:
         complete(build(timeout=0.3, attempts=2))
+    assert caught.value.attempts == 2
     assert time.monotonic() - started < 5
     assert len(stub.requests) == 2
 
@@ -202,10 +229,10 @@ def test_a_server_that_does_not_answer_in_time_times_out(stub, build):
     ("application/json", {"model": "m", "choices": [{"message": {"role": "assistant",
                                                                   "content": None}}]}),
 ], ids=["invalid-json", "plain-text", "no-choices", "empty-choices", "null-content"])
-def test_malformed_reply_is_a_clear_backend_error(stub, build, content_type, body):
+def test_malformed_reply_is_an_unreadable_reply_not_retried(stub, build, content_type, body):
     """A 200 whose body is not a chat completion gives 'malformed reply', not a raw crash."""
     stub.script(Reply(200, body, {"Content-Type": content_type}), ok("never reached"))
-    with pytest.raises(BackendError, match="malformed reply") as caught:
+    with pytest.raises(UnreadableReply, match="malformed reply") as caught:
         complete(build())
     assert "\n" not in str(caught.value)
     assert len(stub.requests) == 1
@@ -214,21 +241,34 @@ def test_malformed_reply_is_a_clear_backend_error(stub, build, content_type, bod
 def test_rejected_key_is_not_retried_and_names_the_variable(stub, build, sleeps):
     """A 401 fails at once (one request, no wait) and tells the user to check OPENAI_API_KEY."""
     stub.script(error(401, "Incorrect API key provided"), ok("never reached"))
-    with pytest.raises(BackendError, match="OPENAI_API_KEY"):
+    with pytest.raises(BackendRejected, match="OPENAI_API_KEY") as caught:
         complete(build())
+    assert caught.value.status_code == 401
     assert len(stub.requests) == 1
     assert sleeps == []
 
 
+@pytest.mark.parametrize(("status", "says"), [
+    (403, "OPENAI_API_KEY"), (404, "SUMMARIZER_MODEL"), (400, "max_tokens is too large"),
+    (422, "max_tokens is too large")])
+def test_a_refused_request_is_rejected_at_once_with_its_status(stub, build, sleeps, status, says):
+    """Statuses that asking again cannot change are not retried; the status is kept."""
+    stub.script(error(status, "max_tokens is too large"), ok("never reached"))
+    with pytest.raises(BackendRejected, match=says) as caught:
+        complete(build(attempts=5))
+    assert caught.value.status_code == status and caught.value.attempts == 1
+    assert len(stub.requests) == 1 and sleeps == []
+
+
 def test_connection_refused_names_the_base_url_setting(build, sleeps):
-    """Nothing listening at the base URL gives a BackendError that points at OPENAI_BASE_URL."""
+    """Nothing listening at the base URL: BackendUnavailable, pointing at OPENAI_BASE_URL."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]  # closed again before the backend connects
     url = f"http://127.0.0.1:{port}/v1"
-    with pytest.raises(BackendError, match="OPENAI_BASE_URL") as caught:
+    with pytest.raises(BackendUnavailable, match="OPENAI_BASE_URL") as caught:
         complete(build(base_url=url, attempts=2))
-    assert url in str(caught.value)
+    assert url in str(caught.value) and caught.value.attempts == 2
     assert len(sleeps) == 1  # a refused connection is transient, so it was retried once
 
 

@@ -9,7 +9,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from ..errors import BackendError, ConfigError
+from ..errors import BackendUnavailable, ConfigError
 from .base import Completion, CompletionRequest
 
 DEFAULT_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -67,7 +67,7 @@ class LocalBackend:
                     grammar=self._grammar(grammar) if grammar else None,
                 )
             except Exception as e:  # noqa: BLE001
-                raise BackendError(f"local model failed: {e}", backend=self.name) from e
+                raise BackendUnavailable(f"local model failed: {e}", backend=self.name) from e
             finally:
                 self._llama.reset()
         usage = out.get("usage") or {}

@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Callable
+from functools import partial
 
 import openai
+from openai.types.chat import ChatCompletionMessageParam
 
-from ..errors import BackendError, ConfigError
-from .base import Completion, CompletionRequest, estimate_tokens
-from .retry import Sleep, policy
+from ..errors import (
+    BackendError,
+    BackendRejected,
+    BackendUnavailable,
+    ConfigError,
+    RateLimited,
+    UnreadableReply,
+)
+from .base import Completion, CompletionRequest, Message, estimate_tokens
+from .retry import Sleep, policy, retry_after
 
 log = logging.getLogger(__name__)
 
@@ -30,43 +40,41 @@ class OpenAIBackend:
         # The SDK's own retries are off: `retry.policy` is the only one, so attempts don't multiply.
         self._client = openai.AsyncOpenAI(api_key=api_key or "not-needed", base_url=base_url,
                                           timeout=timeout, max_retries=0)
-        self._retry = dict(attempts=attempts, max_seconds=max_seconds, max_wait=max_wait)
-        self._sleep = sleep
+        self._policy = partial(policy, attempts=attempts, max_seconds=max_seconds,
+                               max_wait=max_wait, sleep=sleep or asyncio.sleep)
         self._count = _tokenizer(model)
 
     def count_tokens(self, text: str) -> int:
         return self._count(text)
 
     async def complete(self, request: CompletionRequest) -> Completion:
-        kwargs = {} if self._sleep is None else {"sleep": self._sleep}
-        retrying = policy(**self._retry, **kwargs)  # type: ignore[arg-type]
+        retrying = self._policy()
         try:
             async for attempt in retrying:
                 with attempt:
                     response = await self._client.chat.completions.create(
                         model=self.model,
-                        messages=[{"role": m.role, "content": m.content}
-                                  for m in request.messages],  # type: ignore[misc]
+                        messages=[_wire(m) for m in request.messages],
                         max_tokens=request.max_tokens,
                         temperature=request.temperature,
                     )
         except openai.APIStatusError as e:
-            raise BackendError(_status_message(e, self.base_url), backend=self.name,
-                               attempts=retrying.statistics.get("attempt_number")) from e
+            raise _status_error(e, self.base_url, self.name,
+                                retrying.statistics.get("attempt_number")) from e
         except openai.APITimeoutError as e:
-            raise BackendError(
-                f"{self.base_url} did not answer in time after "
-                f"{retrying.statistics.get('attempt_number')} attempts; check the server or "
-                "raise SUMMARIZER_TIMEOUT", backend=self.name) from e
+            attempts = retrying.statistics.get("attempt_number")
+            raise BackendUnavailable(
+                f"{self.base_url} did not answer in time after {attempts} attempts; check the "
+                "server or raise SUMMARIZER_TIMEOUT", backend=self.name, attempts=attempts) from e
         except openai.APIConnectionError as e:
-            raise BackendError(f"cannot connect to {self.base_url}; check OPENAI_BASE_URL and "
-                               "that the server is running", backend=self.name) from e
+            raise BackendUnavailable(
+                f"cannot connect to {self.base_url}; check OPENAI_BASE_URL and that the server "
+                "is running", backend=self.name,
+                attempts=retrying.statistics.get("attempt_number")) from e
         except openai.OpenAIError as e:
-            raise BackendError(f"malformed reply from {self.base_url}: {e}",
-                               backend=self.name) from e
+            raise self._malformed(str(e)) from e
         except json.JSONDecodeError as e:  # a 200 labelled JSON whose body is not JSON
-            raise BackendError(f"malformed reply from {self.base_url}: body is not JSON ({e})",
-                               backend=self.name) from e
+            raise self._malformed(f"body is not JSON ({e})") from e
         return self._completion(response)
 
     def _completion(self, response: object) -> Completion:
@@ -74,11 +82,9 @@ class OpenAIBackend:
             choice = response.choices[0]  # type: ignore[attr-defined]
             text = choice.message.content
         except (AttributeError, IndexError, TypeError) as e:
-            raise BackendError(f"malformed reply from {self.base_url}: no choices[0].message",
-                               backend=self.name) from e
+            raise self._malformed("no choices[0].message") from e
         if not isinstance(text, str):
-            raise BackendError(f"malformed reply from {self.base_url}: message has no text "
-                               "content", backend=self.name)
+            raise self._malformed("message has no text content")
         usage = getattr(response, "usage", None)
         return Completion(
             text=text,
@@ -87,17 +93,41 @@ class OpenAIBackend:
             completion_tokens=getattr(usage, "completion_tokens", 0) or 0,
         )
 
+    def _malformed(self, why: str) -> UnreadableReply:
+        return UnreadableReply(f"malformed reply from {self.base_url}: {why}", backend=self.name)
 
-def _status_message(error: openai.APIStatusError, base_url: str) -> str:
-    if error.status_code in (401, 403):
-        return f"{base_url} refused the key ({error.status_code}); check OPENAI_API_KEY"
-    if error.status_code == 404:
-        return (f"{base_url} answered 404; check OPENAI_BASE_URL and that the model named by "
-                "SUMMARIZER_MODEL exists there")
-    if error.status_code == 429:
-        return f"{base_url} kept rate-limiting (429) after retries; lower SUMMARIZER_CONCURRENCY"
+
+def _wire(message: Message) -> ChatCompletionMessageParam:
+    if message.role == "system":
+        return {"role": "system", "content": message.content}
+    if message.role == "user":
+        return {"role": "user", "content": message.content}
+    return {"role": "assistant", "content": message.content}
+
+
+def _status_error(error: openai.APIStatusError, base_url: str, backend: str,
+                  attempts: int | None) -> BackendError:
+    """The kind of failure an HTTP status means: 429 a rate limit, 5xx an unavailable backend,
+    any other status a rejected request (which asking again will not change)."""
+    status = error.status_code
+    if status == 429:
+        wait = retry_after(error)
+        asked = f"; it asked for {wait:g} s between requests" if wait is not None else ""
+        return RateLimited(f"{base_url} kept rate-limiting (429) through {attempts} "
+                           f"attempts{asked}", backend=backend, attempts=attempts,
+                           retry_after=wait)
     message = " ".join(error.message.split())  # the server's text may span lines
-    return f"{base_url} answered {error.status_code}: {message}"
+    if status >= 500:
+        return BackendUnavailable(f"{base_url} answered {status}: {message}", backend=backend,
+                                  attempts=attempts)
+    if status in (401, 403):
+        message = f"{base_url} refused the key ({status}); check OPENAI_API_KEY"
+    elif status == 404:
+        message = (f"{base_url} answered 404; check OPENAI_BASE_URL and that the model named "
+                   "by SUMMARIZER_MODEL exists there")
+    else:
+        message = f"{base_url} answered {status}: {message}"
+    return BackendRejected(message, backend=backend, status_code=status, attempts=attempts)
 
 
 def _tokenizer(model: str) -> Callable[[str], int]:
