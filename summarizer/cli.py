@@ -18,7 +18,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from . import __version__
-from .errors import BackendError, ConfigError, InputError, PromptError, SummarizerError
+from .errors import GateError, InputError, RateLimited, SummarizerError
 from .ingest import no_readable_article, read_inputs
 from .llm import BACKENDS, make_backend
 from .llm.cache import Cache
@@ -28,7 +28,17 @@ from .settings import get_settings
 
 log = logging.getLogger("summarizer")
 
-EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+# What each kind of error means at the terminal: the exit code, and what to do where the
+# error's own message cannot know it. The first kind that matches wins: kinds before their bases.
+EXITS: tuple[tuple[type[SummarizerError], int, str], ...] = (
+    (InputError, EXIT_USAGE, ""),  # NotFound too: a file or option to fix
+    (GateError, EXIT_USAGE, ""),  # a floor would be lowered without --allow-lower
+    (RateLimited, EXIT_FAILURE, "try again later, or lower --concurrency "
+                                "(SUMMARIZER_CONCURRENCY)"),
+    (SummarizerError, EXIT_FAILURE, ""),  # configuration, backend, store: the message says what
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -127,22 +137,21 @@ def _positive(value: str) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="summarizer: %(message)s")
+    commands = {"summarize": _summarize, "serve": _serve, "eval": _evaluate}
     try:
-        commands = {"summarize": _summarize, "serve": _serve,
-                    "eval": lambda a: _eval(a) if a.eval == "faithfulness" else _eval_suite(a)}
         return commands[args.command](args)
-    except InputError as e:
-        print(f"summarizer: error: {e}", file=sys.stderr)
-        return EXIT_USAGE
-    except (BackendError, ConfigError, PromptError) as e:
-        print(f"summarizer: error: {e}", file=sys.stderr)
-        return EXIT_FAILURE
     except SummarizerError as e:
-        print(f"summarizer: error: {e}", file=sys.stderr)
-        return EXIT_FAILURE
+        code, hint = exit_for(e)
+        print(f"summarizer: error: {e}" + (f"; {hint}" if hint else ""), file=sys.stderr)
+        return code
     except KeyboardInterrupt:
         print("summarizer: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
+
+
+def exit_for(error: SummarizerError) -> tuple[int, str]:
+    """The exit code for an error, and the hint to add to its message (may be empty)."""
+    return next((code, hint) for kind, code, hint in EXITS if isinstance(error, kind))
 
 
 def _summarize(args: argparse.Namespace) -> int:
@@ -187,6 +196,10 @@ def _serve(args: argparse.Namespace) -> int:
                          "127.0.0.1")
     uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
     return EXIT_OK
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    return _eval(args) if args.eval == "faithfulness" else _eval_suite(args)
 
 
 def _eval(args: argparse.Namespace) -> int:
@@ -259,12 +272,8 @@ def _eval_suite(args: argparse.Namespace) -> int:
         return EXIT_OK
     figures = report.figures()
     if args.update_baseline:
-        try:
-            gate.update(args.baseline, figures, report.data_hash, report.backend,
-                        allow_lower=args.allow_lower)
-        except gate.GateError as e:
-            print(f"summarizer: error: {e}", file=sys.stderr)
-            return EXIT_USAGE
+        gate.update(args.baseline, figures, report.data_hash, report.backend,
+                    allow_lower=args.allow_lower)
         print(f"floors pinned in {args.baseline}")
     if args.gate:
         verdict = gate.check(figures, gate.load(args.baseline), report.data_hash,

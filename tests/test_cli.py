@@ -6,12 +6,26 @@ import json
 import re
 import subprocess
 import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 from conftest import EXAMPLES
 
 from summarizer.cli import main
+from summarizer.errors import (
+    BackendRejected,
+    BackendUnavailable,
+    ConfigError,
+    GateError,
+    InputError,
+    NotFound,
+    PromptError,
+    RateLimited,
+    StoreUnavailable,
+    UnreadableReply,
+)
 
 SEED_REMOVALS = [
     "Advertisement", "Comments About This Article", "Please fill the fields below.",
@@ -155,3 +169,89 @@ def test_the_console_script_runs_from_stdin(tmp_path: Path):
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("# Summary of 1 article")
     assert "[1]" in done.stdout
+
+
+class _Refusing(BaseHTTPRequestHandler):
+    """Answers every request with the status and headers the server was made with."""
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        status, headers = self.server.answer  # type: ignore[attr-defined]
+        body = json.dumps({"error": {"message": "no", "type": "error", "code": None}}).encode()
+        self.send_response(status)
+        for name, value in {"Content-Type": "application/json", **headers}.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+class _RefusingServer(ThreadingHTTPServer):
+    def handle_error(self, *args: object) -> None:
+        pass  # a client that gave up on its other requests once one failed
+
+
+@pytest.mark.parametrize(("status", "headers", "says"), [
+    (401, {}, ["refused the key (401)", "check OPENAI_API_KEY"]),
+    (429, {"Retry-After": "0"}, ["rate-limiting (429)", "try again later",
+                                 "lower --concurrency (SUMMARIZER_CONCURRENCY)"]),
+], ids=["rejected-key", "rate-limited"])
+def test_a_refusing_endpoint_is_exit_1_saying_what_to_do(monkeypatch: pytest.MonkeyPatch,
+                                                         capsys: pytest.CaptureFixture,
+                                                         status, headers, says):
+    from summarizer.settings import get_settings
+
+    server = _RefusingServer(("127.0.0.1", 0), _Refusing)
+    server.answer = (status, headers)  # type: ignore[attr-defined]
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        monkeypatch.setenv("OPENAI_BASE_URL", f"http://127.0.0.1:{server.server_address[1]}/v1")
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-wrong")
+        monkeypatch.setenv("SUMMARIZER_RETRY_ATTEMPTS", "2")
+        get_settings.cache_clear()
+        code = main(["summarize", str(EXAMPLES), "--no-cache"])
+    finally:
+        server.shutdown()
+        server.server_close()
+    err = capsys.readouterr().err
+    assert code == 1, err
+    (line,) = err.strip().splitlines()
+    assert line.startswith("summarizer: error: ")
+    for words in says:
+        assert words in line
+
+
+@pytest.mark.parametrize(("error", "code", "hint"), [
+    (InputError("no readable article"), 2, ""),
+    (NotFound("no such file: x.txt"), 2, ""),
+    (GateError("refusing to lower floors without --allow-lower"), 2, ""),
+    (ConfigError("set OPENAI_API_KEY"), 1, ""),
+    (PromptError("prompt 'fuse' needs a value for $lines"), 1, ""),
+    (BackendRejected("refused", backend="openai", status_code=403), 1, ""),
+    (BackendUnavailable("cannot connect", backend="openai"), 1, ""),
+    (UnreadableReply("malformed reply", backend="openai"), 1, ""),
+    (RateLimited("429", backend="openai", retry_after=3.0), 1, "--concurrency"),
+    (StoreUnavailable("database down"), 1, ""),
+])
+def test_each_kind_of_error_has_its_exit_code(error, code, hint):
+    from summarizer.cli import exit_for
+
+    got, said = exit_for(error)
+    assert got == code and hint in said and bool(said) == bool(hint)
+
+
+def test_summarize_loads_no_evaluation_code():
+    """The eval command's modules (and the LLM judge) load only when that command runs."""
+    program = ("import sys; from summarizer.cli import main; "
+               "code = main(['summarize', sys.argv[1], '--backend', 'scripted', '--no-cache', "
+               "'--out', sys.argv[2]]); "
+               "print(code, sorted(m for m in sys.modules if m.startswith("
+               "('summarizer.evaluation', 'summarizer.checking.judge'))))")
+    done = subprocess.run([sys.executable, "-c", program, str(EXAMPLES), "out.md"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "0 []"

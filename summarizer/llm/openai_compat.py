@@ -112,7 +112,7 @@ def _status_error(error: openai.APIStatusError, base_url: str, backend: str,
     status = error.status_code
     if status == 429:
         wait = retry_after(error)
-        asked = f"; it asked for {wait:g} s between requests" if wait is not None else ""
+        asked = f"; it asked to wait {wait:g} s" if wait is not None else ""
         return RateLimited(f"{base_url} kept rate-limiting (429) through {attempts} "
                            f"attempts{asked}", backend=backend, attempts=attempts,
                            retry_after=wait)
