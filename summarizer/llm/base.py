@@ -54,7 +54,9 @@ class Backend(Protocol):
         ...
 
     async def complete(self, request: CompletionRequest) -> Completion:
-        """One chat completion; raises BackendError when it cannot be had."""
+        """One chat completion. When none can be had it raises a kind of BackendError:
+        RateLimited, BackendUnavailable, BackendRejected (asking again will not help) or
+        UnreadableReply (a reply that is not a completion)."""
         ...
 
 

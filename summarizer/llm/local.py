@@ -69,7 +69,7 @@ class LocalBackend:
             except Exception as e:  # noqa: BLE001
                 raise BackendUnavailable(f"local model failed: {e}", backend=self.name) from e
             finally:
-                self._llama.reset()
+                self._llama.reset()  # type: ignore[no-untyped-call]
         usage = out.get("usage") or {}
         return Completion(
             text=out["choices"][0]["message"]["content"] or "",
@@ -79,9 +79,9 @@ class LocalBackend:
         )
 
     def _grammar(self, text: str) -> Any:
-        import llama_cpp
+        from llama_cpp.llama_grammar import LlamaGrammar
 
-        return llama_cpp.LlamaGrammar.from_string(text, verbose=False)
+        return LlamaGrammar.from_string(text, verbose=False)
 
 
 def reply_grammar(request: CompletionRequest) -> str | None:
