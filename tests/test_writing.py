@@ -116,6 +116,28 @@ def test_a_restatement_fixed_on_the_re_ask_is_kept():
     assert INVENTED not in [s.text for s in _sentences(result)]
 
 
+@pytest.mark.parametrize("window", [1024, 1500])
+def test_in_a_small_window_every_restating_call_and_re_ask_fits(window: int):
+    """Batches leave room for the re-ask where the window allows one; a re-ask that would not
+    fit is not made, and its lines are quoted."""
+    long_invention = " ".join([INVENTED] * 3)
+
+    def invent_at_length(request: CompletionRequest) -> str:
+        if request.reply != "lines":
+            return lead_sentences(request)
+        return "\n".join(f"[{item.id}] {long_invention}" for item in request.items)
+
+    backend = ScriptedBackend(default=invent_at_length, context_window=window)
+    result = _run(_examples(), backend)
+    assert result.writing.fused_attempted > 0 and result.writing.fused_kept == 0
+    for request in backend.requests:
+        used = sum(backend.count_tokens(m.content) for m in request.messages)
+        assert used + request.max_tokens <= window
+    assert all(s.written == "quoted" for s in _sentences(result))
+    # 1,024 tokens cannot hold a re-ask beside the fuse prompt and its answer; 1,500 can.
+    assert any(len(r.messages) > 2 for r in backend.requests) == (window == 1500)
+
+
 def test_quoted_writing_makes_no_restating_call_and_shows_only_source_sentences():
     backend = ScriptedBackend()
     result = _run(_examples(), backend, Options(writing="quoted"))
