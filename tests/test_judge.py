@@ -138,6 +138,27 @@ def test_passages_too_long_for_the_window_are_trimmed_to_the_most_similar():
     assert "Three vehicles fell into the Velle River." in shown
 
 
+def test_trimmed_passages_leave_room_for_the_re_ask():
+    filler = [f"Council member {n} spoke about parking fees and bus timetables in the district."
+              for n in range(300)]
+    passages = [" ".join(filler) + " Three vehicles fell into the Velle River."]
+    answers = iter(["The passages say so, I believe.",
+                    json.dumps({"verdict": "supported",
+                                "evidence": "Three vehicles fell into the Velle River."})])
+
+    def reply(request: CompletionRequest) -> str:
+        return sentences_as_claims(request) if request.prompt_id == "claims" else next(answers)
+
+    backend = ScriptedBackend(context_window=1200, default=reply)
+    verdict = asyncio.run(LLMJudge(backend).check(
+        "Three vehicles fell into the Velle River.", passages))
+    assert verdict.supported
+    first, reask = [r for r in backend.requests if r.prompt_id == "judge"]
+    assert reask.messages[:2] == first.messages and len(reask.messages) == 4
+    used = sum(backend.count_tokens(m.content) for m in reask.messages)
+    assert used + reask.max_tokens <= backend.context_window
+
+
 def test_a_window_too_small_for_the_prompt_is_a_clear_error():
     from summarizer.errors import ConfigError
 
