@@ -31,7 +31,14 @@ sys.path.insert(0, str(ROOT))
 from summarizer.ingest import read_inputs  # noqa: E402
 from summarizer.llm.scripted import ScriptedBackend  # noqa: E402
 from summarizer.pipeline import summarize  # noqa: E402
-from summarizer.text import MONTH_NAMES, WEEKDAY_NAMES, is_content, tokenize  # noqa: E402
+from summarizer.text import (  # noqa: E402
+    MONTH_NAMES,
+    NUMBER_WORDS,
+    WEEKDAY_NAMES,
+    is_content,
+    parse_number,
+    tokenize,
+)
 
 SETS_OUT = ROOT / "evals" / "data" / "multidoc_sets.json"
 EDITS_OUT = ROOT / "evals" / "data" / "multidoc_edits.jsonl"
@@ -116,10 +123,8 @@ INVENTED: Lexicon = {
 
 WEEKDAYS = tuple(day.capitalize() for day in WEEKDAY_NAMES)
 MONTHS = tuple(month.capitalize() for month in MONTH_NAMES)
-SMALL = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
-         "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen",
-         "nineteen")
-TENS = ("", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety")
+SMALL = tuple(w for w, n in NUMBER_WORDS.items() if n < 20 and w != "dozen")  # by value
+TENS = ("", "", *(w for w, n in NUMBER_WORDS.items() if 20 <= n < 100))  # by value / 10
 NUMBER_WORD = re.compile(
     r"\b(?:(?:" + "|".join(TENS[2:]) + r")(?:-(?:" + "|".join(SMALL[1:10]) + r"))?|"
     + "|".join(SMALL[2:]) + r")\b", re.I)  # "one" is left out: mostly a pronoun
@@ -281,9 +286,9 @@ def _other_value(value: int, rng: random.Random) -> int:
 
 def word_value(word: str) -> int:
     """'two' -> 2, 'Twenty-three' -> 23."""
-    parts = word.lower().split("-")
-    value = TENS.index(parts[0]) * 10 if parts[0] in TENS else SMALL.index(parts[0])
-    return value + (SMALL.index(parts[1]) if len(parts) > 1 else 0)
+    value = parse_number(word)
+    assert value is not None, word
+    return int(value)
 
 
 def number_words(value: int) -> str:

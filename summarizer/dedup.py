@@ -14,7 +14,7 @@ from datasketch import MinHash, MinHashLSH
 from .byline import strip_dateline
 from .clean import is_reporting
 from .models import UNKNOWN_OUTLET, Article, Duplicate
-from .text import MONTHS, NEGATIONS, WEEKDAYS
+from .text import MONTHS, NEGATIONS, NUMBER_WORDS, WEEKDAYS, figure, is_figure
 
 NUM_PERM = 128
 ARTICLE_THRESHOLD = 0.8  # Jaccard of word 5-grams: wire copies with small edits
@@ -31,14 +31,6 @@ QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "‘": "'", "’": "
 WORD = re.compile(r"\w+")
 # Words that change what a sentence says when swapped: days, months and denials.
 TELLING_WORDS = frozenset({*WEEKDAYS, *MONTHS, *NEGATIONS})
-# Number words as digits, so that "forty families" and "40 families" give the same figure.
-NUMBER_WORDS = {
-    **{w: str(n) for n, w in enumerate("zero one two three four five six seven eight nine ten "
-                                       "eleven twelve".split())},
-    **{w: str(n) for w, n in (("twenty", 20), ("thirty", 30), ("forty", 40), ("fifty", 50),
-                              ("sixty", 60), ("seventy", 70), ("eighty", 80), ("ninety", 90),
-                              ("dozen", 12), ("hundred", 100), ("thousand", 1000))},
-}
 
 
 @dataclass(frozen=True)
@@ -284,8 +276,10 @@ def same_figures(shingles: Set[str], other: Set[str]) -> bool:
 
 @lru_cache(maxsize=4096)
 def _figures(shingles: frozenset[str]) -> frozenset[str]:
-    return frozenset(NUMBER_WORDS.get(w, w) for shingle in shingles for w in shingle.split()
-                     if w[:1].isdigit() or w in NUMBER_WORDS or w in TELLING_WORDS)
+    # "Forty families" and "40 families" give the same figure. Every number word counts, "one"
+    # too: in two copies of one text, a pronoun "one" stands in both, a count "one" in one only.
+    return frozenset(figure(w) for shingle in shingles for w in shingle.split()
+                     if is_figure(w) or w in NUMBER_WORDS or w in TELLING_WORDS)
 
 
 def _shingles(text: str, n: int) -> set[str]:

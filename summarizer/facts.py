@@ -22,12 +22,17 @@ from .dedup import Span, normalise
 from .models import UNKNOWN_OUTLET, Article, Citation, Dispute, Duplicate, Side
 from .text import (
     MONTHS,
+    NUMBER_WORDS,
     OPPOSITE,
+    ROUGH_NUMBERS,
     WEEKDAYS,
     Token,
+    figure,
     is_content,
+    is_figure,
     split_polarity,
     split_sentences,
+    stem,
     tokenize,
 )
 
@@ -38,9 +43,6 @@ SHOWN_CANDIDATES = 6  # members tried as the group's shown sentence
 MAX_POSTINGS = 200  # a word in more sentences than this finds no candidates (too common)
 WORD = re.compile(r"\w+")
 END = re.compile(r"[.!?…]['\"”’)\]]*$")
-NUMBER_WORDS = frozenset(
-    "two three four five six seven eight nine ten eleven twelve twenty thirty forty fifty "
-    "hundred hundreds thousand thousands dozen dozens million billion".split())
 
 
 @dataclass(frozen=True)
@@ -416,9 +418,9 @@ def _quantities(tokens: Sequence[Token], text: str) -> list[tuple[str, str, str]
     the day). Values are kept as written, digits or words, normalised to digits where simple."""
     out = []
     for i, token in enumerate(tokens):
-        if not (token.lower[:1].isdigit() or token.lower in NUMBER_WORDS):
+        if not is_figure(token.lower):
             continue
-        value = _value(token.lower)
+        value = figure(token.lower)
         previous = tokens[i - 1] if i else None
         if previous is not None and previous.lower in MONTHS:
             out.append((value, f"month:{previous.lower[:3]}", text[previous.start:token.end]))
@@ -435,24 +437,20 @@ def _quantities(tokens: Sequence[Token], text: str) -> list[tuple[str, str, str]
     return out
 
 
-WORD_VALUES = {w: str(n) for n, w in enumerate(
-    "zero one two three four five six seven eight nine ten eleven twelve".split())}
-
-
-def _value(word: str) -> str:
-    return WORD_VALUES.get(word, word.replace(",", ""))
+# Number words as their stems, to tell them among a sentence's content words.
+FIGURE_STEMS = frozenset(stem(w) for w in (*NUMBER_WORDS, *ROUGH_NUMBERS))
 
 
 def _figures(tokens: Sequence[Token]) -> set[str]:
     """The numbers (as digits), weekdays and months a sentence gives."""
-    out = {_value(t.lower) for t in tokens if t.lower[:1].isdigit() or t.lower in NUMBER_WORDS}
+    out = {figure(t.lower) for t in tokens if is_figure(t.lower)}
     out |= {WEEKDAYS[t.lower] for t in tokens if t.lower in WEEKDAYS}
     return out | {f"month:{MONTHS[t.lower]}" for t in tokens
                   if t.lower in MONTHS and t.lower != "may"}
 
 
-def _is_figure(stem: str) -> bool:
-    return stem[:1].isdigit() or stem in NUMBER_WORDS or stem in WORD_VALUES
+def _is_figure(word: str) -> bool:
+    return word[:1].isdigit() or word in FIGURE_STEMS
 
 
 def _dispute(agreeing: Sequence[SourceSentence], mine: str,
@@ -476,7 +474,7 @@ def _dispute(agreeing: Sequence[SourceSentence], mine: str,
 
 
 def _same_value(a: str, b: str) -> bool:
-    return " ".join(map(_value, a.lower().split())) == " ".join(map(_value, b.lower().split()))
+    return " ".join(map(figure, a.lower().split())) == " ".join(map(figure, b.lower().split()))
 
 
 def _names(outlets: Sequence[str]) -> str:

@@ -280,6 +280,11 @@ SCALES = {
     "hundred": 100, "thousand": 1e3, "million": 1e6, "billion": 1e9, "trillion": 1e12,
     "k": 1e3, "m": 1e6, "mn": 1e6, "bn": 1e9, "b": 1e9, "tn": 1e12,
 }
+# Every number word spelt out, by its value: "forty" and "40" are one figure.
+NUMBER_WORDS = {**UNITS, **TENS, **{w: SCALES[w] for w in
+                                   ("hundred", "thousand", "million", "billion", "trillion")}}
+# Round numbers in the plural ("hundreds of homes"): a figure to compare, though of no one value.
+ROUGH_NUMBERS = frozenset("dozens hundreds thousands millions billions".split())
 NUMERAL = re.compile(
     r"(?<![\w.,])(\d{1,3}(?:(?:,|\s|\u202f|\u00a0)\d{3})+(?![\d.])|\d+(?:\.\d+)?)"
     r"(?:(?:st|nd|rd|th|s)\b)?"
@@ -288,8 +293,7 @@ NUMERAL = re.compile(
     re.I,
 )
 NUMBER_WORD = re.compile(
-    r"\b(?:(?:" + "|".join(sorted({*UNITS, *TENS, *ORDINALS, "hundred", "thousand", "million",
-                                    "billion", "trillion", "and", "a"}, key=len, reverse=True))
+    r"\b(?:(?:" + "|".join(sorted({*NUMBER_WORDS, *ORDINALS, "and", "a"}, key=len, reverse=True))
     + r")(?:[\s-]+|\b))+",
     re.I,
 )
@@ -402,8 +406,19 @@ def number_units(tokens: Sequence[Token], text: str) -> list[tuple[float, str, s
 
 def _is_number_token(token: Token) -> bool:
     word = token.lower
-    return word[:1].isdigit() or word in UNITS or word in TENS or word in SCALES \
-        or word == "hundred"
+    return word[:1].isdigit() or word in NUMBER_WORDS or word in SCALES
+
+
+def is_figure(word: str) -> bool:
+    """A lower-case word that gives a number: digits ('40', '3rd', '1,200') or a number word;
+    not 'one', far more often a pronoun ('one of them') than a count."""
+    return word[:1].isdigit() or word in ROUGH_NUMBERS or (word in NUMBER_WORDS and word != "one")
+
+
+def figure(word: str) -> str:
+    """A figure as compared: a number word as digits ('forty' -> '40'), digits without commas."""
+    value = NUMBER_WORDS.get(word)
+    return word.replace(",", "") if value is None else str(int(value))
 
 
 def extract_dates(tokens: Sequence[Token]) -> list[tuple[str, str]]:

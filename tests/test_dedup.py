@@ -63,9 +63,12 @@ def test_a_near_duplicate_paragraph_is_removed():
     assert result.duplicates[0].text == edited
 
 
-def test_a_near_copy_that_gives_another_number_is_kept_so_the_dispute_shows():
-    other_count = LONG_REPORT.replace("forty families", "fifty families")
-    result = dedup([_article(f"One\n{LONG_REPORT}", "one.txt"),
+@pytest.mark.parametrize("change", [("forty", "fifty"), ("forty", "seventy"),
+                                    ("millions", "billions")])
+def test_a_near_copy_that_gives_another_number_is_kept_so_the_dispute_shows(change):
+    report = LONG_REPORT + " The repairs will cost millions."
+    other_count = report.replace(*change)
+    result = dedup([_article(f"One\n{report}", "one.txt"),
                     second := _article(f"Two\n{other_count}", "two.txt")])
     assert _kept_paragraphs(result, second) == ["Two", other_count]
     assert result.duplicates == []

@@ -90,15 +90,16 @@ def test_a_different_date_or_a_denial_is_a_dispute(ours: str, theirs: str):
     assert [len(g.disputes) for g in _shared(facts)] == [1]
 
 
-def test_the_same_numbers_written_as_words_and_digits_agree():
+@pytest.mark.parametrize("words, digits", [("Two", "2"), ("Twenty", "20"), ("Sixty", "60")])
+def test_the_same_numbers_written_as_words_and_digits_agree(words: str, digits: str):
     facts = _facts([
-        _doc(1, "Crash\nTwo people were injured when the bus left the road near Tamsby on "
-                "Friday.", "A"),
-        _doc(2, "Crash\n2 people were injured when the bus left the road near Tamsby on "
-                "Friday.", "B"),
+        _doc(1, f"Crash\n{words} people were injured when the bus left the road near Tamsby on "
+                "Friday.\nThe driver was unhurt.", "A"),
+        _doc(2, f"Bus crash\nThe bus left the road near Tamsby on Friday and {digits} people "
+                "were injured, police said.", "B"),
     ])
     (group,) = _shared(facts)
-    assert group.disputes == [] and len(group.outlets()) == 2
+    assert group.disputes == [] and group.outlets() == {"A", "B"}
 
 
 def test_a_paragraph_left_out_as_a_copy_still_counts_its_outlet():
