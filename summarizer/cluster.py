@@ -13,15 +13,13 @@ from __future__ import annotations
 import hashlib
 import math
 import operator
-import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
 
 from .models import Article, published_at
-from .text import ALIASES, MONTHS, STOPWORDS, TITLES, TOKEN, WEEKDAYS, stem
+from .text import TOKEN, find_names, is_content_word, plain_word, stem
 
 # Weight of the TF-IDF cosine in the score; the rest is the overlap of names. Words carry most of
 # the evidence; names separate two events of one kind (two bridge collapses, two council votes).
@@ -43,13 +41,6 @@ CONTINUATION_THRESHOLD = 0.3
 # A name mentioned once may be a passing reference; the overlap counts each name at most this
 # many times, so a story's central names (said again and again) weigh more than asides.
 NAME_COUNT_CAP = 3
-
-# A capitalised word (or initialism) and the capitalised words after it, "of"/"de"/"&" between.
-_CAPITAL = r"(?:(?:[A-Z]\.){2,}|[A-ZÀ-ÖØ-Þ][^\W\d_]*(?:['’-][^\W\d_]+)*)"
-NAME_RUN = re.compile(rf"{_CAPITAL}(?:[ \t]+(?:(?:of|de|the|&)[ \t]+)?{_CAPITAL})*")
-CONNECTORS = frozenset({"of", "de", "the", "&"})
-BREAKS = (STOPWORDS | TITLES | MONTHS.keys() | WEEKDAYS.keys()) - CONNECTORS
-
 
 @dataclass(frozen=True)
 class Story:
@@ -119,57 +110,10 @@ def article_text(article: Article) -> str:
 def profile(text: str) -> Profile:
     """Content-word stems and names of a text, with their counts."""
     raw = TOKEN.findall(text)
-    words = [_plain(w) for w in raw]
-    terms = Counter(_stem(w) for w in words
-                    if len(w) > 1 and w not in STOPWORDS and not w[0].isdigit())
-    lowercase = {_stem(w) for w, r in zip(words, raw, strict=True) if r.islower()}
+    words = [plain_word(w) for w in raw]
+    terms = Counter(stem(w) for w in words if is_content_word(w) and not w[0].isdigit())
+    lowercase = {stem(w) for w, r in zip(words, raw, strict=True) if r.islower()}
     return Profile(terms=terms, names=Counter(find_names(text, lowercase)))
-
-
-def find_names(text: str, lowercase: set[str]) -> list[str]:
-    """Runs of capitalised words that look like names, lower-cased: 'aldermoor county'.
-
-    Like support.find_entities, at a fraction of its cost (it builds a Token per word, and
-    clustering profiles every article of a day): titles, months and weekdays split a run, and a
-    capitalised first word of a sentence counts only before another capitalised word and when
-    the text never writes it in lower case ("Police said" is no name, "Tomas Reyle said" is).
-    """
-    names = []
-    for match in NAME_RUN.finditer(text):
-        run = [_plain(w) for w in match.group(0).split()]
-        if _starts_sentence(text, match.start()) and (
-                len(run) == 1 or _stem(run[0]) in lowercase or run[0].endswith("ly")):
-            run = run[1:]
-        part: list[str] = []
-        for word in [*run, ""]:
-            if word and word not in BREAKS:
-                if word not in CONNECTORS or part:
-                    part.append(word)
-                continue
-            while part and part[-1] in CONNECTORS:
-                part.pop()
-            if part:
-                name = " ".join(w for w in part if w not in CONNECTORS)
-                group = ALIASES.get(name)
-                names.append(group[0] if group else name)  # "U.S." and "United States" meet
-            part = []
-    return names
-
-
-def _starts_sentence(text: str, start: int) -> bool:
-    before = text[max(0, start - 3) : start].rstrip(" \t")
-    return not before or before[-1] in ".!?:\"“‘\n"
-
-
-def _plain(word: str) -> str:
-    """A token as compared: lower case, initialism dots and a possessive "'s" dropped."""
-    word = word.lower().replace("’", "'")
-    if "." in word:
-        word = word.replace(".", "")
-    return word[:-2] if word.endswith("'s") else word
-
-
-_stem = lru_cache(maxsize=1 << 16)(stem)  # a day's news repeats its words: stem each once
 
 
 def idf_weights(profiles: Sequence[Profile]) -> dict[str, float]:

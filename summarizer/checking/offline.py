@@ -22,6 +22,7 @@ from ..text import (
     ALIASES,
     CLASSES_OF,
     MONTHS,
+    NAME_CONNECTORS,
     OPPOSITE,
     WEEKDAYS,
     Token,
@@ -281,8 +282,7 @@ class Sources:
             name = sentence[tokens[run[0]].start : tokens[run[-1]].end]
             if " ".join(name.lower().split()) in self.text_lower:
                 continue
-            missing = [w for w in words if w not in ("of", "de", "the", "&", "and")
-                       and not self._knows_name(w)]
+            missing = [w for w in words if w not in NAME_CONNECTORS and not self._knows_name(w)]
             if missing and not (len(words) > 1 and initials(words) in self.lower):
                 novel.append(name)
         return _unique(novel)
