@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from .text import MONTH, MONTHS, WEEKDAY
+from .text import MONTH, MONTHS, SENTENCE_END, WEEKDAY
 
 # A two-digit year needs its apostrophe ("16 Feb '16"): a bare "16" is as likely a day or a time.
 YEAR = r"(?:(?P<{0}>\d{{4}})|['’](?P<{0}2>\d{{2}}))"
@@ -26,7 +26,6 @@ DATE_LINE_WORDS = re.compile(
 )
 
 BYLINE = re.compile(r"^(?:By|BY|by)\s+[A-Z]")
-SENTENCE_END = re.compile(r"[.!?…]['\"”’)\]]*$")
 BYLINE_PARTS = re.compile(r"\s*,\s*|\s+[-–—|]\s+|\s+(?:for|of|to)\s+(?=[A-Z])")
 # Words of a job title, not of an outlet's name: "By Jane Doe, Staff Reporter".
 ROLES = re.compile(

@@ -8,13 +8,15 @@ from dataclasses import dataclass
 
 from . import byline
 from .models import Article, Document, Removal, Skip
-from .text import MONTH
+from .text import MONTH, SENTENCE_END
 
 DATE = rf"(?:{MONTH}\s+\d{{1,2}},?\s+\d{{4}}|\d{{1,2}}\s+{MONTH}\s+\d{{4}}|\d{{4}}-\d{{2}}-\d{{2}})"
 # "Some headline - November 6, 2020": an entry of a list of links to other stories.
 HEADLINE_WITH_DATE = re.compile(rf"^(?!by\s).{{3,200}}\s[-–—|]\s*{DATE}\s*$", re.IGNORECASE)
 SEPARATOR = re.compile(r"^[\W_]+$")
-SENTENCE_END = re.compile(r"[.!?…]['\"”’)\]]*$|[\"”’]$")
+# A line of reporting ends as a sentence does, or in a closing quote with no stop before it
+# ('the mayor called it “a disgrace”').
+LINE_END = re.compile(rf"{SENTENCE_END.pattern}|[\"”’]$")
 
 # Buttons of a share bar, alone or several on one line: "Facebook", "Twitter Email", "X".
 SHARE_BUTTON = (r"(?:facebook|twitter|x|e-?mail|whatsapp|linkedin|pinterest|reddit|print|tweet|"
@@ -133,7 +135,7 @@ def _is_navigation_bar(line: str) -> bool:
     """Three or more short unpunctuated items between separators."""
     items = [item.strip() for item in NAV_SEPARATOR.split(line.strip(" |"))]
     return len(items) >= NAV_MIN_ITEMS and all(
-        0 < len(item.split()) <= NAV_ITEM_MAX_WORDS and not SENTENCE_END.search(item)
+        0 < len(item.split()) <= NAV_ITEM_MAX_WORDS and not LINE_END.search(item)
         for item in items
     )
 
@@ -189,15 +191,15 @@ def _mark_trailing_labels(lines: list[str], reasons: list[str | None]) -> None:
 
 def is_reporting(line: str) -> bool:
     """A line that reads like reporting: it ends like a sentence, or is too long for a label."""
-    return bool(SENTENCE_END.search(line)) or len(line.split()) > HEADLINE_MAX_WORDS
+    return bool(LINE_END.search(line)) or len(line.split()) > HEADLINE_MAX_WORDS
 
 
 def _is_label(line: str) -> bool:
-    return len(line.split()) <= LABEL_MAX_WORDS and not SENTENCE_END.search(line)
+    return len(line.split()) <= LABEL_MAX_WORDS and not LINE_END.search(line)
 
 
 def _is_headline_like(line: str) -> bool:
-    return len(line.split()) <= HEADLINE_MAX_WORDS and not SENTENCE_END.search(line)
+    return len(line.split()) <= HEADLINE_MAX_WORDS and not LINE_END.search(line)
 
 
 def _first_reporting(lines: list[str], reasons: list[str | None]) -> int | None:

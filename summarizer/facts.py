@@ -25,6 +25,7 @@ from .text import (
     NUMBER_WORDS,
     OPPOSITE,
     ROUGH_NUMBERS,
+    SENTENCE_END,
     WEEKDAYS,
     Token,
     figure,
@@ -42,7 +43,6 @@ PARALLEL = 0.6  # ... above which a different number in them is a dispute, not a
 SHOWN_CANDIDATES = 6  # members tried as the group's shown sentence
 MAX_POSTINGS = 200  # a word in more sentences than this finds no candidates (too common)
 WORD = re.compile(r"\w+")
-END = re.compile(r"[.!?…]['\"”’)\]]*$")
 
 
 @dataclass(frozen=True)
@@ -150,7 +150,7 @@ def _dateline_length(text: str) -> int:
 def is_quotable(sentence: SourceSentence) -> bool:
     """A sentence that reads as a statement on its own: whole, not a headline or a question."""
     words = len(sentence.text.split())
-    return 6 <= words <= 70 and bool(END.search(sentence.text)) \
+    return 6 <= words <= 70 and bool(SENTENCE_END.search(sentence.text)) \
         and not sentence.text.rstrip("\"”’' ").endswith("?")
 
 

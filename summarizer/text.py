@@ -20,6 +20,9 @@ SENTENCE_BREAK = re.compile(
     r"|\n\s*\n?"  # line breaks end a sentence: headlines, bullet lists
 )
 
+# How a whole sentence ends: its stop, then any closing quotes or brackets.
+SENTENCE_END = re.compile(r"[.!?…]['\"”’)\]]*$")
+
 
 def split_sentences(text: str) -> list[tuple[int, int]]:
     """Character spans of the sentences of a text, surrounding whitespace left out."""
