@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from summarizer.dedup import normalise  # noqa: E402
+from summarizer.text import normalise  # noqa: E402
 
 LABELS = ROOT / "evals" / "data" / "embedded_labels.json"
 HASH_ONLY = {"seeds"}

@@ -14,7 +14,7 @@ from datasketch import MinHash, MinHashLSH
 from .byline import strip_dateline
 from .clean import is_reporting
 from .models import UNKNOWN_OUTLET, Article, Duplicate
-from .text import MONTHS, NEGATIONS, NUMBER_WORDS, WEEKDAYS, figure, is_figure
+from .text import MONTHS, NEGATIONS, NUMBER_WORDS, WEEKDAYS, figure, is_figure, normalise
 
 NUM_PERM = 128
 ARTICLE_THRESHOLD = 0.8  # Jaccard of word 5-grams: wire copies with small edits
@@ -27,7 +27,6 @@ COPY_MIN_PARAGRAPHS = 3  # one shared wire paragraph (or two) does not make two 
 # spelt "neighbor") in a 20-word paragraph still counts; a different sentence shares far less.
 COPY_PARAGRAPH_THRESHOLD = 0.7
 
-QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'", "`": "'", "´": "'"})
 WORD = re.compile(r"\w+")
 # Words that change what a sentence says when swapped: days, months and denials.
 TELLING_WORDS = frozenset({*WEEKDAYS, *MONTHS, *NEGATIONS})
@@ -44,11 +43,6 @@ class Deduped:
     articles: list[Article]
     paragraphs: dict[str, list[Span]]  # article id -> spans of the paragraphs left to summarise
     duplicates: list[Duplicate] = field(default_factory=list)
-
-
-def normalise(text: str) -> str:
-    """Text as compared for exact duplicates: case, quotes and whitespace ignored."""
-    return " ".join(text.translate(QUOTES).lower().split())
 
 
 def paragraph_spans(text: str) -> list[Span]:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from .byline import dateline_end, is_byline
 from .chunk import split_long
-from .dedup import Span, normalise
+from .dedup import Span
 from .models import UNKNOWN_OUTLET, Article, Citation, Dispute, Duplicate, Side
 from .text import (
     MONTHS,
@@ -31,6 +31,7 @@ from .text import (
     figure,
     is_content,
     is_figure,
+    normalise,
     split_polarity,
     split_sentences,
     stem,

@@ -62,6 +62,14 @@ def _add_span(text: str, start: int, end: int, spans: list[tuple[int, int]]) -> 
 # ---------------------------------------------------------------------------------------------
 # Words
 
+QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'", "`": "'", "´": "'"})
+
+
+def normalise(text: str) -> str:
+    """Text as compared for sameness: case, quote style and whitespace ignored."""
+    return " ".join(text.translate(QUOTES).lower().split())
+
+
 STOPWORDS = frozenset(
     """a an the of in on at to for and or but nor so yet is are was were be been being am by with
     from as that this these those it its it's their theirs his her hers him they them he she we us

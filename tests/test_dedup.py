@@ -7,9 +7,10 @@ from pathlib import Path
 import pytest
 
 from summarizer.clean import clean_document
-from summarizer.dedup import ArticleIndex, dedup, normalise
+from summarizer.dedup import ArticleIndex, dedup
 from summarizer.ingest import read_inputs
 from summarizer.models import Article, Document
+from summarizer.text import normalise
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 

@@ -38,14 +38,13 @@ from itertools import permutations
 from pathlib import Path
 
 from ..checking.offline import DEFAULT_THRESHOLD, Sources
-from ..dedup import normalise
 from ..models import Article, Citation, Dispute, Result, Sentence, Side
+from ..text import normalise
 
 LEAK_MIN_WORDS = 3  # shorter removed lines ("Share", "-") are words any sentence may contain
 METRICS = ("leakage_free", "duplicates_once", "citation_validity", "citation_recall",
            "citation_precision", "corroboration", "coverage", "faithfulness")
 FACT_METRICS = ("key_fact_coverage", "agreement_correct", "disputes_found", "fused_acceptance")
-QUOTES = str.maketrans("\u2018\u2019\u201c\u201d\u00a0", "''\"\" ")  # curly quotes, nbsp
 
 
 @dataclass(frozen=True)
@@ -167,13 +166,8 @@ def mentions(text: str, phrase: str) -> bool:
 
     A number must be whole too: "5 percent" is not in "6.5 percent", nor "15" in "3:15".
     """
-    pattern = rf"(?<!\w)(?<!\d[.,:]){re.escape(_fold(phrase))}(?![.,:]\d)(?!\w)"
-    return re.search(pattern, _fold(text)) is not None
-
-
-def _fold(text: str) -> str:
-    text = text.translate(QUOTES)
-    return " ".join(text.lower().split())
+    pattern = rf"(?<!\w)(?<!\d[.,:]){re.escape(normalise(phrase))}(?![.,:]\d)(?!\w)"
+    return re.search(pattern, normalise(text)) is not None
 
 
 def covering(fact: KeyFact, sentences: Sequence[Sentence]) -> list[Sentence]:
