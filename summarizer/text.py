@@ -1,4 +1,5 @@
-"""Text as every stage reads it: one sentence splitter, with character offsets."""
+"""Text as every stage reads it: calendar words, one sentence splitter (with character
+offsets), words (tokens, stems, stopwords, negations, opposites), numbers and dates, and names."""
 
 from __future__ import annotations
 
@@ -8,11 +9,35 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-# Abbreviations that end in a period without ending the sentence.
+# ---------------------------------------------------------------------------------------------
+# Calendar words
+
+MONTH_NAMES = ("january", "february", "march", "april", "may", "june", "july", "august",
+               "september", "october", "november", "december")
+# A month's number by its name or its abbreviation: "sept" as well as "sep".
+MONTHS = {
+    **{name: n for n, name in enumerate(MONTH_NAMES, 1)},
+    **{name[:3]: n for n, name in enumerate(MONTH_NAMES, 1)},
+    "sept": 9,
+}
+WEEKDAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+WEEKDAYS = {name: name[:3] for name in WEEKDAY_NAMES}  # the key a mention is compared by
+# The same as written in dates and datelines, any case: "Sept.", "March", "Tues".
+MONTH = (
+    r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
+    r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?"
+)
+WEEKDAY = r"(?:mon|tues?|wed(?:nes)?|thu(?:rs)?|fri|sat(?:ur)?|sun)(?:day)?"
+
+
+# ---------------------------------------------------------------------------------------------
+# Sentences
+
+# Abbreviations that end in a period without ending the sentence: "Mr.", "Sept." (not "May.").
 ABBREVIATIONS = frozenset(
     """mr mrs ms dr prof sr jr st mt ft gen col capt lt sgt sen rep gov rev no vs etc inc ltd co
-    corp dept est approx jan feb mar apr jun jul aug sep sept oct nov dec fig""".split()
-)
+    corp dept est approx fig""".split()
+) | (MONTHS.keys() - set(MONTH_NAMES))
 SENTENCE_BREAK = re.compile(
     r"[.!?]+['\"’”)\]]*\s+(?=[\"'“‘(\[]?[A-Z0-9])"  # "end. Next"
     r"|(?<=[a-z)][.!?])(?=[A-Z][a-z])"  # "end.Next", glued by careless scraping
@@ -87,22 +112,6 @@ TITLES = frozenset(
     """mr mrs ms miss dr prof sir dame lord lady rev st jr sr gen col capt lt sgt sen rep gov
     president minister prime chancellor king queen prince princess pope mayor""".split()
 )
-MONTH_NAMES = ("january", "february", "march", "april", "may", "june", "july", "august",
-               "september", "october", "november", "december")
-# A month's number by its name or its abbreviation: "sept" as well as "sep".
-MONTHS = {
-    **{name: n for n, name in enumerate(MONTH_NAMES, 1)},
-    **{name[:3]: n for n, name in enumerate(MONTH_NAMES, 1)},
-    "sept": 9,
-}
-WEEKDAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-WEEKDAYS = {name: name[:3] for name in WEEKDAY_NAMES}  # the key a mention is compared by
-# The same as written in dates and datelines, any case: "Sept.", "March", "Tues".
-MONTH = (
-    r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
-    r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?"
-)
-WEEKDAY = r"(?:mon|tues?|wed(?:nes)?|thu(?:rs)?|fri|sat(?:ur)?|sun)(?:day)?"
 # Closed word classes whose members exclude each other: a claim word of a class that the sources
 # never use, where they use another member ("white paint" for "blue paint"), is a swap.
 EXCLUSIVE_CLASSES = (
