@@ -554,7 +554,7 @@ def find_names(text: str, lowercase: set[str]) -> list[str]:
     texts: titles, months and weekdays split a run, and a capitalised first word of a sentence
     counts only before another capitalised word and when `lowercase` (stems the text writes in
     lower case) lacks it ("Police said" is no name, "Tomas Reyle said" is). A name news writes
-    several ways is given as the first of its aliases ("U.S." and "United States" meet).
+    several ways is given as the first of its aliases ("U.K." and "Britain" meet).
     """
     names = []
     for match in NAME_RUN.finditer(text):

@@ -29,10 +29,6 @@ REPORT = ("The river rose two metres overnight and flooded the lower town, the m
           "Sunday.")
 
 
-def test_normalise_ignores_case_quotes_and_whitespace():
-    assert normalise("He said “Stop”  now.") == normalise('he said "stop" now.')
-
-
 def test_a_paragraph_repeated_inside_an_article_is_kept_once_and_recorded():
     article = _article(f"Flood in the lower town\n{REPORT}\nSchools closed.\n{REPORT}")
     result = dedup([article])
