@@ -60,14 +60,17 @@ def test_a_near_duplicate_paragraph_is_removed():
     assert result.duplicates[0].text == edited
 
 
-@pytest.mark.parametrize("change", [("forty", "fifty"), ("forty", "seventy"),
-                                    ("millions", "billions")])
-def test_a_near_copy_that_gives_another_number_is_kept_so_the_dispute_shows(change):
-    report = LONG_REPORT + " The repairs will cost millions."
-    other_count = report.replace(*change)
+@pytest.mark.parametrize("change", [
+    ("forty", "fifty"), ("forty", "seventy"), ("millions", "billions"),
+    ("Wednesday", "Thursday"), ("Sept.", "Oct."), ("will", "will not"), ("will", "cannot"),
+])
+def test_a_near_copy_with_another_number_day_month_or_denial_is_kept_so_the_dispute_shows(change):
+    report = f"{LONG_REPORT} The county will reopen the bridge on Wednesday, Sept. 3, at a cost " \
+        "of millions."
+    edited = report.replace(*change)
     result = dedup([_article(f"One\n{report}", "one.txt"),
-                    second := _article(f"Two\n{other_count}", "two.txt")])
-    assert _kept_paragraphs(result, second) == ["Two", other_count]
+                    second := _article(f"Two\n{edited}", "two.txt")])
+    assert _kept_paragraphs(result, second) == ["Two", edited]
     assert result.duplicates == []
 
 
@@ -213,16 +216,6 @@ def test_the_examples_that_share_one_wire_paragraph_are_not_merged():
     assert len(result.articles) == 4
     assert [d.kind for d in result.duplicates].count("article") == 0
     assert all(len(a.sources) == 1 for a in result.articles)
-
-
-@pytest.mark.parametrize("change", [("Wednesday", "Thursday"), ("Sept.", "Oct."),
-                                    ("will", "will not"), ("will", "cannot")])
-def test_a_near_copy_with_another_day_or_a_denial_is_kept(change):
-    report = LONG_REPORT + " The county will reopen the bridge on Wednesday, Sept. 3."
-    edited = report.replace(*change)
-    result = dedup([_article(f"One\n{report}", "one.txt"),
-                    second := _article(f"Two\n{edited}", "two.txt")])
-    assert _kept_paragraphs(result, second) == ["Two", edited]
 
 
 def test_copies_of_articles_that_name_no_outlet_each_stay_one_outlet():
