@@ -14,7 +14,7 @@ import hashlib
 import math
 import operator
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -177,7 +177,7 @@ def similarity_matrix(profiles: Sequence[Profile]) -> list[list[float]]:
     return sims
 
 
-def pair_sums(weights: Sequence[dict[str, float]] | Sequence[dict[str, int]],
+def pair_sums(weights: Sequence[Mapping[str, float]],
               combine: Callable[[float, float], float]) -> list[list[float]]:
     """For every pair i < j, the sum over shared keys of combine(weight in i, weight in j).
 

@@ -421,12 +421,13 @@ def number_units(tokens: Sequence[Token], text: str) -> list[tuple[float, str, s
         while j < len(tokens) and _is_number_token(tokens[j]):
             j += 1
         value = parse_number(text[tokens[i].start : tokens[j - 1].end])
-        for unit in tokens[j : j + 3] if value is not None else ():
-            if is_content(unit):
-                pairs.append((value, unit.stem, text[tokens[i].start : unit.end]))
-                break
-            if unit.lower in ("of", "and", "to", "or"):  # "30 of the", "20 to 30": no unit
-                break
+        if value is not None:
+            for unit in tokens[j : j + 3]:
+                if is_content(unit):
+                    pairs.append((value, unit.stem, text[tokens[i].start : unit.end]))
+                    break
+                if unit.lower in ("of", "and", "to", "or"):  # "30 of the", "20 to 30": no unit
+                    break
         i = j
     return pairs
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from itertools import pairwise
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeGuard
 
 from ..checking.offline import Sources
 
@@ -252,7 +252,7 @@ def sample_rows(rows: Sequence[Row], n: int, seed: int = 0) -> list[Row]:
     return [rows[i] for i in sorted(picked)]
 
 
-def is_async(scorer: Callable) -> bool:
+def is_async(scorer: Callable) -> TypeGuard[AsyncScorer]:
     """Whether calling the scorer gives an awaitable (an async function or async __call__)."""
     return inspect.iscoroutinefunction(scorer) or inspect.iscoroutinefunction(
         type(scorer).__call__)
