@@ -133,8 +133,9 @@ def tfidf(p: Profile, idf: dict[str, float]) -> dict[str, float]:
 
 
 def cosine(u: dict[str, float], v: dict[str, float]) -> float:
-    """Dot product of two unit vectors over their shared terms (the set intersection runs in C)."""
-    return sum(u[term] * v[term] for term in u.keys() & v.keys())
+    """Dot product of two unit vectors over their shared terms (the set intersection runs in C);
+    summed exactly, as the order of a set of strings changes from run to run."""
+    return math.fsum(u[term] * v[term] for term in u.keys() & v.keys())
 
 
 def capped(names: Counter[str]) -> dict[str, int]:

@@ -186,7 +186,11 @@ class _Analysis:
 
 
 class Facts:
-    """The source sentences of a run, analysed once: similarities, groups, disputes."""
+    """The source sentences of a run, analysed once: similarities, groups, disputes.
+
+    Sums over sets of words are exact (math.fsum): a set's order changes with each run's string
+    hashing, and a last-bit difference must not decide between two equally close sentences.
+    """
 
     def __init__(self, sentences: Sequence[SourceSentence]) -> None:
         self.sentences = list(sentences)
@@ -213,34 +217,35 @@ class Facts:
             for w in self._analysis[s.id].content:
                 centroid[w] += self._idf[w] / self._norm[s.id]
         self._centroid = centroid
-        self._centroid_norm = math.sqrt(sum(v * v for v in centroid.values())) or 1.0
+        self._centroid_norm = math.sqrt(math.fsum(v * v for v in centroid.values())) or 1.0
 
     def _length(self, words: set[str]) -> float:
-        return math.sqrt(sum(self._idf[w] ** 2 for w in words)) or 1.0
+        return math.sqrt(math.fsum(self._idf[w] ** 2 for w in words)) or 1.0
 
     def similarity(self, a: str, b: str, figures: bool = True) -> float:
         """Cosine of the two sentences' content words, each weighted by its rarity in the run;
         without `figures`, numbers are left out ("three died" and "four died" are parallel)."""
         if not figures:
-            shared = sum(self._idf[w] ** 2 for w in self._plain[a] & self._plain[b])
+            shared = math.fsum(self._idf[w] ** 2 for w in self._plain[a] & self._plain[b])
             return shared / (self._plain_norm[a] * self._plain_norm[b])
         wa, wb = self._analysis[a].content, self._analysis[b].content
-        shared = sum(self._idf[w] ** 2 for w in wa & wb)
+        shared = math.fsum(self._idf[w] ** 2 for w in wa & wb)
         return shared / (self._norm[a] * self._norm[b])
 
     def centrality(self, sid: str) -> float:
         """How close a sentence is to what the run's sentences talk about overall (0..1)."""
         words = self._analysis[sid].content
-        dot = sum(self._idf[w] * self._centroid[w] for w in words) / self._norm[sid]
+        dot = math.fsum(self._idf[w] * self._centroid[w] for w in words) / self._norm[sid]
         return dot / self._centroid_norm
 
     def _shared(self, sid: str, among: set[str] | None) -> dict[str, tuple[float, float]]:
         """Per sentence of another article that shares words with this one: the weight of the
         shared words, with and without figures, summed along the inverted index (no pair is
-        compared word by word)."""
+        compared word by word). Words are taken in one fixed order, so that neither the sums
+        nor the order of the sentences found depends on how this run hashes strings."""
         article = self.by_id[sid].article_id
         out: dict[str, list[float]] = {}
-        for word in self._analysis[sid].content:
+        for word in sorted(self._analysis[sid].content):
             ids = self._postings[word]
             if len(ids) > MAX_POSTINGS:
                 continue
