@@ -552,9 +552,10 @@ def find_names(text: str, lowercase: set[str]) -> list[str]:
     """Names a text mentions, lower-cased and each as often as mentioned: 'aldermoor county'.
 
     `find_entities` at a fraction of its cost (it builds a Token per word), for comparing many
-    texts: titles, months and weekdays split a run, and a capitalised first word of a sentence
-    counts only before another capitalised word and when `lowercase` (stems the text writes in
-    lower case) lacks it ("Police said" is no name, "Tomas Reyle said" is). A name news writes
+    texts: a word that is never a name (a title, a month, a stopword...) splits a run, and a
+    capitalised first word of a sentence counts only before another capitalised word and when
+    `lowercase` (stems the text writes in lower case) lacks it ("Police said" is no name,
+    "Tomas Reyle said" is). A name news writes
     several ways is given as the first of its aliases ("U.K." and "Britain" meet).
     """
     names = []
