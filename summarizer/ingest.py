@@ -179,8 +179,13 @@ def html_to_record(html: str) -> dict[str, str] | None:
     import trafilatura
 
     doc = trafilatura.bare_extraction(html, with_metadata=True, include_comments=False)
-    if doc is None or not (doc.text or "").strip():
+    if doc is None:
         return None
-    found = {"text": doc.text, "title": doc.title, "source": doc.sitename, "url": doc.url,
-             "published": doc.date}
+    # trafilatura answers with its Document (or a dict, when asked for one)
+    names = {"text": "text", "title": "title", "source": "sitename", "url": "url",
+             "published": "date"}
+    found = {key: doc.get(name) if isinstance(doc, dict) else getattr(doc, name, None)
+             for key, name in names.items()}
+    if not (found["text"] or "").strip():
+        return None
     return {k: v for k, v in found.items() if v}
