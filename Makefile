@@ -18,6 +18,7 @@ test: $(PY)
 
 lint: $(PY)
 	$(VENV)/bin/ruff check summarizer tests benchmarks evals
+	$(VENV)/bin/mypy
 
 bench: $(PY)
 	for f in benchmarks/bench_*.py; do $(PY) $$f; done

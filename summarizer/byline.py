@@ -109,7 +109,7 @@ def byline_outlet(line: str) -> str | None:
     parts = [p.strip(" .;:") for p in BYLINE_PARTS.split(line[3:].strip())]
     for part in reversed(parts[1:]):
         if _names_an_outlet(part):
-            return part
+            return str(part)
     return None
 
 

@@ -257,7 +257,7 @@ def _near_match(lsh: MinHashLSH, shingles: set[str], shingles_of: dict[str, set[
         other = shingles_of[key]
         if len(shingles & other) / len(shingles | other) >= threshold \
                 and same_figures(shingles, other):
-            return key
+            return str(key)
     return None
 
 

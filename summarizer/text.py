@@ -406,7 +406,7 @@ def _rounds_to(precise: float, rounded: float) -> bool:
     if significant >= 6 or abs(precise - rounded) > abs(rounded) * 0.1:
         return False
     magnitude = 10 ** (math.floor(math.log10(abs(rounded))) - significant + 1)
-    return abs(precise - rounded) <= magnitude / 2
+    return bool(abs(precise - rounded) <= magnitude / 2)
 
 
 def number_units(tokens: Sequence[Token], text: str) -> list[tuple[float, str, str]]:

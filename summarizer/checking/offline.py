@@ -17,6 +17,7 @@ import difflib
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..text import (
     ALIASES,
@@ -358,7 +359,7 @@ def _quote(items: Sequence[str]) -> str:
     return ", ".join(f"'{item}'" for item in items)
 
 
-def _share(part: set, whole: set) -> float:
+def _share(part: set[Any], whole: set[Any]) -> float:
     """The fraction of `part` found in `whole` (1.0 for an empty part: nothing to contradict)."""
     if not part:
         return 1.0

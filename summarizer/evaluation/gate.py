@@ -6,6 +6,7 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ..errors import GateError
 
@@ -19,13 +20,15 @@ class Verdict:
     notes: list[str] = field(default_factory=list)
 
 
-def load(path: Path) -> dict:
+def load(path: Path) -> dict[str, Any]:
     if not path.is_file():
         return {"floors": {}}
-    return json.loads(path.read_text(encoding="utf-8"))
+    baseline: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return baseline
 
 
-def check(figures: dict[str, float], baseline: dict, data_hash: str, backend: str) -> Verdict:
+def check(figures: dict[str, float], baseline: dict[str, Any], data_hash: str,
+          backend: str) -> Verdict:
     """Every pinned floor that this run measured must be met, on the same data and backend."""
     verdict = Verdict(passed=True)
     if not baseline.get("floors"):

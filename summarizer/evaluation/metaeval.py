@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from itertools import pairwise
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeGuard
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 from ..checking.offline import Sources
 
@@ -252,7 +252,7 @@ def sample_rows(rows: Sequence[Row], n: int, seed: int = 0) -> list[Row]:
     return [rows[i] for i in sorted(picked)]
 
 
-def is_async(scorer: Callable) -> TypeGuard[AsyncScorer]:
+def is_async(scorer: Callable[..., Any]) -> TypeGuard[AsyncScorer]:
     """Whether calling the scorer gives an awaitable (an async function or async __call__)."""
     return inspect.iscoroutinefunction(scorer) or inspect.iscoroutinefunction(
         type(scorer).__call__)
@@ -278,7 +278,7 @@ def score_rows(rows: Sequence[Row], scorer: Scorer) -> list[float]:
     return scores
 
 
-def _check_lengths(labels: Sequence, values: Sequence) -> None:
+def _check_lengths(labels: Sequence[object], values: Sequence[object]) -> None:
     if len(labels) != len(values):
         raise ValueError(f"{len(labels)} labels but {len(values)} predictions or scores")
 

@@ -36,6 +36,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from itertools import permutations
 from pathlib import Path
+from typing import Any
 
 from ..checking.offline import DEFAULT_THRESHOLD, Sources
 from ..models import Article, Citation, Dispute, Result, Sentence, Side
@@ -79,7 +80,7 @@ class SetScores:
     missed: list[str] = field(default_factory=list)  # key facts no overview sentence states
     disputes: int = 0  # disputes the run shows
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 

@@ -11,6 +11,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 from ..checking.offline import DEFAULT_THRESHOLD, Sources
 from .metrics import share
@@ -18,7 +19,7 @@ from .metrics import share
 EDIT_TYPES = ("none", "entity", "number", "date", "place", "negation", "wrong_citation")
 
 
-def load_edits(path: str | Path) -> list[dict]:
+def load_edits(path: str | Path) -> list[dict[str, Any]]:
     """The rows of an edits JSONL file; a row missing a field is an error naming its line."""
     rows = []
     for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
@@ -32,7 +33,8 @@ def load_edits(path: str | Path) -> list[dict]:
     return rows
 
 
-def score_edits(rows: Sequence[dict], threshold: float = DEFAULT_THRESHOLD) -> dict:
+def score_edits(rows: Sequence[dict[str, Any]],
+                threshold: float = DEFAULT_THRESHOLD) -> dict[str, Any]:
     """How often the offline checker gets each kind of row right, as a JSON-able dict.
 
     Each sentence is checked against the passages it cites and nothing else, as the pipeline
@@ -41,7 +43,7 @@ def score_edits(rows: Sequence[dict], threshold: float = DEFAULT_THRESHOLD) -> d
     mean of the two labels' accuracies; `by_set` gives it per article set.
     """
     sources: dict[tuple[str, ...], Sources] = {}
-    outcomes: list[tuple[dict, bool]] = []
+    outcomes: list[tuple[dict[str, Any], bool]] = []
     for row in rows:
         passages = tuple(c["passage_text"] for c in row["citations"])
         if passages not in sources:
@@ -65,7 +67,7 @@ def score_edits(rows: Sequence[dict], threshold: float = DEFAULT_THRESHOLD) -> d
     }
 
 
-def _balanced(outcomes: Sequence[tuple[dict, bool]]) -> dict:
+def _balanced(outcomes: Sequence[tuple[dict[str, Any], bool]]) -> dict[str, Any]:
     labelled = {label: [right for row, right in outcomes if int(row["label"]) == label]
                 for label in (1, 0)}
     accuracies = [share(sum(v), len(v)) for v in labelled.values()]
