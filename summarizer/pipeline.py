@@ -341,33 +341,32 @@ class _Run:
                disputes: Sequence[Dispute], stories: Sequence[StorySummary],
                duplicates: Sequence[Duplicate], skips: Sequence[Skip]) -> Result:
         """Everything the run made, with faithfulness counted before strict mode drops any."""
-        sentences = [s for a in summaries for s in a.summary] + list(overview) + \
-            [s for story in stories for s in story.summary]
-        supported = sum(1 for s in sentences if s.support == "supported")
-        overview_dropped = 0
-        if self.options.strict:
-            summaries = [a.model_copy(update=_kept(a.summary)) for a in summaries]
-            stories = [st.model_copy(update=_kept(st.summary)) for st in stories]
-            overview_dropped = sum(1 for s in overview if s.support != "supported")
-            overview = [s for s in overview if s.support == "supported"]
-        return Result(
-            articles=tuple(summaries),
-            overview=tuple(overview),
-            disputes=tuple(disputes),
-            overview_dropped=overview_dropped,
-            stories=tuple(stories),
-            duplicates=tuple(duplicates),
-            skipped=tuple(skips),
+        made = Result(
+            articles=tuple(summaries), overview=tuple(overview), disputes=tuple(disputes),
+            stories=tuple(stories), duplicates=tuple(duplicates), skipped=tuple(skips),
             usage=self.caller.usage(),
-            faithfulness=Faithfulness(
-                supported=supported, unsupported=len(sentences) - supported,
-                score=round(supported / len(sentences), 4) if sentences else None,
-                dropped=len(sentences) - supported if self.options.strict else 0,
-            ),
+            faithfulness=Faithfulness(supported=0, unsupported=0, score=None),  # counted below
             prompts=dict(self.caller.prompts),
             writing=Writing(mode=self.mode, fused_attempted=self.fused_attempted,
                             fused_kept=self.fused_kept),
         )
+        sentences = made.sentences()
+        supported = sum(1 for s in sentences if s.support == "supported")
+        unsupported = len(sentences) - supported
+        faithfulness = Faithfulness(
+            supported=supported, unsupported=unsupported,
+            score=round(supported / len(sentences), 4) if sentences else None,
+            dropped=unsupported if self.options.strict else 0,
+        )
+        if not self.options.strict:
+            return made.model_copy(update={"faithfulness": faithfulness})
+        return made.model_copy(update={
+            "faithfulness": faithfulness,
+            "articles": tuple(a.model_copy(update=_kept(a.summary)) for a in summaries),
+            "stories": tuple(st.model_copy(update=_kept(st.summary)) for st in stories),
+            "overview": tuple(s for s in overview if s.support == "supported"),
+            "overview_dropped": sum(1 for s in overview if s.support != "supported"),
+        })
 
 
 def _sentences_for(candidates: int) -> int:

@@ -202,7 +202,7 @@ class Service:
         if original is not None:
             if article.id != original:
                 self.store.put_duplicate(duplicate_of(article, original), day)
-            for source in article.sources:
+            for source in article.outlets():
                 self.store.add_source(original, source)
             return Outcome(id=article.id, status="duplicate", duplicate_of=original)
         self.store.put_article(article, day)
