@@ -94,7 +94,9 @@ class Caller:
         self.progress.add(1)
         self.prompts[request.prompt_id] = request.prompt_version
         key = cache_key(self.backend.name, self.backend.model, request)
-        if self.cache is not None and (hit := self.cache.get(key)) is not None:
+        # The cache may be the service's database: read and write it off the event loop.
+        if self.cache is not None and \
+                (hit := await asyncio.to_thread(self.cache.get, key)) is not None:
             self.cache_hits += 1
             self.progress.advance()
             return hit
@@ -104,7 +106,7 @@ class Caller:
         self.prompt_tokens += completion.prompt_tokens
         self.completion_tokens += completion.completion_tokens
         if self.cache is not None:
-            self.cache.put(key, self.backend.name, request, completion)
+            await asyncio.to_thread(self.cache.put, key, self.backend.name, request, completion)
         self.progress.advance()
         return completion
 
