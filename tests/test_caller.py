@@ -139,3 +139,16 @@ def test_a_repeated_request_is_answered_from_the_cache_and_every_request_is_prog
     assert (usage.llm_calls, usage.cache_hits) == (1, 1)
     assert (progress.added, progress.done) == (2, 2)
     assert caller.prompts == {"listing": "3"}
+
+
+def test_a_blank_answer_is_not_cached(tmp_path: Path):
+    def text(caller: Caller) -> str:
+        return asyncio.run(caller.ask(NO_RETRY, {"material": "apples"}, str, max_tokens=32))
+
+    cache = Cache(tmp_path / "calls.sqlite3")
+    assert text(Caller(ScriptedBackend(["  \n"]), cache=cache)) == "  \n"
+    caller = Caller(ScriptedBackend(['["apples"]']), cache=cache)
+    assert text(caller) == '["apples"]'
+    assert (caller.calls, caller.cache_hits) == (1, 0)
+    assert text(caller) == '["apples"]'  # a real answer is kept
+    assert (caller.calls, caller.cache_hits) == (1, 1)

@@ -105,7 +105,8 @@ class Caller:
         self.calls += 1
         self.prompt_tokens += completion.prompt_tokens
         self.completion_tokens += completion.completion_tokens
-        if self.cache is not None:
+        # A blank answer is a fault of the moment: kept, it would stand in for every later try.
+        if self.cache is not None and completion.text.strip():
             await asyncio.to_thread(self.cache.put, key, self.backend.name, request, completion)
         self.progress.advance()
         return completion
