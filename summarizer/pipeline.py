@@ -23,7 +23,7 @@ from .errors import InputError, UnreadableReply
 from .facts import FactGroup, Facts, SourceSentence, outlet_keys, source_sentences
 from .ingest import no_readable_article
 from .llm.base import Backend, Item
-from .llm.cache import CacheLike
+from .llm.cache import Cache
 from .llm.caller import Caller, NoProgress, Progress
 from .models import (
     Article,
@@ -134,7 +134,7 @@ async def summarize(
     *,
     backend: Backend,
     options: Options = Options(),
-    cache: CacheLike | None = None,
+    cache: Cache | None = None,
     progress: Progress | None = None,
 ) -> Result:
     """Summarise each article and the set of them; every sentence true to what it cites."""
@@ -161,7 +161,7 @@ async def digest(
     earlier: Sequence[Earlier] = (),
     duplicates: Sequence[Duplicate] = (),
     options: Options = Options(),
-    cache: CacheLike | None = None,
+    cache: Cache | None = None,
     progress: Progress | None = None,
 ) -> Result:
     """A day's digest: articles summarised, grouped into stories, one summary per story.
@@ -188,7 +188,7 @@ class _Run:
     """One run's model calls: choosing among candidates and, in fused writing, restating."""
 
     def __init__(self, prepared: Prepared, backend: Backend, options: Options,
-                 cache: CacheLike | None, progress: Progress) -> None:
+                 cache: Cache | None, progress: Progress) -> None:
         self.prepared = prepared
         self.facts = prepared.facts
         self.caller = Caller(backend, concurrency=options.concurrency, cache=cache,

@@ -18,7 +18,7 @@ from typing import Any
 
 from ..errors import UnreadableReply
 from ..llm.base import Backend
-from ..llm.cache import CacheLike
+from ..llm.cache import Cache
 from ..llm.caller import Caller
 from ..prompts import load
 from ..text import is_content, split_sentences, tokenize
@@ -46,7 +46,7 @@ class LLMJudge:
     One judge serves one event loop at a time (its calls share a concurrency bound).
     """
 
-    def __init__(self, backend: Backend, *, cache: CacheLike | None = None,
+    def __init__(self, backend: Backend, *, cache: Cache | None = None,
                  concurrency: int = 4) -> None:
         self.backend = backend
         self.caller = Caller(backend, concurrency=concurrency, cache=cache)

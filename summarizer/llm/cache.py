@@ -60,15 +60,6 @@ def cache_key(backend: str, model: str, request: CompletionRequest) -> str:
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
-class CacheLike(Protocol):
-    """What the Caller needs from a cache: `Cache`, or a stand-in."""
-
-    def get(self, key: str) -> Completion | None: ...
-
-    def put(self, key: str, backend: str, request: CompletionRequest,
-            completion: Completion) -> None: ...
-
-
 class Cache:
     """Completions by request key, in a SQLite file of their own or in an engine given.
 

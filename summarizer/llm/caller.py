@@ -13,7 +13,7 @@ from ..errors import ConfigError, UnreadableReply
 from ..models import Usage
 from ..prompts import Prompt
 from .base import Backend, Completion, CompletionRequest, Item, Message
-from .cache import CacheLike, cache_key
+from .cache import Cache, cache_key
 
 T = TypeVar("T")
 
@@ -47,7 +47,7 @@ class Caller:
 
     backend: Backend
     concurrency: int = 4
-    cache: CacheLike | None = None
+    cache: Cache | None = None
     progress: Progress = field(default_factory=NoProgress)
     calls: int = 0
     cache_hits: int = 0

@@ -358,7 +358,7 @@ class _JobProgress:
 
     def advance(self, n: int = 1) -> None:
         self.done += n
-        # The total grows as collapse and reduce calls appear; never report 1.0 before the end.
+        # The total grows as the run learns of more calls; never report 1.0 before the end.
         fraction = min(0.95, self.done / max(1, self.total))
         if fraction - self.saved < PROGRESS_STEP:
             return
