@@ -12,10 +12,36 @@ UNKNOWN_OUTLET = "unknown outlet"  # how an article that names no outlet is show
 WritingMode = Literal["quoted", "fused"]
 
 
+# Publication years outside these bounds are typing errors or placeholders (0001, 9999); they are
+# refused at the edge, and date arithmetic near them would overflow.
+EARLIEST_YEAR = 1900
+
+
+def latest_year() -> int:
+    """The last publication year accepted: next year (clocks and time zones differ)."""
+    return datetime.now(UTC).year + 1
+
+
 def published_at(published: str | None) -> datetime | None:
-    """An ISO date or datetime string as a naive UTC datetime; None when missing or unreadable."""
-    if not published:
+    """An ISO date or datetime string as a naive UTC datetime; None when missing, unreadable,
+    or outside EARLIEST_YEAR to next year (see `date_problem` for why)."""
+    moment = _parse_iso(published) if published else None
+    if moment is None or not EARLIEST_YEAR <= moment.year <= latest_year():
         return None
+    return moment
+
+
+def date_problem(published: str) -> str | None:
+    """Why a publication date cannot be used, or None when it can."""
+    moment = _parse_iso(published)
+    if moment is None:
+        return "must be an ISO date or datetime, e.g. 2026-03-14 or 2026-03-14T08:30:00Z"
+    if not EARLIEST_YEAR <= moment.year <= latest_year():
+        return f"year {moment.year} is outside {EARLIEST_YEAR} to {latest_year()}"
+    return None
+
+
+def _parse_iso(published: str) -> datetime | None:
     try:
         moment = datetime.fromisoformat(published.strip())
     except ValueError:
@@ -24,7 +50,10 @@ def published_at(published: str | None) -> datetime | None:
         except ValueError:
             return None
     if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC).replace(tzinfo=None)
+        try:
+            moment = moment.astimezone(UTC).replace(tzinfo=None)
+        except OverflowError:  # 0001-01-01T00:00+05:00 has no UTC moment
+            return moment.replace(tzinfo=None)
     return moment
 
 

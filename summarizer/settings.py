@@ -67,7 +67,11 @@ class Settings(BaseSettings):
     api_keys: SecretStr | None = None  # comma-separated bearer keys; none: loopback only
     max_body_bytes: int = Field(default=5_000_000, ge=1024)
     max_articles_per_request: int = Field(default=200, ge=1)
+    # Limits on one article, the same for the CLI (a skip) and the API (413 naming the field)
     max_article_chars: int = Field(default=200_000, ge=100)
+    max_title_chars: int = Field(default=1_000, ge=10)
+    max_source_chars: int = Field(default=200, ge=10)
+    max_url_chars: int = Field(default=2_048, ge=10)
     sync_summary_articles: int = Field(default=5, ge=0)  # more than this: 202 and a job
     job_concurrency: int = Field(default=1, ge=1)  # digest and summary jobs at once
     job_stale_seconds: float = Field(default=60.0, gt=0)  # no heartbeat this long: resumed
