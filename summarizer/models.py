@@ -147,9 +147,10 @@ class SourceCount(Frozen):
 
 class Sentence(Frozen):
     text: str
-    support: Literal["supported", "unsupported"]
+    # "suspicious": it reads as an instruction to a model, so it is never counted as supported.
+    support: Literal["supported", "unsupported", "suspicious"]
     citations: tuple[Citation, ...] = ()
-    reason: str | None = None  # why a sentence is unsupported
+    reason: str | None = None  # why a sentence is unsupported or suspicious
     sources: SourceCount | None = None  # for sentences across articles
     # "quoted": a source sentence verbatim; "fused": the model's restatement, verified.
     written: WritingMode | None = None
