@@ -65,6 +65,10 @@ class Settings(BaseSettings):
 
     # The HTTP service
     api_keys: SecretStr | None = None  # comma-separated bearer keys; none: loopback only
+    # With keys set, /metrics and the API docs (/docs, /redoc, /openapi.json) need one too,
+    # unless these open them.
+    public_metrics: bool = False
+    public_docs: bool = False
     max_body_bytes: int = Field(default=5_000_000, ge=1024)
     max_articles_per_request: int = Field(default=200, ge=1)
     # Limits on one article, the same for the CLI (a skip) and the API (413 naming the field)

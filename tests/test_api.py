@@ -10,9 +10,10 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from pathlib import Path
 
 import httpx
@@ -333,13 +334,18 @@ async def test_limits_and_malformed_articles_are_json_errors(settings) -> None:
     assert many.status_code == 413 and "(2)" in many.json()["error"]["message"]
     assert many.json()["error"]["code"] == "too_many_articles"
     assert long.status_code == 413 and long.json()["error"] == {
-        "code": "article_too_large",
-        "message": "articles[0] has 150 characters, over SUMMARIZER_MAX_ARTICLE_CHARS (100)"}
-    assert empty.status_code == 422 and empty.json()["error"]["code"] == "no_articles"
-    assert malformed.status_code == 422
-    assert "'text' or 'html'" in malformed.json()["error"]["message"]
+        "code": "article_too_large", "field": "articles[0].text",
+        "message": "articles[0].text has 150 characters, over SUMMARIZER_MAX_ARTICLE_CHARS (100)"}
+    assert empty.status_code == 422 and empty.json()["error"]["code"] == "invalid_request"
+    assert empty.json()["error"]["field"] == "articles"
+    assert "at least 1 item" in empty.json()["error"]["message"]
+    assert malformed.status_code == 200  # an article with no text is skipped, not refused
+    assert malformed.json()["articles"][0]["status"] == "skipped"
+    assert "'text' or 'html'" in malformed.json()["articles"][0]["reason"]
     assert bad_date.status_code == 422 and "ISO date" in bad_date.json()["error"]["message"]
+    assert bad_date.json()["error"]["field"] == "articles[0].published"
     assert not_json.status_code == 422 and not_json.json()["error"]["code"] == "invalid_request"
+    assert "not valid JSON" in not_json.json()["error"]["message"]
     assert no_route.status_code == 404 and no_route.json()["error"]["code"] == "not_found"
 
 
@@ -354,6 +360,7 @@ async def test_what_is_not_there_is_404_and_what_is_not_done_is_409(settings) ->
         summary = (await client.post("/v1/summaries",
                                      json={"articles": _example_articles()[:2]})).json()
         early = await client.get(f"/v1/jobs/{summary['job_id']}/result")
+        await client.post("/v1/articles", json={"articles": _example_articles(DAY)[:1]})
         digest_job = (await client.post("/v1/digests", json={"date": DAY})).json()
         no_result = await client.get(f"/v1/jobs/{digest_job['job_id']}/result")
     assert no_job.status_code == 404 and no_events.status_code == 404
@@ -706,3 +713,249 @@ def test_the_html_digest_renders_in_headless_chromium(make_server, tmp_path: Pat
         page.screenshot(path=str(tmp_path / "digest.png"), full_page=True)
         browser.close()
     assert (tmp_path / "digest.png").stat().st_size > 10_000
+
+
+# -- bad input and hardening at the edge, through uvicorn on loopback -----------------------------
+
+
+@contextmanager
+def live(config: Settings, backend: Backend | None = None,
+         key: str | None = None) -> Iterator[httpx.Client]:
+    """`create_app` served by uvicorn on a loopback port (in a thread of this process), and a
+    client that talks to it over TCP: bodies arrive as a real server receives them."""
+    import uvicorn
+
+    app = create_app(config, backend=backend or ScriptedBackend())
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.02)
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=headers,
+                          timeout=60) as client:
+            yield client
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+
+
+def _wait_live(client: httpx.Client, job_id: str, timeout: float = 60) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = client.get(f"/v1/jobs/{job_id}").json()
+        if job["status"] in ("done", "failed"):
+            return job
+        time.sleep(0.05)
+    raise AssertionError(f"job {job_id} still {job['status']} after {timeout} s")
+
+
+def _error(answer: httpx.Response) -> dict:
+    assert answer.headers["content-type"] == "application/json", answer.text[:200]
+    return answer.json()["error"]
+
+
+@pytest.mark.parametrize("engine", ["sqlite"])
+def test_a_field_over_its_limit_is_413_naming_the_field_and_the_setting(settings) -> None:
+    config = settings(max_title_chars=20, max_source_chars=12, max_url_chars=40)
+    good = {"text": _ledger_text(), "published": DAY}
+    with live(config) as client:
+        answers = {name: client.post("/v1/articles", json={"articles": [
+            good, good, good, {**good, name: value}]})
+            for name, value in (("title", "T" * 21), ("source", "S" * 13),
+                                ("url", "https://example.org/" + "u" * 21))}
+        summary = client.post("/v1/summaries", json={"articles": [{**good, "title": "T" * 25}]})
+        at_limit = client.post("/v1/articles", json={"articles": [
+            {**good, "title": "T" * 20, "source": "S" * 12}]})
+    for name, setting, size, limit in (("title", "MAX_TITLE_CHARS", 21, 20),
+                                       ("source", "MAX_SOURCE_CHARS", 13, 12),
+                                       ("url", "MAX_URL_CHARS", 41, 40)):
+        assert answers[name].status_code == 413
+        assert _error(answers[name]) == {
+            "code": f"{name}_too_long", "field": f"articles[3].{name}",
+            "message": f"articles[3].{name} has {size} characters, over "
+                       f"SUMMARIZER_{setting} ({limit})"}
+    assert summary.status_code == 413 and _error(summary)["field"] == "articles[0].title"
+    # the refused batches stored nothing: the first one within the limits is stored
+    assert at_limit.status_code == 200
+    assert at_limit.json()["articles"][0]["status"] == "stored"
+
+
+def test_dates_out_of_range_are_422_and_an_empty_date_is_no_date(settings) -> None:
+    from summarizer.models import latest_year
+
+    text = _ledger_text()
+    last = latest_year()
+    with live(settings()) as client:
+        early = client.post("/v1/articles", json={"articles": [
+            {"text": text, "published": DAY}, {"text": text, "published": "0001-01-01"}]})
+        late = client.post("/v1/summaries", json={"articles": [
+            {"text": text, "published": "9999-12-31T23:59:59Z"}]})
+        empty = client.post("/v1/articles", json={"articles": [{"text": text, "published": ""}]})
+        digests = {repr(day): client.post("/v1/digests", json={"date": day})
+                   for day in (0, 20260314, "0", "1899-12-31", f"{last + 1}-01-01",
+                               "2026-03-14T00:00:00", "2026-3-14", None)}
+        old_page = client.get("/v1/digests/0001-01-01")
+    assert early.status_code == 422
+    assert _error(early) == {"code": "invalid_request", "field": "articles[1].published",
+                             "message": f"articles[1].published: year 1 is outside 1900 to "
+                                        f"{last}"}
+    assert late.status_code == 422 and _error(late)["field"] == "articles[0].published"
+    assert f"year 9999 is outside 1900 to {last}" in _error(late)["message"]
+    assert empty.status_code == 200 and empty.json()["articles"][0]["status"] == "stored"
+    for day, answer in digests.items():
+        assert answer.status_code == 422, day  # never 1970-01-01, never a job
+        assert _error(answer)["field"] == "date", day
+    assert "YYYY-MM-DD" in _error(digests["0"])["message"]
+    assert "year 1899 is outside" in _error(digests["'1899-12-31'"])["message"]
+    assert old_page.status_code == 422 and _error(old_page)["field"] == "day"
+
+
+def test_a_blank_article_is_a_skip_and_the_rest_of_the_batch_is_kept(settings) -> None:
+    first, second = _example_articles(DAY)[:2]
+    with live(settings()) as client:
+        batch = client.post("/v1/articles", json={"articles": [
+            first, {"text": "   \n"}, {"title": "a title alone"}, second]})
+        summary = client.post("/v1/summaries", json={"articles": [first, {"html": " "}]})
+        all_blank = client.post("/v1/summaries", json={"articles": [{"text": ""}, {}]})
+        no_articles = client.post("/v1/articles", json={"articles": []})
+        no_summary = client.post("/v1/summaries", json={"articles": []})
+        job = client.post("/v1/digests", json={"date": DAY})
+        done = _wait_live(client, job.json()["job_id"])
+        digest = client.get(f"/v1/digests/{DAY}").json()
+    assert batch.status_code == 200
+    outcomes = batch.json()["articles"]
+    assert [o["status"] for o in outcomes] == ["stored", "skipped", "skipped", "stored"]
+    assert all("'text' or 'html'" in o["reason"] for o in outcomes[1:3])
+    assert "id" not in outcomes[1]  # nothing was stored for it
+    assert summary.status_code == 200
+    assert len(summary.json()["articles"]) == 1
+    (skip,) = summary.json()["skipped"]
+    assert skip["origin"] == "articles[1]" and "'text' or 'html'" in skip["reason"]
+    assert all_blank.status_code == 422 and _error(all_blank)["code"] == "invalid_input"
+    assert "no readable article" in _error(all_blank)["message"]
+    for empty in (no_articles, no_summary):
+        assert empty.status_code == 422 and _error(empty)["field"] == "articles"
+    assert done["status"] == "done"
+    assert {a["id"] for a in digest["articles"]} == {outcomes[0]["id"], outcomes[3]["id"]}
+
+
+@pytest.mark.parametrize("engine", ["sqlite"])
+def test_a_digest_of_a_day_with_no_articles_is_refused_before_any_job(settings) -> None:
+    with live(settings()) as client:
+        refused = client.post("/v1/digests", json={"date": DAY})
+        client.post("/v1/articles", json={"articles": _example_articles("2026-03-15")[:1]})
+        still = client.post("/v1/digests", json={"date": DAY})
+        client.post("/v1/articles", json={"articles": _example_articles(DAY)[1:2]})
+        started_now = client.post("/v1/digests", json={"date": DAY})
+    assert refused.status_code == 422
+    assert _error(refused) == {"code": "invalid_input", "field": "date",
+                               "message": f"no articles stored for {DAY}; post them to "
+                                          "/v1/articles first"}
+    assert still.status_code == 422  # another day's articles are not this day's
+    assert started_now.status_code == 202 and started_now.json()["status"] in (
+        "queued", "running", "done")
+
+
+def _chunks(data: bytes, size: int = 1000) -> Iterator[bytes]:
+    """The body as a stream: httpx sends it chunked, with no Content-Length."""
+    for start in range(0, len(data), size):
+        yield data[start:start + size]
+
+
+@pytest.mark.parametrize("engine", ["sqlite"])
+def test_bodies_that_cannot_be_read_are_clear_errors_never_500(settings) -> None:
+    json_type = {"Content-Type": "application/json"}
+    small = json.dumps({"articles": [{"text": _ledger_text()[:500], "published": DAY}]})
+    large = json.dumps({"articles": [{"text": "word " * 2000}]})
+    with live(settings(max_body_bytes=4096)) as client:
+        chunked_large = client.post("/v1/articles", content=_chunks(large.encode()),
+                                    headers=json_type)
+        chunked_small = client.post("/v1/articles", content=_chunks(small.encode(), 100),
+                                    headers=json_type)
+        bad_utf8 = client.post("/v1/articles", headers=json_type,
+                               content=b'{"articles": [{"text": "caf\xe9 \xff"}]}')
+    with live(settings()) as client:
+        deep = client.post("/v1/articles", content=b"[" * 100_000 + b"]" * 100_000,
+                           headers=json_type)
+        deep_field = client.post("/v1/summaries", headers=json_type, content=(
+            b'{"articles": [{"text": "x", "title": ' + b"[" * 50_000 + b"]" * 50_000 + b"}]}"))
+        health = client.get("/healthz")
+    assert "content-length" not in chunked_large.request.headers
+    assert chunked_large.status_code == 413
+    assert _error(chunked_large)["code"] == "body_too_large"
+    assert "SUMMARIZER_MAX_BODY_BYTES (4096 bytes)" in _error(chunked_large)["message"]
+    assert chunked_small.status_code == 200
+    assert chunked_small.json()["articles"][0]["status"] == "stored"
+    assert bad_utf8.status_code == 422
+    assert _error(bad_utf8) == {"code": "invalid_request", "field": "body",
+                                "message": "the body is not UTF-8 (byte 0xe9 at position 27); "
+                                           "send JSON encoded as UTF-8"}
+    for answer in (deep, deep_field):
+        assert answer.status_code == 422, answer.text[:300]
+        assert "nested too deeply" in _error(answer)["message"]
+        assert "Traceback" not in answer.text
+    assert health.status_code == 200  # the server lives on
+
+
+def test_the_key_is_compared_against_every_configured_key(settings) -> None:
+    config = settings(api_keys="first-key, second-key")
+    with live(config) as anonymous:
+        answers = {path: anonymous.get(path)
+                   for path in ("/metrics", "/docs", "/redoc", "/openapi.json", "/v1/jobs/x")}
+        health = anonymous.get("/healthz")
+        prefix = anonymous.get("/v1/jobs/x", headers={"Authorization": "Bearer first"})
+        longer = anonymous.get("/v1/jobs/x", headers={"Authorization": "Bearer first-key-2"})
+        basic = anonymous.get("/v1/jobs/x", headers={"Authorization": "Basic first-key"})
+        first = anonymous.get("/v1/jobs/x", headers={"Authorization": "Bearer first-key"})
+        second = anonymous.get("/metrics", headers={"Authorization": "Bearer second-key"})
+    for path, answer in answers.items():
+        assert answer.status_code == 401, path
+        assert _error(answer)["code"] == "unauthorized"
+    assert health.status_code == 200
+    assert [a.status_code for a in (prefix, longer, basic)] == [401, 401, 401]
+    assert first.status_code == 404 and second.status_code == 200
+
+
+@pytest.mark.parametrize("engine", ["sqlite"])
+def test_metrics_and_docs_open_only_by_their_settings(settings) -> None:
+    opened = settings(api_keys="k", public_metrics=True, public_docs=True)
+    with live(opened) as client:
+        metrics = client.get("/metrics")
+        pages = [client.get(path) for path in ("/docs", "/redoc", "/openapi.json")]
+        v1 = client.get("/v1/jobs/x")
+    with live(settings(api_keys="k", public_metrics=True)) as client:
+        metrics_only = client.get("/metrics")
+        docs_closed = client.get("/openapi.json")
+    with live(settings()) as client:  # no keys: loopback only, everything open
+        unkeyed = [client.get(path).status_code
+                   for path in ("/metrics", "/docs", "/redoc", "/openapi.json")]
+    assert metrics.status_code == 200 and metrics.headers["content-type"].startswith("text/plain")
+    assert "summarizer_http_requests_total" in metrics.text
+    assert [p.status_code for p in pages] == [200, 200, 200]
+    assert "/openapi.json" in pages[0].text and pages[2].json()["info"]["title"] == "summarizer"
+    assert v1.status_code == 401  # the API itself stays closed
+    assert metrics_only.status_code == 200 and docs_closed.status_code == 401
+    assert unkeyed == [200, 200, 200, 200]
+
+
+@pytest.mark.parametrize("engine", ["sqlite"])
+def test_html_has_a_policy_without_scripts_and_nothing_is_sniffed(settings) -> None:
+    with live(settings()) as client:
+        client.post("/v1/articles", json={"articles": _example_articles(DAY)})
+        _wait_live(client, client.post("/v1/digests", json={"date": DAY}).json()["job_id"])
+        page = client.get(f"/v1/digests/{DAY}", headers={"Accept": "text/html"})
+        others = [client.get(f"/v1/digests/{DAY}"), client.get("/v1/jobs/none"),
+                  client.get(f"/v1/digests/{DAY}", headers={"Accept": "text/markdown"}),
+                  client.post("/v1/articles", content=b"{", headers={"Content-Type": "a/b"})]
+    policy = page.headers["content-security-policy"]
+    assert "default-src 'none'" in policy and "script-src" not in policy
+    assert "style-src 'unsafe-inline'" in policy  # the page's own <style>
+    assert "<style>" in page.text and "<script" not in page.text
+    assert page.headers["x-content-type-options"] == "nosniff"
+    for answer in others:
+        assert answer.headers["x-content-type-options"] == "nosniff"

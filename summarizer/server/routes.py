@@ -1,14 +1,18 @@
-"""The HTTP routes: `/v1` (behind the API key check) and the health, metrics and docs routes."""
+"""The HTTP routes: `/v1` (behind the API key check) and the health, metrics and docs routes.
+
+Each route declares every status it can answer and its media types, so the OpenAPI document
+says what the service does (tests/test_contract.py holds it to that).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import (
     HTMLResponse,
     JSONResponse,
@@ -18,26 +22,86 @@ from fastapi.responses import (
 )
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from ..errors import NotFound
+from ..errors import InputError, NotFound
 from ..settings import Settings
 from .metrics import METRICS
-from .schemas import ArticleIn, ArticlesIn, ArticlesOut, DigestIn, JobOut, SummaryIn
+from .schemas import (
+    SUMMARY_SCHEMA,
+    ArticleIn,
+    ArticlesIn,
+    ArticlesOut,
+    Day,
+    DigestIn,
+    ErrorOut,
+    JobOut,
+    SummaryIn,
+)
 from .service import Service
 
 RETRY_AFTER_SECONDS = 30
 EVENT_POLL_SECONDS = 0.25
+# The digest page is self-contained: inline CSS, no scripts, no requests of its own.
+HTML_POLICY = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; " \
+              "form-action 'none'; frame-ancestors 'none'"
+# The limits on one posted article's fields, by the setting that holds each.
+FIELD_LIMITS = (("text", "max_article_chars"), ("html", "max_article_chars"),
+                ("title", "max_title_chars"), ("source", "max_source_chars"),
+                ("url", "max_url_chars"))
 
 
 class ApiError(Exception):
     """An answer the error tree has no kind for: a missing key, a limit, a job not yet done."""
 
     def __init__(self, status: int, code: str, message: str,
-                 headers: dict[str, str] | None = None) -> None:
+                 headers: dict[str, str] | None = None, field: str | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.headers = headers or {}
+        self.field = field
+
+
+class EventStream(StreamingResponse):
+    media_type = "text/event-stream"
+
+
+class Metrics(Response):
+    media_type = CONTENT_TYPE_LATEST
+
+
+# What each error status means here; routes list the ones they can answer.
+ERROR_MEANINGS = {
+    401: "No API key, or an unknown one (only when SUMMARIZER_API_KEYS is set)",
+    404: "Not found: the error's field says what",
+    409: "The job is not done yet",
+    413: "Over a limit: body size, articles per request, or a field's length; the message "
+         "names the limit's setting and value, `field` the article's field",
+    422: "The request cannot be used; the message says why, `field` where",
+    502: "The model backend refused the request or answered unreadably",
+    503: "The model backend or the database is unavailable; Retry-After says when to ask "
+         "again where asking again can help",
+}
+RETRY_HEADER = {"Retry-After": {"description": "Seconds to wait before asking again",
+                                "schema": {"type": "string"}}}
+
+
+def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI responses for these error statuses, each with the one error body."""
+    return {status: {"model": ErrorOut, "description": ERROR_MEANINGS[status],
+                     **({"headers": RETRY_HEADER} if status == 503 else {})}
+            for status in statuses}
+
+
+def _summary(description: str) -> dict[str, Any]:
+    """An OpenAPI response with the JSON output contract as its body."""
+    return {"description": description, "content": {"application/json": {
+        "schema": {"$ref": f"#/components/schemas/{SUMMARY_SCHEMA}"}}}}
+
+
+STARTED = {"model": JobOut, "description": "A job was started",
+           "headers": {"Location": {"description": "The job's URL",
+                                    "schema": {"type": "string"}}}}
 
 
 def _service(request: Request) -> Service:
@@ -55,10 +119,16 @@ SettingsDep = Annotated[Settings, Depends(_settings)]
 
 v1 = APIRouter()
 health = APIRouter()
+monitoring = APIRouter()  # behind the key unless SUMMARIZER_PUBLIC_METRICS
+docs = APIRouter()  # behind the key unless SUMMARIZER_PUBLIC_DOCS
 
 
 @v1.post("/v1/articles", summary="Ingest a batch of articles", response_model=ArticlesOut,
-         response_model_exclude_none=True)
+         response_model_exclude_none=True,
+         description="Each article is `stored`, a `duplicate` of a stored one, or `skipped` "
+                     "with the reason (no text, nothing left after cleaning); one bad article "
+                     "never fails the batch.",
+         responses=_errors(401, 413, 422, 503))
 async def post_articles(body: ArticlesIn, service: ServiceDep,
                         settings: SettingsDep) -> ArticlesOut:
     _check_batch(body.articles, settings)
@@ -68,8 +138,11 @@ async def post_articles(body: ArticlesIn, service: ServiceDep,
 
 @v1.post("/v1/summaries", summary="Summarise posted articles",
          description="Up to SUMMARIZER_SYNC_SUMMARY_ARTICLES articles are answered at once "
-                     "(200); more start a job (202) whose result is at /v1/jobs/{id}/result.",
-         responses={202: {"model": JobOut, "description": "A job was started"}})
+                     "(200); more start a job (202) whose result is at /v1/jobs/{id}/result. "
+                     "Articles that cannot be read are listed in `skipped`; when none can, "
+                     "the answer is 422.",
+         responses={200: _summary("The summary (the JSON output contract)"), 202: STARTED,
+                    **_errors(401, 413, 422, 502, 503)})
 async def post_summaries(body: SummaryIn, service: ServiceDep,
                          settings: SettingsDep) -> Response:
     _check_batch(body.articles, settings)
@@ -83,19 +156,36 @@ async def post_summaries(body: SummaryIn, service: ServiceDep,
 
 
 @v1.post("/v1/digests", status_code=202, summary="Start building a day's digest",
-         response_model=JobOut, response_model_exclude_none=True)
+         response_model=JobOut, response_model_exclude_none=True,
+         description="The day must have stored articles (422 otherwise). While a digest of "
+                     "the day is being built, asking again answers that job.",
+         responses={202: STARTED, **_errors(401, 413, 422, 503)})
 async def post_digest(body: DigestIn, service: ServiceDep, response: Response) -> JobOut:
-    job, _ = await service.request_digest(body.date.isoformat())
+    day = body.date.isoformat()
+    if not await service.has_articles(day):
+        raise InputError(f"no articles stored for {day}; post them to /v1/articles first",
+                         field="date")
+    job, _ = await service.request_digest(day)
     response.headers["Location"] = f"/v1/jobs/{job.id}"
     return JobOut.of(job)
 
 
-@v1.get("/v1/digests/{day}", summary="The latest digest of a day (JSON, Markdown or HTML)")
-async def get_digest(day: date, request: Request, service: ServiceDep) -> Response:
+DIGEST_MEDIA = {"application/json": {"schema": {"$ref": f"#/components/schemas/{SUMMARY_SCHEMA}"}},
+                "text/markdown": {"schema": {"type": "string"}},
+                "text/html": {"schema": {"type": "string"}}}
+
+
+@v1.get("/v1/digests/{day}", summary="The latest digest of a day (JSON, Markdown or HTML)",
+        description="JSON (the output contract, with `date`) unless `Accept` asks for "
+                    "text/markdown or text/html.",
+        responses={200: {"description": "The digest", "content": DIGEST_MEDIA},
+                   **_errors(401, 404, 422, 503)})
+async def get_digest(day: Day, request: Request, service: ServiceDep) -> Response:
     digest = await service.latest_digest(day.isoformat())
     accept = request.headers.get("accept", "")
     if "text/html" in accept:
-        return HTMLResponse(await asyncio.to_thread(digest.html))
+        return HTMLResponse(await asyncio.to_thread(digest.html),
+                            headers={"Content-Security-Policy": HTML_POLICY})
     if "text/markdown" in accept:
         return PlainTextResponse(await asyncio.to_thread(digest.markdown),
                                  media_type="text/markdown; charset=utf-8")
@@ -103,12 +193,14 @@ async def get_digest(day: date, request: Request, service: ServiceDep) -> Respon
 
 
 @v1.get("/v1/jobs/{job_id}", summary="A job's status and progress", response_model=JobOut,
-        response_model_exclude_none=True)
+        response_model_exclude_none=True, responses=_errors(401, 404, 503))
 async def get_job(job_id: str, service: ServiceDep) -> JobOut:
     return JobOut.of(await service.job(job_id))
 
 
-@v1.get("/v1/jobs/{job_id}/result", summary="What a summary job made")
+@v1.get("/v1/jobs/{job_id}/result", summary="What a summary job made",
+        responses={200: _summary("The summary (the JSON output contract)"),
+                   **_errors(401, 404, 409, 503)})
 async def job_result(job_id: str, service: ServiceDep) -> dict[str, Any]:
     job = await service.job(job_id)
     if job.kind != "summary":
@@ -121,11 +213,15 @@ async def job_result(job_id: str, service: ServiceDep) -> dict[str, Any]:
     return result
 
 
-@v1.get("/v1/jobs/{job_id}/events", summary="A job's progress as server-sent events")
+@v1.get("/v1/jobs/{job_id}/events", summary="A job's progress as server-sent events",
+        response_class=EventStream,
+        responses={200: {"description": "`progress` events, then `done` or `failed`; each "
+                                        "event's data is the job as JSON",
+                         "content": {"text/event-stream": {"schema": {"type": "string"}}}},
+                   **_errors(401, 404, 503)})
 async def job_events(job_id: str, request: Request, service: ServiceDep) -> Response:
     await service.job(job_id)
-    return StreamingResponse(_events(service, job_id, request), media_type="text/event-stream",
-                             headers={"Cache-Control": "no-cache"})
+    return EventStream(_events(service, job_id, request), headers={"Cache-Control": "no-cache"})
 
 
 async def _events(service: Service, job_id: str, request: Request) -> AsyncIterator[str]:
@@ -147,19 +243,22 @@ async def _events(service: Service, job_id: str, request: Request) -> AsyncItera
 
 
 def _check_batch(articles: list[ArticleIn], settings: Settings) -> None:
-    """The limits on a batch, each named with its value when exceeded."""
-    if not articles:
-        raise ApiError(422, "no_articles", "the request has an empty 'articles' list")
+    """The limits on a batch and on each article's fields, each named with its value."""
     if len(articles) > settings.max_articles_per_request:
         raise ApiError(413, "too_many_articles",
                        f"{len(articles)} articles exceed SUMMARIZER_MAX_ARTICLES_PER_REQUEST "
-                       f"({settings.max_articles_per_request}); send smaller batches")
+                       f"({settings.max_articles_per_request}); send smaller batches",
+                       field="articles")
     for n, article in enumerate(articles):
-        size = len(article.text or article.html or "")
-        if size > settings.max_article_chars:
-            raise ApiError(413, "article_too_large",
-                           f"articles[{n}] has {size} characters, over "
-                           f"SUMMARIZER_MAX_ARTICLE_CHARS ({settings.max_article_chars})")
+        for name, setting in FIELD_LIMITS:
+            value: str | None = getattr(article, name)
+            limit: int = getattr(settings, setting)
+            if value is not None and len(value) > limit:
+                code = "article_too_large" if name in ("text", "html") else f"{name}_too_long"
+                raise ApiError(413, code,
+                               f"articles[{n}].{name} has {len(value)} characters, over "
+                               f"SUMMARIZER_{setting.upper()} ({limit})",
+                               field=f"articles[{n}].{name}")
 
 
 @health.get("/healthz", summary="The process is up")
@@ -167,7 +266,7 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@health.get("/readyz", summary="The database answers")
+@health.get("/readyz", summary="The database answers", responses=_errors(503))
 async def readyz(service: ServiceDep) -> dict[str, str]:
     if not await service.ready():
         raise ApiError(503, "not_ready", "the database does not answer",
@@ -175,6 +274,24 @@ async def readyz(service: ServiceDep) -> dict[str, str]:
     return {"status": "ready"}
 
 
-@health.get("/metrics", summary="Prometheus metrics")
+@monitoring.get("/metrics", summary="Prometheus metrics", response_class=Metrics,
+                responses={200: {"description": "The Prometheus text format",
+                                 "content": {"text/plain": {"schema": {"type": "string"}}}},
+                           **_errors(401)})
 async def metrics() -> Response:
-    return Response(generate_latest(METRICS.registry), media_type=CONTENT_TYPE_LATEST)
+    return Metrics(generate_latest(METRICS.registry))
+
+
+@docs.get("/openapi.json", include_in_schema=False)
+async def openapi(request: Request) -> JSONResponse:
+    return JSONResponse(request.app.openapi())
+
+
+@docs.get("/docs", include_in_schema=False)
+async def swagger() -> HTMLResponse:
+    return get_swagger_ui_html(openapi_url="/openapi.json", title="summarizer API")
+
+
+@docs.get("/redoc", include_in_schema=False)
+async def redoc() -> HTMLResponse:
+    return get_redoc_html(openapi_url="/openapi.json", title="summarizer API")

@@ -2,18 +2,45 @@
 
 from __future__ import annotations
 
+import json
+import re
 from datetime import date
-from typing import Literal
+from importlib import resources
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
-from ..models import published_at
+from ..models import Failure, date_problem
 from .service import Outcome
 from .store import Job
 
+DAY_FORMAT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _day_string(value: object) -> object:
+    """A day must be sent as the string YYYY-MM-DD: a number is no date (0 is not 1970-01-01)."""
+    if not isinstance(value, str) or not DAY_FORMAT.fullmatch(value):
+        raise ValueError("must be a date as YYYY-MM-DD, e.g. 2026-03-14")
+    return value
+
+
+def _day_in_range(value: date) -> date:
+    problem = date_problem(value.isoformat())
+    if problem is not None:
+        raise ValueError(problem)
+    return value
+
+
+# A digest day, in the body or the path: a real date string, in the years articles may have.
+Day = Annotated[date, BeforeValidator(_day_string), AfterValidator(_day_in_range)]
+
 
 class ArticleIn(BaseModel):
-    """An article as posted: `text` or `html`, and what is known about it."""
+    """An article as posted: `text` or `html`, and what is known about it.
+
+    An article with neither (or only blank ones) is not refused: it is reported `skipped`, and
+    the rest of its batch goes on. Lengths are limited by settings (413 naming the field).
+    """
 
     model_config = ConfigDict(extra="forbid")
 
@@ -22,26 +49,24 @@ class ArticleIn(BaseModel):
     title: str | None = None
     source: str | None = None
     url: str | None = None
-    published: str | None = Field(default=None, description="ISO date or datetime")
+    published: str | None = Field(
+        default=None, description="ISO date or datetime, years 1900 to next year; "
+                                  "empty: not known")
 
     @field_validator("published")
     @classmethod
     def _iso(cls, value: str | None) -> str | None:
-        if value is not None and published_at(value) is None:
-            raise ValueError("must be an ISO date or datetime, e.g. 2026-03-14 or "
-                             "2026-03-14T08:30:00Z")
+        if value is None or not value.strip():
+            return None  # an empty date is an unknown one
+        problem = date_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
         return value
-
-    @model_validator(mode="after")
-    def _has_content(self) -> ArticleIn:
-        if not (self.text or "").strip() and not (self.html or "").strip():
-            raise ValueError("an article needs 'text' or 'html' with content")
-        return self
 
 
 class ArticlesIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    articles: list[ArticleIn]
+    articles: list[ArticleIn] = Field(min_length=1)
 
 
 class SummaryOptions(BaseModel):
@@ -53,13 +78,13 @@ class SummaryOptions(BaseModel):
 
 class SummaryIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    articles: list[ArticleIn]
+    articles: list[ArticleIn] = Field(min_length=1)
     options: SummaryOptions = SummaryOptions()
 
 
 class DigestIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    date: date
+    date: Day
 
 
 class ArticlesOut(BaseModel):
@@ -77,6 +102,9 @@ class JobOut(BaseModel):
     status: Literal["queued", "running", "done", "failed"]
     progress: float
     error: str | None = None
+    # Parts a finished job could not do (the model failed them even after retries), each
+    # {part: article|overview|story, id, reason}; asking for the job again redoes only these.
+    failed: list[Failure] | None = None
     result_url: str | None = None
 
     @classmethod
@@ -84,9 +112,40 @@ class JobOut(BaseModel):
         return cls.model_validate({
             "job_id": job.id, "kind": job.kind, "key": job.key, "status": job.status,
             "progress": job.progress, "error": job.error or None,
+            "failed": list(job.failed) or None,
             "result_url": f"/v1/jobs/{job.id}/result" if job.kind == "summary" else None,
         })
 
     def body(self) -> dict[str, object]:
         """The JSON body: fields with no value are left out."""
         return self.model_dump(exclude_none=True)
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(description="Stable: what kind of error (e.g. title_too_long)")
+    message: str = Field(description="What was wrong and what to do")
+    field: str | None = Field(default=None, description="The input at fault, when one is "
+                                                        "(e.g. articles[3].title); left out "
+                                                        "otherwise")
+
+
+class ErrorOut(BaseModel):
+    """Every error answer: a status and this body."""
+
+    error: ErrorDetail
+
+
+SUMMARY_SCHEMA = "Summary"  # the JSON output contract, as an OpenAPI component
+
+
+def output_components() -> dict[str, Any]:
+    """The JSON output contract (`output.schema.json`) as OpenAPI components: `Summary` and
+    one component per definition it shares, so responses are documented by the same schema
+    the CLI's output is tested against."""
+    text = (resources.files("summarizer") / "output.schema.json").read_text(encoding="utf-8")
+    schema = json.loads(text.replace('"#/$defs/', f'"#/components/schemas/{SUMMARY_SCHEMA}_'))
+    definitions = schema.pop("$defs", {})
+    for key in ("$schema", "$id"):
+        schema.pop(key, None)
+    return {SUMMARY_SCHEMA: schema,
+            **{f"{SUMMARY_SCHEMA}_{name}": value for name, value in definitions.items()}}

@@ -174,6 +174,10 @@ class Service:
         """What a summary job made (the JSON output contract); None until it is done."""
         return await asyncio.to_thread(self.store.job_result, job_id)
 
+    async def has_articles(self, day: str) -> bool:
+        """Whether any article is stored under this day (a digest of it can be built)."""
+        return await asyncio.to_thread(self.store.has_articles_on, day)
+
     async def latest_digest(self, day: str) -> Digest:
         """The newest digest built for a day; NotFound before one is."""
         data = await asyncio.to_thread(self.store.latest_digest, day)

@@ -135,6 +135,13 @@ class Store:
                               (check_day(day),)).fetchall()
         return [to_article(row) for row in rows]
 
+    def has_articles_on(self, day: str) -> bool:
+        """Whether any article is stored under a day."""
+        with self._engine.session() as db:
+            row = db.execute("SELECT 1 FROM articles WHERE day = ? LIMIT 1",
+                             (check_day(day),)).fetchone()
+        return row is not None
+
     def recent_articles(self, since_day: str) -> list[tuple[Article, str]]:
         """(article, day) for every article stored under `since_day` or later, in stored order."""
         with self._engine.session() as db:
