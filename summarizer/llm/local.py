@@ -6,6 +6,8 @@ import asyncio
 import importlib.util
 import os
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -41,10 +43,11 @@ class LocalBackend:
         self.model = path.stem
         self._lock = threading.Lock()  # a llama.cpp context serves one request at a time
         try:
-            self._llama = llama_cpp.Llama(
-                model_path=str(path), n_ctx=context_window or 0, verbose=False,
-                n_threads=threads or max(1, os.cpu_count() or 1),
-            )
+            with _plain_weight_buffers():
+                self._llama = llama_cpp.Llama(
+                    model_path=str(path), n_ctx=context_window or 0, verbose=False,
+                    n_threads=threads or max(1, os.cpu_count() or 1),
+                )
         except Exception as e:  # noqa: BLE001 - llama.cpp raises ValueError or RuntimeError
             raise ConfigError(f"cannot load model {path}: {e}") from e
         # n_ctx=0 asks llama.cpp for the window the model was trained with (GGUF metadata).
@@ -82,6 +85,35 @@ class LocalBackend:
         from llama_cpp.llama_grammar import LlamaGrammar
 
         return LlamaGrammar.from_string(text, verbose=False)
+
+
+_LOADING = threading.Lock()
+
+
+@contextmanager
+def _plain_weight_buffers() -> Iterator[None]:
+    """Load weights into plain CPU buffers, not llama.cpp's "extra" ones (AMX tiles, repacked
+    layouts). A build compiled for the host turns on its AMX kernels wherever the CPU lists AMX,
+    and on virtual machines that list it without fully supporting it the first matrix product
+    crashes the process (SIGSEGV at `ldtilecfg`). For a 135M model the plain kernels lose
+    little. `Llama` takes no option for this, so its default parameters are adjusted while it
+    loads."""
+    import llama_cpp.llama_cpp as native
+
+    default = native.llama_model_default_params
+
+    def plain() -> Any:
+        params = default()
+        if hasattr(params, "use_extra_bufts"):  # llama.cpp builds since mid-2025
+            params.use_extra_bufts = False
+        return params
+
+    with _LOADING:
+        native.llama_model_default_params = plain
+        try:
+            yield
+        finally:
+            native.llama_model_default_params = default
 
 
 def reply_grammar(request: CompletionRequest) -> str | None:
