@@ -12,6 +12,7 @@ import sqlite3
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -172,6 +173,11 @@ def _summarize(args: argparse.Namespace) -> int:
         ))
     for skip in result.skipped[len(skips):]:
         log.warning("skipped %s: %s", skip.origin, skip.reason)
+    if result.failed:
+        parts = ", ".join(f"{n} {part}" for part, n in
+                          Counter(f.part for f in result.failed).items())
+        log.warning("the model failed %s even after retries; the rest is summarised. Run the "
+                    "same command again to retry only what failed", parts)
     if args.format == "json":
         output = json.dumps(to_json(result), ensure_ascii=False, indent=2) + "\n"
     else:

@@ -74,10 +74,17 @@ class BackendRejected(BackendError):
 
 
 class UnreadableReply(BackendError):
-    """The model answered, but not in the form the prompt asked for; the message says why."""
+    """The model answered, but not in the form the prompt asked for; the message says why.
 
-    def __init__(self, message: str, *, backend: str = "", attempts: int | None = None) -> None:
+    `well_formed`: the reply has the asked-for form, but what it says was refused (a
+    restatement its sources do not support); such a reply is worth keeping in the cache,
+    since asking the same again gives the same answer. A malformed one is never kept.
+    """
+
+    def __init__(self, message: str, *, backend: str = "", attempts: int | None = None,
+                 well_formed: bool = False) -> None:
         super().__init__(message, backend=backend, attempts=attempts)
+        self.well_formed = well_formed
 
 
 class StoreUnavailable(SummarizerError):

@@ -79,6 +79,15 @@ class Skip(Frozen):
     reason: str
 
 
+class Failure(Frozen):
+    """A part of a run the model could not do, even after retries; the rest of the run stands.
+    A later run asks again only for these (every finished call is answered from the cache)."""
+
+    part: Literal["article", "overview", "story"]
+    id: str | None = None  # the article's or the story's id
+    reason: str
+
+
 class Removal(Frozen):
     """A line taken out by the cleaner."""
 
@@ -237,6 +246,7 @@ class Result(Frozen):
     disputes: tuple[Dispute, ...] = ()  # facts the overview's sources report differently
     overview_dropped: int = 0  # unsupported overview sentences strict mode left out
     writing: Writing | None = None
+    failed: tuple[Failure, ...] = ()  # parts the model could not do; their articles are skipped
 
     def sentences(self) -> list[Sentence]:
         """Every sentence the run shows: each article's summary, the overview, each story's."""

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Literal, TypeVar
 
 from . import prompts
 from .checking.offline import DEFAULT_THRESHOLD, Sources
@@ -19,7 +20,7 @@ from .chunk import pack
 from .clean import clean_document
 from .cluster import Story, cluster, continues
 from .dedup import dedup
-from .errors import InputError, UnreadableReply
+from .errors import BackendError, BackendRejected, InputError, UnreadableReply
 from .facts import FactGroup, Facts, SourceSentence, outlet_keys, source_sentences
 from .ingest import no_readable_article
 from .llm.base import Backend, Item
@@ -31,6 +32,7 @@ from .models import (
     Dispute,
     Document,
     Duplicate,
+    Failure,
     Faithfulness,
     Result,
     Sentence,
@@ -56,6 +58,7 @@ from .writing import (
 )
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 ARTICLE_SENTENCES = 5
 OVERVIEW_SENTENCES = 6
@@ -150,8 +153,10 @@ async def summarize(
     overview: list[Sentence] = []
     disputes: list[Dispute] = []
     if len(with_content) >= 2:
-        overview, disputes = await run.across([a.article.id for a in summaries])
-    return run.result(summaries, overview, disputes, (), prepared.duplicates, skips)
+        across = await run.guard(run.across([a.article.id for a in summaries]), "overview")
+        overview, disputes = across or ([], [])
+    return run.result(summaries, overview, disputes, (), prepared.duplicates,
+                      [*skips, *run.failed_articles()])
 
 
 async def digest(
@@ -177,11 +182,13 @@ async def digest(
     summaries = await run.summarize_articles()
     by_id = {a.article.id: a for a in summaries}
     stories = await asyncio.gather(*(
-        run.story(group, [by_id[i] for i in group.article_ids], earlier)
+        run.guard(run.story(group, [by_id[i] for i in group.article_ids], earlier), "story",
+                  group.id)
         for group in cluster([a.article for a in summaries])
     ))
     found = list(dict.fromkeys([*duplicates, *prepared.duplicates]))  # first of each, in order
-    return run.result(summaries, (), (), stories, found, ())
+    return run.result(summaries, (), (), [s for s in stories if s is not None], found,
+                      run.failed_articles())
 
 
 class _Run:
@@ -203,12 +210,43 @@ class _Run:
         # Leave most of a small window for the material; answers are short.
         self.max_output = min(options.max_output_tokens, backend.context_window // 4)
         self.all_outlets = self._outlets({a.id for a in prepared.articles})
+        self.failures: list[tuple[Failure, BackendError]] = []
+
+    async def guard(self, work: Awaitable[T], part: Literal["article", "overview", "story"],
+                    id: str | None = None) -> T | None:
+        """The work's result; None when the model failed it even after the retry policy, with
+        the failure recorded so that the rest of the run stands. A refused request (a bad key,
+        an unknown model) fails every call alike: it ends the run."""
+        try:
+            return await work
+        except BackendRejected:
+            raise
+        except BackendError as error:
+            log.warning("the model failed the %s%s: %s", part, f" {id}" if id else "", error)
+            self.failures.append((Failure(part=part, id=id, reason=str(error)), error))
+            return None
+
+    def failed_articles(self) -> list[Skip]:
+        """The articles the model failed, as skips that say why."""
+        origins = {a.id: a.origin for a in self.prepared.articles}
+        return [Skip(origin=origins[f.id], reason=f"the model failed: {f.reason}")
+                for f, _ in self.failures if f.part == "article" and f.id in origins]
 
     async def summarize_articles(self) -> list[ArticleSummary]:
-        """Each article's own most salient sentences, in the order the article tells them."""
-        texts = await asyncio.gather(*(self._article(a) for a in self.prepared.articles))
-        return [ArticleSummary(article=a, summary=tuple(s))
-                for a, s in zip(self.prepared.articles, texts, strict=True)]
+        """Each article's own most salient sentences, in the order the article tells them.
+        Articles the model failed are left out (see `failed_articles`); when it failed every
+        one, its first error is raised, saying so."""
+        articles = self.prepared.articles
+        texts = await asyncio.gather(*(self.guard(self._article(a), "article", a.id)
+                                       for a in articles))
+        done = [ArticleSummary(article=a, summary=tuple(s))
+                for a, s in zip(articles, texts, strict=True) if s is not None]
+        if not done and self.failures:
+            failure, error = self.failures[0]
+            error.args = (f"no article could be summarised: the model failed all "
+                          f"{len(articles)} ({error})",)
+            raise error
+        return done
 
     async def _article(self, article: Article) -> list[Sentence]:
         ranked = rank_sentences(self.facts, self.prepared.by_article[article.id],
@@ -317,6 +355,8 @@ class _Run:
             """Keep each line its sources support; the lines refused make the reply unreadable,
             with the reason for each, so that the re-ask asks for those again."""
             written = parse_lines(reply, ids)
+            if not written and any(c.shown.id not in kept for c in chosen):
+                raise UnreadableReply("no '[id] sentence' line for any group")
             refused: dict[str, str] = {}
             for c in chosen:
                 if c.shown.id in kept:
@@ -329,11 +369,18 @@ class _Run:
                 else:
                     refused[c.shown.id] = result
             if refused:
-                raise UnreadableReply("; ".join(f"[{k}] {v}" for k, v in refused.items()))
+                raise UnreadableReply("; ".join(f"[{k}] {v}" for k, v in refused.items()),
+                                      well_formed=True)
 
-        await self.caller.ask(prompt, {"lines": render_items(items)}, read,
-                              max_tokens=self.max_output, temperature=self.options.temperature,
-                              reply="lines", items=items, otherwise=lambda _: None)
+        try:
+            await self.caller.ask(prompt, {"lines": render_items(items)}, read,
+                                  max_tokens=self.max_output,
+                                  temperature=self.options.temperature, reply="lines",
+                                  items=items, otherwise=lambda _: None)
+        except BackendRejected:
+            raise
+        except BackendError as error:  # the choice stands; the sources' own words serve
+            log.warning("restating failed (%s); quoting the sources instead", error)
         self.fused_kept += len(kept)
         return [kept.get(c.shown.id) or quoted(c, outlets) for c in chosen]
 
@@ -349,6 +396,7 @@ class _Run:
             prompts=dict(self.caller.prompts),
             writing=Writing(mode=self.mode, fused_attempted=self.fused_attempted,
                             fused_kept=self.fused_kept),
+            failed=tuple(f for f, _ in self.failures),
         )
         sentences = made.sentences()
         supported = sum(1 for s in sentences if s.support == "supported")

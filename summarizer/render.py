@@ -44,6 +44,7 @@ def to_json(result: Result) -> dict[str, Any]:
         "stories": [_story(story) for story in result.stories],
         "duplicates": [d.model_dump() for d in result.duplicates],
         "skipped": [s.model_dump() for s in result.skipped],
+        "failed": [f.model_dump() for f in result.failed],
         "usage": result.usage.model_dump(),
         "faithfulness": result.faithfulness.model_dump(),
         "writing": result.writing.model_dump() if result.writing is not None else None,

@@ -141,14 +141,43 @@ def test_a_repeated_request_is_answered_from_the_cache_and_every_request_is_prog
     assert caller.prompts == {"listing": "3"}
 
 
-def test_a_blank_answer_is_not_cached(tmp_path: Path):
-    def text(caller: Caller) -> str:
-        return asyncio.run(caller.ask(NO_RETRY, {"material": "apples"}, str, max_tokens=32))
+def test_a_blank_answer_is_unreadable_and_not_cached(tmp_path: Path):
+    cache = Cache(tmp_path / "calls.sqlite3")
+    with pytest.raises(UnreadableReply, match="answered with nothing"):
+        ask(Caller(ScriptedBackend(["  \n", ""]), cache=cache), NO_RETRY)
+    caller = Caller(ScriptedBackend(['["apples"]']), cache=cache)
+    assert ask(caller, NO_RETRY) == ["apples"]
+    assert (caller.calls, caller.cache_hits) == (1, 0)
+    assert ask(caller, NO_RETRY) == ["apples"]  # a real answer is kept
+    assert (caller.calls, caller.cache_hits) == (1, 1)
+
+
+def test_a_reply_that_cannot_be_read_is_not_cached_but_its_readable_re_ask_is(tmp_path: Path):
+    cache = Cache(tmp_path / "calls.sqlite3")
+    first = ScriptedBackend(["apples and pears", '["apples", "pears"]'])
+    assert ask(Caller(first, cache=cache)) == ["apples", "pears"]
+    # Asked again: the first reply was not kept, so the model is asked; the re-ask is cached.
+    again = ScriptedBackend(["apples and pears"])
+    caller = Caller(again, cache=cache)
+    assert ask(caller) == ["apples", "pears"]
+    assert (caller.calls, caller.cache_hits) == (1, 1)
+
+
+def test_a_well_formed_reply_that_was_refused_is_cached(tmp_path: Path):
+    """A reply in the asked-for form whose content was refused gives the same answer when
+    asked the same again: it is kept, so a rerun costs no call."""
+    def refuse(reply: str) -> list[str]:
+        raise UnreadableReply("[1] not supported by its sources", well_formed=True)
 
     cache = Cache(tmp_path / "calls.sqlite3")
-    assert text(Caller(ScriptedBackend(["  \n"]), cache=cache)) == "  \n"
-    caller = Caller(ScriptedBackend(['["apples"]']), cache=cache)
-    assert text(caller) == '["apples"]'
-    assert (caller.calls, caller.cache_hits) == (1, 0)
-    assert text(caller) == '["apples"]'  # a real answer is kept
-    assert (caller.calls, caller.cache_hits) == (1, 1)
+
+    def run() -> tuple[list[str], Caller]:
+        caller = Caller(ScriptedBackend(default='["apples"]'), cache=cache)
+        value = asyncio.run(caller.ask(LISTING, {"material": "apples"}, refuse, max_tokens=32,
+                                       otherwise=lambda _: ["quoted"]))
+        return value, caller
+
+    value, caller = run()
+    assert value == ["quoted"] and caller.calls == 2
+    value, caller = run()
+    assert value == ["quoted"] and (caller.calls, caller.cache_hits) == (0, 2)

@@ -221,21 +221,41 @@ def test_a_server_that_does_not_answer_in_time_times_out(stub, build):
     assert len(stub.requests) == 2
 
 
-@pytest.mark.parametrize(("content_type", "body"), [
+MALFORMED = [
     ("application/json", "not json"),
     ("text/plain", "not json"),
     ("application/json", {"id": "chatcmpl-1", "object": "chat.completion", "model": "m"}),
     ("application/json", {"model": "m", "choices": []}),
     ("application/json", {"model": "m", "choices": [{"message": {"role": "assistant",
                                                                   "content": None}}]}),
-], ids=["invalid-json", "plain-text", "no-choices", "empty-choices", "null-content"])
-def test_malformed_reply_is_an_unreadable_reply_not_retried(stub, build, content_type, body):
-    """A 200 whose body is not a chat completion gives 'malformed reply', not a raw crash."""
-    stub.script(Reply(200, body, {"Content-Type": content_type}), ok("never reached"))
+    ("application/json", {"model": "m", "choices": [{"message": {"role": "assistant",
+                                                                  "content": ""}}]}),
+    ("application/json", {"model": "m", "choices": [{"message": {"role": "assistant",
+                                                                  "content": " \n\t"}}]}),
+]
+MALFORMED_IDS = ["invalid-json", "plain-text", "no-choices", "empty-choices", "null-content",
+                 "empty-content", "blank-content"]
+
+
+@pytest.mark.parametrize(("content_type", "body"), MALFORMED, ids=MALFORMED_IDS)
+def test_a_malformed_reply_is_retried_like_a_server_error(stub, build, sleeps, content_type,
+                                                           body):
+    """A 200 whose body is not a usable completion is a fault of the moment: asked again."""
+    stub.script(Reply(200, body, {"Content-Type": content_type}), ok("The answer."))
+    assert complete(build(attempts=3)).text == "The answer."
+    assert len(stub.requests) == 2 and len(sleeps) == 1
+
+
+@pytest.mark.parametrize(("content_type", "body"), MALFORMED, ids=MALFORMED_IDS)
+def test_a_reply_malformed_through_every_attempt_is_an_unreadable_reply(stub, build, sleeps,
+                                                                        content_type, body):
+    """After the last attempt it is 'malformed reply' with the count, on one line."""
+    stub.script(*[Reply(200, body, {"Content-Type": content_type})] * 3, ok("never reached"))
     with pytest.raises(UnreadableReply, match="malformed reply") as caught:
-        complete(build())
+        complete(build(attempts=3))
     assert "\n" not in str(caught.value)
-    assert len(stub.requests) == 1
+    assert caught.value.attempts == 3
+    assert len(stub.requests) == 3
 
 
 def test_rejected_key_is_not_retried_and_names_the_variable(stub, build, sleeps):

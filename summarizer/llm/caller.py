@@ -75,41 +75,66 @@ class Caller:
         attempts = 0
         while messages is not None and attempts < 2:
             attempts += 1
-            text = (await self.complete(CompletionRequest(
+            request = CompletionRequest(
                 messages=messages, max_tokens=max_tokens, temperature=temperature,
                 prompt_id=prompt.id, prompt_version=prompt.version, reply=reply,
-                items=tuple(items), limit=limit))).text
+                items=tuple(items), limit=limit)
+            completion, fresh = await self._fetch(request)
             try:
-                return parse(text)
+                if not completion.text.strip():
+                    raise UnreadableReply("the model answered with nothing")
+                value = parse(completion.text)
             except UnreadableReply as error:
                 failure = error
-            messages = self._reask(prompt, messages, text, failure, max_tokens)
+                if fresh and error.well_formed:
+                    await self._keep(request, completion)
+            else:
+                if fresh:
+                    await self._keep(request, completion)
+                return value
+            messages = self._reask(prompt, messages, completion.text, failure, max_tokens)
         unreadable = UnreadableReply(str(failure), backend=self.backend.name, attempts=attempts)
         if otherwise is None:
             raise unreadable from failure
         return otherwise(unreadable)
 
     async def complete(self, request: CompletionRequest) -> Completion:
-        """Answer from the cache when this exact request was made before, else ask the model."""
+        """Answer from the cache when this exact request was made before, else ask the model
+        (and keep a non-blank answer)."""
+        completion, fresh = await self._fetch(request)
+        if fresh and completion.text.strip():
+            await self._keep(request, completion)
+        return completion
+
+    async def _fetch(self, request: CompletionRequest) -> tuple[Completion, bool]:
+        """The cached answer to this exact request, else the model's (then `True`: fresh).
+        Only answers that could be read are kept (see `_keep`): a malformed or blank one is a
+        fault of the moment, and kept it would stand in for every later try."""
         self.progress.add(1)
         self.prompts[request.prompt_id] = request.prompt_version
-        key = cache_key(self.backend.name, self.backend.model, request)
         # The cache may be the service's database: read and write it off the event loop.
-        if self.cache is not None and \
-                (hit := await asyncio.to_thread(self.cache.get, key)) is not None:
+        if self.cache is not None and (hit := await asyncio.to_thread(
+                self.cache.get, self._key(request))) is not None:
             self.cache_hits += 1
             self.progress.advance()
-            return hit
-        async with self._limit:
-            completion = await self.backend.complete(request)
+            return hit, False
+        try:
+            async with self._limit:
+                completion = await self.backend.complete(request)
+        finally:
+            self.progress.advance()  # a failed call is finished too
         self.calls += 1
         self.prompt_tokens += completion.prompt_tokens
         self.completion_tokens += completion.completion_tokens
-        # A blank answer is a fault of the moment: kept, it would stand in for every later try.
-        if self.cache is not None and completion.text.strip():
-            await asyncio.to_thread(self.cache.put, key, self.backend.name, request, completion)
-        self.progress.advance()
-        return completion
+        return completion, True
+
+    async def _keep(self, request: CompletionRequest, completion: Completion) -> None:
+        if self.cache is not None:
+            await asyncio.to_thread(self.cache.put, self._key(request), self.backend.name,
+                                    request, completion)
+
+    def _key(self, request: CompletionRequest) -> str:
+        return cache_key(self.backend.name, self.backend.model, request)
 
     def budget(self, prompt: Prompt, values: Mapping[str, object], max_tokens: int) -> int:
         """Tokens left for material beside `prompt` filled with `values`, once its answer, a

@@ -20,7 +20,7 @@ from ..errors import (
     UnreadableReply,
 )
 from .base import Completion, CompletionRequest, Message, estimate_tokens
-from .retry import Sleep, policy, retry_after
+from .retry import MalformedReply, Sleep, policy, retry_after
 
 log = logging.getLogger(__name__)
 
@@ -52,12 +52,7 @@ class OpenAIBackend:
         try:
             async for attempt in retrying:
                 with attempt:
-                    response = await self._client.chat.completions.create(
-                        model=self.model,
-                        messages=[_wire(m) for m in request.messages],
-                        max_tokens=request.max_tokens,
-                        temperature=request.temperature,
-                    )
+                    completion = self._completion(await self._create(request))
         except openai.APIStatusError as e:
             raise _status_error(e, self.base_url, self.name,
                                 retrying.statistics.get("attempt_number")) from e
@@ -71,20 +66,38 @@ class OpenAIBackend:
                 f"cannot connect to {self.base_url}; check OPENAI_BASE_URL and that the server "
                 "is running", backend=self.name,
                 attempts=retrying.statistics.get("attempt_number")) from e
-        except openai.OpenAIError as e:
-            raise self._malformed(str(e)) from e
+        except MalformedReply as e:
+            raise UnreadableReply(
+                f"malformed reply from {self.base_url}: {e}", backend=self.name,
+                attempts=retrying.statistics.get("attempt_number")) from e
+        return completion
+
+    async def _create(self, request: CompletionRequest) -> object:
+        """One request; a body that is not JSON (or that the SDK cannot read) is malformed."""
+        try:
+            return await self._client.chat.completions.create(
+                model=self.model,
+                messages=[_wire(m) for m in request.messages],
+                max_tokens=request.max_tokens,
+                temperature=request.temperature,
+            )
         except json.JSONDecodeError as e:  # a 200 labelled JSON whose body is not JSON
-            raise self._malformed(f"body is not JSON ({e})") from e
-        return self._completion(response)
+            raise MalformedReply(f"body is not JSON ({e.msg})") from e
+        except openai.APIError:
+            raise  # statuses, timeouts, connections: the policy knows these
+        except openai.OpenAIError as e:
+            raise MalformedReply(" ".join(str(e).split())) from e
 
     def _completion(self, response: object) -> Completion:
         try:
             choice = response.choices[0]  # type: ignore[attr-defined]
             text = choice.message.content
         except (AttributeError, IndexError, TypeError) as e:
-            raise self._malformed("no choices[0].message") from e
+            raise MalformedReply("no choices[0].message") from e
         if not isinstance(text, str):
-            raise self._malformed("message has no text content")
+            raise MalformedReply("message has no text content")
+        if not text.strip():
+            raise MalformedReply("message content is empty")
         usage = getattr(response, "usage", None)
         return Completion(
             text=text,
@@ -92,9 +105,6 @@ class OpenAIBackend:
             prompt_tokens=getattr(usage, "prompt_tokens", 0) or 0,
             completion_tokens=getattr(usage, "completion_tokens", 0) or 0,
         )
-
-    def _malformed(self, why: str) -> UnreadableReply:
-        return UnreadableReply(f"malformed reply from {self.base_url}: {why}", backend=self.name)
 
 
 def _wire(message: Message) -> ChatCompletionMessageParam:

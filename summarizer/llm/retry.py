@@ -24,9 +24,16 @@ log = logging.getLogger(__name__)
 Sleep = Callable[[float], Awaitable[Any]]
 
 
+class MalformedReply(Exception):
+    """A 200 whose body is not a usable completion: not JSON, no choices, no or blank content.
+    Servers answer so under load or mid-restart; the backend turns the last one into an
+    UnreadableReply once the policy gives up."""
+
+
 def is_transient(error: BaseException) -> bool:
-    """Rate limits, server errors, timeouts and dropped connections are worth another try."""
-    if isinstance(error, openai.APIConnectionError):  # includes APITimeoutError
+    """Rate limits, server errors, timeouts, dropped connections and malformed replies are
+    worth another try; a refused request (401, 404, 400...) is not."""
+    if isinstance(error, openai.APIConnectionError | MalformedReply):  # incl. APITimeoutError
         return True
     if isinstance(error, openai.APIStatusError):
         return error.status_code == 429 or error.status_code >= 500

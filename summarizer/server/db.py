@@ -96,6 +96,10 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
             result TEXT
         )""",
     )),
+    (3, (
+        # The parts a finished job could not do (JSON list of {part, id, reason}).
+        "ALTER TABLE jobs ADD COLUMN failed TEXT",
+    )),
 )
 LATEST_VERSION = MIGRATIONS[-1][0]
 CURRENT_VERSION_SQL = "SELECT COALESCE(MAX(version), 0) FROM schema_version"

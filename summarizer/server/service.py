@@ -218,10 +218,10 @@ class Service:
     async def summarize_now(self, records: Sequence[dict[str, Any]], strict: bool = False,
                             writing: WritingSetting | None = None) -> dict[str, Any]:
         """Summarise posted articles at once, without storing them (the JSON output contract)."""
-        return await self._summarize(records, self.options(strict, writing))
+        return to_json(await self._summarize(records, self.options(strict, writing)))
 
     async def _summarize(self, records: Sequence[dict[str, Any]], options: Options,
-                         progress: _JobProgress | None = None) -> dict[str, Any]:
+                         progress: _JobProgress | None = None) -> Result:
         docs: list[Document] = []
         skips: list[Skip] = []
         for n, record in enumerate(records):
@@ -235,7 +235,7 @@ class Service:
         result = await summarize(docs, skips, backend=self.backend, options=options,
                                  cache=self.store.cache, progress=progress)
         _count_usage(result.usage)
-        return to_json(result)
+        return result
 
     async def request_summary(self, records: Sequence[dict[str, Any]], strict: bool,
                               writing: WritingSetting | None = None) -> Job:
@@ -247,7 +247,7 @@ class Service:
         self._launch(job)
         return job
 
-    async def _build_summary(self, job: Job, progress: _JobProgress) -> dict[str, Any]:
+    async def _build_summary(self, job: Job, progress: _JobProgress) -> Result:
         payload = await asyncio.to_thread(self.store.job_payload, job.id)
         if payload is None:
             raise InputError("the job's articles were not stored; post them again")
@@ -264,7 +264,7 @@ class Service:
             self._launch(job)
         return job, created
 
-    async def _build_digest(self, job: Job, progress: _JobProgress) -> dict[str, Any]:
+    async def _build_digest(self, job: Job, progress: _JobProgress) -> Result:
         day = job.key
         articles = await asyncio.to_thread(self.store.articles_on, day)
         if not articles:
@@ -276,7 +276,7 @@ class Service:
             options=self.options(), cache=self.store.cache, progress=progress,
         )
         _count_usage(result.usage)
-        return Digest.stored(day, result)
+        return result
 
     def _earlier_stories(self, day: str) -> list[Earlier]:
         window = self.settings.update_window_days
@@ -303,9 +303,9 @@ class Service:
             try:  # cancelled (the server is stopping): the job stays running, resumed on start
                 try:
                     if job.kind == "summary":
-                        data = await self._build_summary(job, progress)
+                        result = await self._build_summary(job, progress)
                     else:
-                        data = await self._build_digest(job, progress)
+                        result = await self._build_digest(job, progress)
                 except SummarizerError as e:
                     error = str(e)
                 except Exception as e:  # noqa: BLE001 - a job must end as failed, not vanish
@@ -319,10 +319,12 @@ class Service:
                 await self._finish(job, "failed", error)
                 return
             if job.kind == "summary":
-                await asyncio.to_thread(self.store.put_job_result, job.id, data)
+                await asyncio.to_thread(self.store.put_job_result, job.id, to_json(result))
             else:
-                await asyncio.to_thread(self.store.put_digest, job.key, job.id, data)
-            await self._finish(job, "done", None)
+                await asyncio.to_thread(self.store.put_digest, job.key, job.id,
+                                        Digest.stored(job.key, result))
+            # What the model could not do is listed; asking for the job again redoes only that.
+            await self._finish(job, "done", None, [f.model_dump() for f in result.failed])
 
     async def _heartbeat(self, job_id: str) -> None:
         """Touch the running job now and then, so no other process thinks its worker died."""
@@ -330,9 +332,10 @@ class Service:
             await asyncio.sleep(self.settings.job_stale_seconds / 4)
             await asyncio.to_thread(self.store.update_job, job_id)
 
-    async def _finish(self, job: Job, status: str, error: str | None) -> None:
+    async def _finish(self, job: Job, status: str, error: str | None,
+                      failed: list[dict[str, Any]] | None = None) -> None:
         await asyncio.to_thread(self.store.update_job, job.id, status=status, error=error,
-                                progress=1.0 if status == "done" else None)
+                                progress=1.0 if status == "done" else None, failed=failed)
         METRICS.jobs.labels(status).inc()
 
     def options(self, strict: bool = False, writing: WritingSetting | None = None) -> Options:

@@ -31,7 +31,7 @@ __all__ = ["LATEST_VERSION", "Job", "Store", "check_day", "database_target", "ma
 JOB_STATUSES = ("queued", "running", "done", "failed")
 
 ARTICLE_COLUMNS = "id, origin, text, title, source, url, published, sources, removed"
-JOB_COLUMNS = "id, kind, key, status, progress, error, created, updated"
+JOB_COLUMNS = "id, kind, key, status, progress, error, created, updated, failed"
 
 CLAIM_SQL = {
     "sqlite": "UPDATE jobs SET status = 'running', updated = ? WHERE id = ? AND status = 'queued'",
@@ -53,6 +53,13 @@ class Job:
     error: str | None
     created: str
     updated: str
+    failed: tuple[dict[str, Any], ...] = ()  # parts a finished job could not do
+
+    @classmethod
+    def of(cls, row: Sequence[Any]) -> Job:
+        id, kind, key, status, progress, error, created, updated, failed = row
+        return cls(id, kind, key, status, progress, error, created, updated,
+                   tuple(json.loads(failed)) if failed else ())
 
 
 def open_store(url_or_path: str | Path, *, schema: str | None = None) -> Store:
@@ -252,13 +259,13 @@ class Store:
                 f"SELECT {JOB_COLUMNS} FROM jobs WHERE kind = ? AND key = ? "
                 "AND status IN ('queued', 'running')", (kind, key),
             ).fetchone()
-        return Job(*row) if row else None
+        return Job.of(row) if row else None
 
     def get_job(self, job_id: str) -> Job | None:
         """The job with this id, if any."""
         with self._engine.session() as db:
             row = db.execute(f"SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,)).fetchone()
-        return Job(*row) if row else None
+        return Job.of(row) if row else None
 
     def claim_job(self, job_id: str) -> bool:
         """Move a queued job to running; True only for the one caller that did it."""
@@ -266,9 +273,13 @@ class Store:
             return db.execute(CLAIM_SQL[self.dialect], (now(), job_id)).rowcount == 1
 
     def update_job(self, job_id: str, *, progress: float | None = None, status: str | None = None,
-                   error: str | None = None) -> None:
-        """Record a job's progress (0..1), status or error; `done` also sets progress to 1."""
+                   error: str | None = None,
+                   failed: Sequence[dict[str, Any]] | None = None) -> None:
+        """Record a job's progress (0..1), status, error, or the parts it could not do; `done`
+        also sets progress to 1."""
         changes: dict[str, Any] = {"updated": now()}
+        if failed is not None:
+            changes["failed"] = json.dumps(list(failed), ensure_ascii=False)
         if status is not None:
             if status not in JOB_STATUSES:
                 raise ValueError(f"unknown job status {status!r}; one of {JOB_STATUSES}")
@@ -290,7 +301,7 @@ class Store:
                 f"SELECT {JOB_COLUMNS} FROM jobs WHERE status IN ('queued', 'running') "
                 "ORDER BY seq"
             ).fetchall()
-        return [Job(*row) for row in rows]
+        return [Job.of(row) for row in rows]
 
     def requeue_running(self, *, stale_after: float | None = None) -> int:
         """Put running jobs back in the queue (their worker died); how many were moved.
