@@ -349,6 +349,11 @@ def _footer(result: Result) -> list[str]:
                      "up against their sources; the others are quoted.*")
     for skip in result.skipped:
         lines.append(f"*Skipped {skip.origin}: {skip.reason}.*")
+    for failure in result.failed:
+        if failure.part != "article":  # a failed article is among the skipped
+            which = "the summary across articles" if failure.part == "overview" \
+                else f"story {failure.id}"
+            lines.append(f"*The model could not write {which}: {failure.reason}.*")
     return lines
 
 

@@ -11,7 +11,7 @@ import socket
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -20,6 +20,12 @@ import uvicorn
 from fault_server import FaultServer, articles
 
 from summarizer.cli import main
+from summarizer.errors import BackendRejected, BackendUnavailable
+from summarizer.llm.base import Completion, CompletionRequest
+from summarizer.llm.scripted import ScriptedBackend
+from summarizer.models import Document
+from summarizer.pipeline import Options, summarize
+from summarizer.render import to_markdown
 from summarizer.settings import Settings, get_settings
 
 RUNS = 10
@@ -192,3 +198,53 @@ def test_every_digest_completes_on_the_first_request_under_30_percent_faults(
     # A job that finished with parts the model failed says which.
     for job in finished:
         assert all(f["reason"] for f in job.get("failed", []))
+
+
+class _FailsWhen(ScriptedBackend):
+    """The scripted model, failing every request `fails` picks with `error`."""
+
+    def __init__(self, fails: Callable[[CompletionRequest], bool], error: Exception) -> None:
+        super().__init__()
+        self.fails = fails
+        self.error = error
+
+    async def complete(self, request: CompletionRequest) -> Completion:
+        if self.fails(request):
+            raise self.error
+        return await super().complete(request)
+
+
+def _docs(count: int) -> list[Document]:
+    return [Document(origin=f"a{n}.json", **a) for n, a in enumerate(articles(count, seed=9))]
+
+
+def test_a_failed_overview_leaves_the_article_summaries_and_says_so() -> None:
+    def across(request: CompletionRequest) -> bool:
+        return "articles about one story" in request.messages[-1].content
+
+    backend = _FailsWhen(across, BackendUnavailable("503 from the server", backend="stub"))
+    result = asyncio.run(summarize(_docs(3), backend=backend,
+                                   options=Options(writing="quoted")))
+    assert len(result.articles) == 3 and all(a.summary for a in result.articles)
+    assert result.overview == ()
+    assert [(f.part, f.reason) for f in result.failed] == [("overview", "503 from the server")]
+    assert "*The model could not write the summary across articles: 503 from the server.*" \
+        in to_markdown(result)
+
+
+def test_a_failed_restatement_is_quoted_not_lost() -> None:
+    def fuse(request: CompletionRequest) -> bool:
+        return request.prompt_id == "fuse"
+
+    backend = _FailsWhen(fuse, BackendUnavailable("timed out", backend="stub"))
+    result = asyncio.run(summarize(_docs(2), backend=backend, options=Options(writing="fused")))
+    assert result.failed == ()
+    sentences = result.sentences()
+    assert sentences and all(s.written == "quoted" for s in sentences)
+
+
+def test_a_refused_request_ends_the_run_since_every_call_would_fail_alike() -> None:
+    backend = _FailsWhen(lambda _: True, BackendRejected("401: check OPENAI_API_KEY",
+                                                         backend="stub", status_code=401))
+    with pytest.raises(BackendRejected, match="OPENAI_API_KEY"):
+        asyncio.run(summarize(_docs(3), backend=backend))
