@@ -53,7 +53,7 @@ from .routes import (
     monitoring,
     v1,
 )
-from .schemas import output_components
+from .schemas import components
 from .service import Service
 from .store import database_target, open_store
 
@@ -82,12 +82,11 @@ def create_app(settings: Settings | None = None, *, backend: Backend | None = No
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:
-    """The OpenAPI document, with the JSON output contract its responses refer to."""
+    """The OpenAPI document, with the schemas its responses refer to by name."""
     if app.openapi_schema is None:
         document = get_openapi(title=app.title, version=app.version,
                                description=app.description, routes=app.routes)
-        document.setdefault("components", {}).setdefault("schemas", {}).update(
-            output_components())
+        document.setdefault("components", {}).setdefault("schemas", {}).update(components())
         app.openapi_schema = document
     return app.openapi_schema
 

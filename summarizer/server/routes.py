@@ -26,14 +26,15 @@ from ..errors import InputError, NotFound
 from ..settings import Settings
 from .metrics import METRICS
 from .schemas import (
+    COMPONENTS,
     SUMMARY_SCHEMA,
     ArticleIn,
     ArticlesIn,
     ArticlesOut,
     Day,
     DigestIn,
-    ErrorOut,
     JobOut,
+    OutcomeOut,
     SummaryIn,
 )
 from .service import Service
@@ -87,8 +88,10 @@ RETRY_HEADER = {"Retry-After": {"description": "Seconds to wait before asking ag
 
 
 def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI responses for these error statuses, each with the one error body."""
-    return {status: {"model": ErrorOut, "description": ERROR_MEANINGS[status],
+    """OpenAPI responses for these error statuses, each with the one error body (JSON, also
+    where the route answers another media type)."""
+    return {status: {"description": ERROR_MEANINGS[status],
+                     "content": {"application/json": {"schema": {"$ref": COMPONENTS + "ErrorOut"}}},
                      **({"headers": RETRY_HEADER} if status == 503 else {})}
             for status in statuses}
 
@@ -96,7 +99,7 @@ def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
 def _summary(description: str) -> dict[str, Any]:
     """An OpenAPI response with the JSON output contract as its body."""
     return {"description": description, "content": {"application/json": {
-        "schema": {"$ref": f"#/components/schemas/{SUMMARY_SCHEMA}"}}}}
+        "schema": {"$ref": COMPONENTS + SUMMARY_SCHEMA}}}}
 
 
 STARTED = {"model": JobOut, "description": "A job was started",
@@ -133,7 +136,7 @@ async def post_articles(body: ArticlesIn, service: ServiceDep,
                         settings: SettingsDep) -> ArticlesOut:
     _check_batch(body.articles, settings)
     outcomes = await service.ingest([a.model_dump() for a in body.articles])
-    return ArticlesOut(articles=outcomes)
+    return ArticlesOut(articles=[OutcomeOut.of(o) for o in outcomes])
 
 
 @v1.post("/v1/summaries", summary="Summarise posted articles",
@@ -170,7 +173,7 @@ async def post_digest(body: DigestIn, service: ServiceDep, response: Response) -
     return JobOut.of(job)
 
 
-DIGEST_MEDIA = {"application/json": {"schema": {"$ref": f"#/components/schemas/{SUMMARY_SCHEMA}"}},
+DIGEST_MEDIA = {"application/json": {"schema": {"$ref": COMPONENTS + SUMMARY_SCHEMA}},
                 "text/markdown": {"schema": {"type": "string"}},
                 "text/html": {"schema": {"type": "string"}}}
 

@@ -9,6 +9,7 @@ from importlib import resources
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic.config import JsonDict
 
 from ..models import Failure, date_problem
 from .service import Outcome
@@ -64,12 +65,28 @@ class ArticleIn(BaseModel):
         return value
 
 
+EXAMPLE_DAY = "2026-03-14"
+EXAMPLE_ARTICLE: JsonDict = {
+    "text": "The Kessing Street Bridge closed on Monday for repairs, the city council said. "
+            "Crews found cracks in two of its supports last week. The work is expected to "
+            "take six weeks, and buses will use the Mill Road crossing until it reopens.",
+    "title": "Kessing Street Bridge closes for six weeks",
+    "source": "Velle Valley Ledger",
+    "url": "https://ledger.example/2026/03/14/bridge",
+    "published": EXAMPLE_DAY,
+}
+
+
 class ArticlesIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid",
+                              json_schema_extra={"examples": [{"articles": [EXAMPLE_ARTICLE]}]})
     articles: list[ArticleIn] = Field(min_length=1)
 
 
 class SummaryOptions(BaseModel):
+    # strict: `true` or `false` only (0 or "yes" are refused, not read as a choice)
+    model_config = ConfigDict(extra="forbid", strict=True)
+
     strict: bool = False
     # quoted | fused | auto, as `--writing`; unset: SUMMARIZER_WRITING
     writing: Literal["quoted", "fused", "auto"] | None = None
@@ -77,20 +94,36 @@ class SummaryOptions(BaseModel):
 
 
 class SummaryIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"articles": [EXAMPLE_ARTICLE], "options": {"strict": True}}]})
     articles: list[ArticleIn] = Field(min_length=1)
     options: SummaryOptions = SummaryOptions()
 
 
 class DigestIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid",
+                              json_schema_extra={"examples": [{"date": EXAMPLE_DAY}]})
     date: Day
+
+
+class OutcomeOut(BaseModel):
+    """What became of one posted article: `id` unless it was skipped, `duplicate_of` for a
+    duplicate, `reason` for a skip."""
+
+    id: str | None = None
+    status: Literal["stored", "duplicate", "skipped"]
+    duplicate_of: str | None = None
+    reason: str | None = None
+
+    @classmethod
+    def of(cls, outcome: Outcome) -> OutcomeOut:
+        return cls.model_validate(outcome, from_attributes=True)
 
 
 class ArticlesOut(BaseModel):
     """What became of each posted article, in the order they were posted."""
 
-    articles: list[Outcome]
+    articles: list[OutcomeOut]
 
 
 class JobOut(BaseModel):
@@ -136,16 +169,22 @@ class ErrorOut(BaseModel):
 
 
 SUMMARY_SCHEMA = "Summary"  # the JSON output contract, as an OpenAPI component
+COMPONENTS = "#/components/schemas/"
 
 
-def output_components() -> dict[str, Any]:
-    """The JSON output contract (`output.schema.json`) as OpenAPI components: `Summary` and
-    one component per definition it shares, so responses are documented by the same schema
-    the CLI's output is tested against."""
+def components() -> dict[str, Any]:
+    """OpenAPI components the routes refer to by name: `ErrorOut` (the body of every error,
+    whatever the route's own media type) and the JSON output contract (`output.schema.json`)
+    as `Summary`, so responses are documented by the schema the CLI's output is tested
+    against."""
+    errors = ErrorOut.model_json_schema(ref_template=COMPONENTS + "{model}")
     text = (resources.files("summarizer") / "output.schema.json").read_text(encoding="utf-8")
-    schema = json.loads(text.replace('"#/$defs/', f'"#/components/schemas/{SUMMARY_SCHEMA}_'))
-    definitions = schema.pop("$defs", {})
+    summary = json.loads(text.replace('"#/$defs/', f'"{COMPONENTS}{SUMMARY_SCHEMA}_'))
     for key in ("$schema", "$id"):
-        schema.pop(key, None)
-    return {SUMMARY_SCHEMA: schema,
-            **{f"{SUMMARY_SCHEMA}_{name}": value for name, value in definitions.items()}}
+        summary.pop(key, None)
+    return {
+        **errors.pop("$defs", {}), "ErrorOut": errors,
+        **{f"{SUMMARY_SCHEMA}_{name}": value
+           for name, value in summary.pop("$defs", {}).items()},
+        SUMMARY_SCHEMA: summary,
+    }
