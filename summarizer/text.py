@@ -3,6 +3,7 @@ offsets), words (tokens, stems, stopwords, negations, opposites), numbers and da
 
 from __future__ import annotations
 
+import bisect
 import math
 import re
 from collections.abc import Iterable, Sequence
@@ -38,8 +39,10 @@ ABBREVIATIONS = frozenset(
     """mr mrs ms dr prof sr jr st mt ft gen col capt lt sgt sen rep gov rev no vs etc inc ltd co
     corp dept est approx fig""".split()
 ) | (MONTHS.keys() - set(MONTH_NAMES))
+# The first stop of a run only ("?!", "..."): tried from each stop of a long run, the pattern
+# would scan the run again each time.
 SENTENCE_BREAK = re.compile(
-    r"[.!?]+['\"’”)\]]*\s+(?=[\"'“‘(\[]?[A-Z0-9])"  # "end. Next"
+    r"(?<![.!?])[.!?]+['\"’”)\]]*\s+(?=[\"'“‘(\[]?[A-Z0-9])"  # "end. Next"
     r"|(?<=[a-z)][.!?])(?=[A-Z][a-z])"  # "end.Next", glued by careless scraping
     r"|(?<=\s[.!?])\s+"  # "end . next": tokenised, lower-cased text (CNN/DM-style)
     r"|\n\s*\n?"  # line breaks end a sentence: headlines, bullet lists
@@ -63,14 +66,22 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
     return spans
 
 
+# No abbreviation or run of initials is longer; the splitter looks no further back than this, so
+# that a sentence of many "Mr." and "U.S." costs no more than its length.
+ABBREVIATION_REACH = 64
+_LAST_WORD = re.compile(r"[A-Za-z.]+$")
+_WORD_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.")
+
+
 def _ends_in_abbreviation(text: str, start: int, stop: int) -> bool:
     """'Mr. Smith', 'U.S. troops', 'Jan. 5': a period that does not end the sentence."""
     if text[stop] != ".":
         return False
-    word = re.search(r"([A-Za-z.]+)$", text[start:stop])
-    if not word:
-        return False
-    last = word.group(1)
+    reach = max(start, stop - ABBREVIATION_REACH)
+    word = _LAST_WORD.search(text, reach, stop)
+    if not word or (word.start() == reach > start and text[reach - 1] in _WORD_CHARS):
+        return False  # no word, or a run of letters and periods too long to be one
+    last = word.group(0)
     if last.lower().strip(".") in ABBREVIATIONS:
         return True
     return bool(re.fullmatch(r"(?:[A-Za-z]\.)*[A-Za-z]", last))  # initials: U.S, J
@@ -341,16 +352,20 @@ def parse_number(text: str) -> float | None:
 def extract_numbers(text: str) -> list[Quantity]:
     """Every number in a text, in digits or words, scaled by 'million', 'bn' and the like."""
     found: list[tuple[int, Quantity]] = []
-    taken: list[tuple[int, int]] = []  # "1.2 million" is one number, not 1.2 and a million
+    # "1.2 million" is one number, not 1.2 and a million: the spans of the numerals, in order
+    starts: list[int] = []
+    ends: list[int] = []
     for match in NUMERAL.finditer(text):
-        taken.append(match.span())
+        starts.append(match.start())
+        ends.append(match.end())
         digits = re.sub(r"[,\s\u202f\u00a0]", "", match.group(1))
         value = float(digits)
         if match.group(2):
             value *= SCALES[match.group(2).lower()]
         found.append((match.start(), Quantity(_tidy(value), match.group(0).strip())))
     for match in NUMBER_WORD.finditer(text):
-        if any(start <= match.start() < end for start, end in taken):
+        before = bisect.bisect_right(starts, match.start()) - 1  # the numeral it may be inside
+        if before >= 0 and match.start() < ends[before]:
             continue
         quantity = _words_to_quantity(match.group(0))
         if quantity is not None:
@@ -360,11 +375,14 @@ def extract_numbers(text: str) -> list[Quantity]:
 
 def _words_to_quantity(phrase: str) -> Quantity | None:
     """'forty-five' -> 45, 'two million' -> 2e6; lone 'one' and 'a' are not quantities."""
-    words = [w for w in re.split(r"[\s-]+", phrase.lower()) if w]
-    while words and words[-1] in ("and", "a"):
-        words.pop()
-    while words and words[0] in ("and", "a"):
-        words.pop(0)
+    spans = [m.span() for m in re.finditer(r"[^\s-]+", phrase)]
+    every = [phrase[start:end].lower() for start, end in spans]
+    first, last = 0, len(every)  # the words kept: "and" and "a" around them left out
+    while first < last and every[last - 1] in ("and", "a"):
+        last -= 1
+    while first < last and every[first] in ("and", "a"):
+        first += 1
+    words = every[first:last]
     if not words or words == ["one"]:
         return None  # "one of the", "no one": a pronoun far more often than a count
     total, current = 0.0, 0.0
@@ -380,9 +398,7 @@ def _words_to_quantity(phrase: str) -> Quantity | None:
         elif word in SCALES:
             total += (current or 1) * SCALES[word]
             current = 0
-    text = re.sub(r"^(?:(?:a|and)[\s-]+)+|(?:[\s-]+(?:a|and))+$", "", phrase.strip(" -"),
-                  flags=re.I)
-    return Quantity(_tidy(total + current), text)
+    return Quantity(_tidy(total + current), phrase[spans[first][0] : spans[last - 1][1]])
 
 
 def _tidy(value: float) -> float:

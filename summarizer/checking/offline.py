@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import difflib
 import math
+from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -132,9 +133,10 @@ class Sources:
         for token in tokens:
             if token.text[:1].islower():
                 self.lowercase_vocab.add(token.stem)
+        starts = [t.start for t in tokens]  # in order: each sentence's tokens found by bisection
         for start, end in split_sentences(passage) or [(0, len(passage))]:
-            self._add_sentence(number, start, end, [t for t in tokens
-                                                    if start <= t.start < end], passage)
+            first, last = bisect_left(starts, start), bisect_left(starts, end)
+            self._add_sentence(number, start, end, tokens[first:last], passage)
         self.numbers.update(quantity.value for quantity in extract_numbers(passage))
         for value, unit, _ in number_units(tokens, passage):
             self.units.setdefault(unit, set()).add(value)
