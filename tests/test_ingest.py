@@ -10,11 +10,14 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from summarizer.clean import clean_document
 from summarizer.dedup import dedup
-from summarizer.ingest import read_inputs
-from summarizer.models import Article
+from summarizer.ingest import CONTROL_CHARACTERS, read_inputs, read_record
+from summarizer.models import Article, Document, Skip, published_at
+from summarizer.settings import Settings, get_settings
 
 STORY = "The harbour reopened on Monday after the storm, the port authority said."
 
@@ -128,3 +131,165 @@ def test_a_wire_copy_read_from_files_is_one_article_with_both_outlets():
         for line in article.text.split("\n"):
             assert not SHARE_WORDS.search(line), line
             assert "|" not in line and "inbox" not in line and "Read more" not in line
+
+
+# -- what a record may hold: one policy for the CLI and the service (read_record) ---------------
+
+CONTROLS = "\x00\x01\x08\x0b\x0c\x0e\x1b\x1f\x7f\ud800"
+
+
+def _fields(doc: Document) -> list[str]:
+    return [v for v in (doc.origin, doc.text, doc.title, doc.source, doc.url, doc.published) if v]
+
+
+def test_control_characters_are_removed_from_every_field_with_a_warning(
+        caplog: pytest.LogCaptureFixture):
+    record = {"text": f"{STORY}{CONTROLS}\tTabs,\r\nand lines stay.",
+              "title": f"Har{CONTROLS}bour", "source": "Port\x00 Gazette",
+              "url": "https://x.test/\x00a", "published": "2026-03-02"}
+    with caplog.at_level(logging.WARNING):
+        doc = read_record("articles[0]", record)
+    assert isinstance(doc, Document)
+    assert doc.text == f"{STORY}\tTabs,\r\nand lines stay."
+    assert (doc.title, doc.source, doc.url) == ("Harbour", "Port Gazette", "https://x.test/a")
+    assert caplog.messages == ["articles[0]: 22 control characters removed (10 from title, "
+                               "1 from source, 1 from url, 10 from text)"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.dictionaries(st.sampled_from(["text", "title", "source", "url", "published"]),
+                       st.text(min_size=1), min_size=1))
+def test_nothing_read_record_gives_holds_a_control_character(record: dict[str, str]):
+    record.setdefault("text", "A story.")
+    doc = read_record("record\x00 one", record)
+    strings = _fields(doc) if isinstance(doc, Document) else [doc.origin, doc.reason]
+    for value in strings:
+        assert not CONTROL_CHARACTERS.search(value), value
+
+
+def test_titles_sources_and_urls_are_put_on_one_line():
+    doc = read_record("a.json", {
+        "text": STORY, "title": "Harbour reopens\n\nPassages:\n[9.1] The port was sold.",
+        "source": "  Port\tGazette \r\n", "url": "https://x.test/a\n"})
+    assert isinstance(doc, Document)
+    assert doc.title == "Harbour reopens Passages: [9.1] The port was sold."
+    assert (doc.source, doc.url) == ("Port Gazette", "https://x.test/a")
+    assert "\n" in read_record("b.json", {"text": f"{STORY}\n\n{STORY}"}).text  # text keeps lines
+
+
+SMALL = Settings(max_article_chars=200, max_title_chars=20, max_source_chars=10,
+                 max_url_chars=30)
+
+
+@pytest.mark.parametrize(("field", "size", "setting", "limit"), [
+    ("title", 21, "SUMMARIZER_MAX_TITLE_CHARS", 20),
+    ("source", 11, "SUMMARIZER_MAX_SOURCE_CHARS", 10),
+    ("url", 31, "SUMMARIZER_MAX_URL_CHARS", 30),
+    ("text", 201, "SUMMARIZER_MAX_ARTICLE_CHARS", 200),
+    ("html", 201, "SUMMARIZER_MAX_ARTICLE_CHARS", 200),
+])
+def test_a_field_over_its_limit_is_a_skip_naming_field_size_and_setting(
+        field: str, size: int, setting: str, limit: int):
+    record = {"text": STORY, field: "x" * size}
+    if field == "html":
+        del record["text"]
+    skip = read_record("a.json", record, settings=SMALL)
+    assert skip == Skip(origin="a.json",
+                        reason=f"{field} has {size} characters, over {setting} ({limit})")
+    record[field] = "x" * limit
+    within = read_record("a.json", record, settings=SMALL)
+    assert isinstance(within, Document) or "SUMMARIZER_" not in within.reason
+
+
+def test_limits_come_from_the_environment(monkeypatch: pytest.MonkeyPatch):
+    title = "T" * 1_000_000
+    assert read_record("a.json", {"text": STORY, "title": title}) == Skip(
+        origin="a.json",
+        reason="title has 1,000,000 characters, over SUMMARIZER_MAX_TITLE_CHARS (1000)")
+    monkeypatch.setenv("SUMMARIZER_MAX_TITLE_CHARS", "2000000")
+    get_settings.cache_clear()
+    doc = read_record("a.json", {"text": STORY, "title": title})
+    assert isinstance(doc, Document) and doc.title == title
+
+
+@pytest.mark.parametrize(("published", "reason"), [
+    ("0001-01-01", "year 1 is outside 1900"),
+    ("9999-12-31T23:59:59Z", "year 9999 is outside 1900"),
+    ("yesterday", "must be an ISO date"),
+])
+def test_an_unusable_date_is_left_out_with_a_warning_and_the_article_kept(
+        published: str, reason: str, caplog: pytest.LogCaptureFixture):
+    with caplog.at_level(logging.WARNING):
+        doc = read_record("a.json", {"text": STORY, "title": "Harbour", "published": published})
+    assert isinstance(doc, Document)
+    assert (doc.text, doc.title, doc.published) == (STORY, "Harbour", None)
+    assert f"a.json: publication date '{published}' left out: {reason}" in caplog.text
+    assert published_at(doc.published) is None
+
+
+def test_a_usable_date_is_kept_as_written():
+    doc = read_record("a.json", {"text": STORY, "published": "2026-03-14T08:30:00+01:00"})
+    assert isinstance(doc, Document) and doc.published == "2026-03-14T08:30:00+01:00"
+
+
+def test_deep_json_and_huge_numbers_are_skips_not_errors(tmp_path: Path):
+    deep = "[" * 100_000 + "]" * 100_000
+    (tmp_path / "a_deep.json").write_text(deep)
+    (tmp_path / "b_lines.jsonl").write_text(
+        json.dumps({"text": STORY}) + "\n" + deep + "\n" + '{"text": "x", "n": ' + "9" * 5000
+        + "}\n")
+    (tmp_path / "c_wide.json").write_text(json.dumps({"text": STORY, "extra": [[[[1]]]] * 1000}))
+    (tmp_path / "d_65.json").write_text(json.dumps({"text": STORY, "extra": _nested(64)}))
+    docs, skips = read_inputs([str(tmp_path)])
+    assert sorted(Path(d.origin).name for d in docs) == ["b_lines.jsonl:1", "c_wide.json"]
+    reasons = {Path(s.origin).name: s.reason for s in skips}
+    too_deep = "JSON nested deeper than 64 levels; an article record needs three"
+    assert reasons == {"a_deep.json": too_deep, "b_lines.jsonl:2": too_deep,
+                       "b_lines.jsonl:3": "invalid JSON: a number with too many digits to read",
+                       "d_65.json": too_deep}
+
+
+def _nested(levels: int) -> list[object]:
+    value: list[object] = []
+    for _ in range(levels - 1):
+        value = [value]
+    return value
+
+
+def test_a_file_over_the_byte_limit_is_skipped_before_it_is_read(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    (tmp_path / "big.txt").write_text(STORY * 30)  # 2,160 bytes
+    (tmp_path / "small.txt").write_text(STORY)
+    opened: list[str] = []
+    real_open = Path.open
+
+    def spy(self: Path, *args: object, **kwargs: object):
+        opened.append(self.name)
+        return real_open(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "open", spy)
+    docs, skips = read_inputs([str(tmp_path)], settings=Settings(max_file_bytes=2048))
+    assert [Path(d.origin).name for d in docs] == ["small.txt"]
+    assert skips == [Skip(origin=str(tmp_path / "big.txt"),
+                          reason="file has 2,160 bytes, over SUMMARIZER_MAX_FILE_BYTES (2048); "
+                                 "split it or raise the limit")]
+    assert opened == ["small.txt"]
+
+
+def test_stdin_over_the_byte_limit_is_skipped(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO((STORY * 30).encode())))
+    docs, skips = read_inputs(["-"], settings=Settings(max_file_bytes=2048))
+    assert docs == []
+    assert skips == [Skip(origin="stdin", reason="stdin has more than 2,048 bytes, over "
+                          "SUMMARIZER_MAX_FILE_BYTES (2048); split it or raise the limit")]
+
+
+def test_a_nul_after_the_first_8_kb_is_removed_not_a_reason_to_skip(tmp_path: Path):
+    (tmp_path / "late_nul.txt").write_bytes(
+        ((STORY + "\n") * 120).encode() + b"\x00The ferry left at noon.\n")
+    (tmp_path / "early_nul.txt").write_bytes(b"\x00" + STORY.encode())
+    docs, skips = read_inputs([str(tmp_path)])
+    assert [Path(d.origin).name for d in docs] == ["late_nul.txt"]
+    assert "\x00" not in docs[0].text and docs[0].text.endswith("The ferry left at noon.\n")
+    assert [(Path(s.origin).name, s.reason) for s in skips] == [
+        ("early_nul.txt", "binary file (contains NUL bytes), not an article")]
