@@ -1,5 +1,6 @@
 """Which facts a summary tells: ranked by outlets, centrality and position, chosen without
-redundancy (maximal marginal relevance), with every article given a fair chance."""
+redundancy (maximal marginal relevance), with every article given a fair chance. A sentence that
+reads as an instruction to a model is no candidate while anything else can be told."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from .facts import SAME_FACT, FactGroup, Facts, SourceSentence, is_quotable, standalone
+from .untrusted import suspicious
 
 # Weights of a fact's worth: outlets reporting it dominate; the rest breaks ties among
 # single-outlet facts, so that a lead sentence helps but cannot crowd out the rest.
@@ -31,12 +33,16 @@ class Candidate:
 def rank_groups(facts: Facts, groups: Sequence[FactGroup], total_outlets: int,
                 told: Callable[[str], bool] | None = None) -> list[Candidate]:
     """Groups worth telling, best first; each shown by its best quotable member. Where no
-    group has a quotable one (every line a fragment), fragments serve rather than nothing."""
+    group has a quotable one (every line a fragment), fragments serve rather than nothing. A
+    group shown by a sentence that reads as an instruction to a model is left out while any
+    other can be told."""
     quotable = any(best_member(g) is not None for g in groups)
+    shown_by = {id(g): best_member(g) if quotable else g.shown for g in groups}
+    harmless = any(s is not None and not suspicious(s.text) for s in shown_by.values())
     out = []
     for group in groups:
-        shown = best_member(group) if quotable else group.shown
-        if shown is None:
+        shown = shown_by[id(group)]
+        if shown is None or (harmless and suspicious(shown.text)):
             continue
         score = OUTLETS * len(group.outlets()) / max(1, total_outlets) \
             + _worth(facts, shown)
@@ -49,8 +55,10 @@ def rank_groups(facts: Facts, groups: Sequence[FactGroup], total_outlets: int,
 def rank_sentences(facts: Facts, sentences: Sequence[SourceSentence],
                    group_of: dict[str, FactGroup], total_outlets: int) -> list[Candidate]:
     """One article's own quotable sentences, best first; a fact other outlets also report
-    counts for more."""
-    quotable = [s for s in sentences if is_quotable(s)] or list(sentences)
+    counts for more. Sentences that read as instructions to a model are offered only by an
+    article that has nothing else (and are then shown marked)."""
+    harmless = [s for s in sentences if not suspicious(s.text)] or list(sentences)
+    quotable = [s for s in harmless if is_quotable(s)] or harmless
     out = []
     for s in quotable:
         group = group_of[s.id]

@@ -18,6 +18,7 @@ from .llm.base import Item
 from .models import Sentence, SourceCount, WritingMode
 from .salience import Candidate
 from .text import is_content, tokenize
+from .untrusted import material, suspicious
 
 WritingSetting = Literal["quoted", "fused", "auto"]
 ID_LINE = re.compile(r"^\s*\[\s*(\d+\.\d+)\s*\]\s*(.*)$")
@@ -35,19 +36,20 @@ def resolve_mode(setting: WritingSetting, *, small_model: bool) -> WritingMode:
 
 def choice_items(candidates: Sequence[Candidate]) -> tuple[Item, ...]:
     """The candidates as the model sees them when it chooses: id and the sentence shown."""
-    return tuple(Item(id=c.shown.id, text=_one_line(c.shown.text)) for c in candidates)
+    return tuple(Item(id=c.shown.id, text=material(c.shown.text)) for c in candidates)
 
 
 def fusion_items(candidates: Sequence[Candidate], across: bool) -> tuple[Item, ...]:
     """The candidates as the model sees them when it restates: id and the words it may use
     (across articles, every member's; in one article's summary, its own sentence)."""
     return tuple(Item(id=c.shown.id, text=" | ".join(
-        _one_line(m.text) for m in (_members(c)[:FUSED_MEMBERS] if across else [c.shown])))
+        material(m.text) for m in (_members(c)[:FUSED_MEMBERS] if across else [c.shown])))
         for c in candidates)
 
 
 def item_lines(items: Sequence[Item]) -> list[str]:
-    """Items as the prompt shows them, one "[id] text" line each."""
+    """Items as the prompt shows them, one "[id] text" line each (the text already `material`:
+    no marker inside it reads as an id, no tag closes the block)."""
     return [f"[{item.id}] {item.text}" for item in items]
 
 
@@ -79,16 +81,23 @@ Outlets = frozenset[str]  # the outlet keys of the articles a summary is across
 
 def quoted(candidate: Candidate, outlets: Outlets | None = None) -> Sentence:
     """The candidate's own sentence, verbatim. Across articles (`outlets` given) it cites every
-    member of its group and counts their outlets; in one article's summary, only itself."""
+    member of its group and counts their outlets; in one article's summary, only itself. A
+    sentence that reads as an instruction to a model is marked suspicious, never supported."""
     members = _members(candidate) if outlets is not None else [candidate.shown]
-    return Sentence(text=candidate.shown.text, support="supported", written="quoted",
+    doubt = suspicious(candidate.shown.text)
+    return Sentence(text=candidate.shown.text, support="suspicious" if doubt else "supported",
+                    reason=doubt, written="quoted",
                     citations=tuple(m.citation() for m in members),
                     sources=_count(members, outlets))
 
 
 def fused(text: str, candidate: Candidate, threshold: float,
           outlets: Outlets | None = None) -> Sentence | str:
-    """The model's sentence when its group's sentences support it, else the reason it fails."""
+    """The model's sentence when its group's sentences support it, else the reason it fails
+    (a restatement that reads as an instruction to a model fails, whatever its sources say)."""
+    doubt = suspicious(text) or suspicious(candidate.shown.text)
+    if doubt:
+        return doubt  # re-asked, then quoted: a quote of such a source is marked suspicious
     # Checked against exactly the sentences it will cite and count: in one article's summary,
     # its own.
     members = _members(candidate)[:FUSED_MEMBERS] if outlets is not None \
@@ -112,8 +121,10 @@ def _novel_words(text: str, members: Sequence[SourceSentence]) -> list[str]:
 
 
 def _members(candidate: Candidate) -> list[SourceSentence]:
-    """The shown sentence first, then the group's other members that agree with it."""
-    others = [m for m in candidate.group.agreeing if m.id != candidate.shown.id]
+    """The shown sentence first, then the group's other members that agree with it (none that
+    reads as an instruction to a model: it is neither shown to one nor cited)."""
+    others = [m for m in candidate.group.agreeing
+              if m.id != candidate.shown.id and not suspicious(m.text)]
     return [candidate.shown, *others]
 
 
@@ -125,7 +136,3 @@ def _count(members: Sequence[SourceSentence], outlets: Outlets | None) -> Source
     keys = sorted({o for m in members for o in m.outlets} & outlets)
     return SourceCount(supporting=len(keys), total=len(outlets),
                        outlets=tuple(outlet_name(k) for k in keys))
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
