@@ -76,6 +76,8 @@ class Settings(BaseSettings):
     max_title_chars: int = Field(default=1_000, ge=10)
     max_source_chars: int = Field(default=200, ge=10)
     max_url_chars: int = Field(default=2_048, ge=10)
+    # The CLI skips a file (or stdin) larger than this before reading it
+    max_file_bytes: int = Field(default=20_000_000, ge=1024)
     sync_summary_articles: int = Field(default=5, ge=0)  # more than this: 202 and a job
     job_concurrency: int = Field(default=1, ge=1)  # digest and summary jobs at once
     job_stale_seconds: float = Field(default=60.0, gt=0)  # no heartbeat this long: resumed
