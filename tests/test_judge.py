@@ -21,11 +21,11 @@ PASSAGES = [
 
 
 def claim_of(request: CompletionRequest) -> str:
-    return request.messages[-1].content.split("Claim: ", 1)[1].split("\n", 1)[0]
+    return request.messages[-1].content.split("<claim>\n", 1)[1].split("\n</claim>", 1)[0]
 
 
 def summary_of(request: CompletionRequest) -> str:
-    return request.messages[1].content.split("Summary:\n", 1)[1].split("\n\n", 1)[0]
+    return request.messages[1].content.split("<summary>\n", 1)[1].split("\n</summary>", 1)[0]
 
 
 def sentences_as_claims(request: CompletionRequest) -> str:
@@ -181,7 +181,7 @@ def verbatim_judge(request: CompletionRequest) -> str:
     if request.prompt_id == "claims":
         return json.dumps([summary_of(request)])
     claim = claim_of(request)
-    found = claim in request.messages[-1].content.split("Claim: ")[0]
+    found = claim in request.messages[-1].content.split("<claim>")[0]
     return json.dumps({"verdict": "supported" if found else "contradicted",
                        "evidence": claim if found else ""})
 

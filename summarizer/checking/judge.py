@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +23,7 @@ from ..llm.cache import Cache
 from ..llm.caller import Caller
 from ..prompts import load
 from ..text import is_content, split_sentences, tokenize
+from ..untrusted import material
 from .offline import Span, Verdict
 
 VERDICTS = ("supported", "unsupported", "contradicted")
@@ -30,6 +32,8 @@ UNREADABLE = "judge output unreadable"
 JUDGE_OUTPUT_TOKENS = 96
 CLAIMS_OUTPUT_MIN_TOKENS = 64
 ELISION = " … "  # joins the sentences kept of a passage that had to be cut down
+# What a character of a passage as shown (`material`) may have been in the passage itself.
+SHOWN_AS = {" ": r"\s+", "(": r"[(\[]", ")": r"[)\]]", "‹": "[‹<]", "›": "[›>]"}
 
 
 @dataclass(frozen=True)
@@ -78,7 +82,7 @@ class LLMJudge:
         sentences = [text[s:e] for s, e in split_sentences(text)]
         if not sentences:
             return []
-        values = {"summary": text}
+        values = {"summary": material(text)}
         max_tokens = max(CLAIMS_OUTPUT_MIN_TOKENS, 2 * self.backend.count_tokens(text))
         if self.caller.room(self.claims_prompt, values, max_tokens) < 0:
             return sentences  # the summary alone nearly fills the window: its sentences will do
@@ -88,7 +92,8 @@ class LLMJudge:
 
     async def _judge(self, claim: str, passages: Sequence[str],
                      units: list[_Unit]) -> ClaimVerdict:
-        budget = self.caller.budget(self.judge_prompt, {"passages": "", "claim": claim},
+        shown_claim = material(claim)
+        budget = self.caller.budget(self.judge_prompt, {"passages": "", "claim": shown_claim},
                                     JUDGE_OUTPUT_TOKENS)
         shown = _render_passages(passages, units, claim, budget, self.backend.count_tokens)
 
@@ -97,7 +102,7 @@ class LLMJudge:
             return ClaimVerdict(claim, verdict, _find_quote(quote, passages))
 
         return await self.caller.ask(
-            self.judge_prompt, {"passages": shown, "claim": claim}, read,
+            self.judge_prompt, {"passages": shown, "claim": shown_claim}, read,
             max_tokens=JUDGE_OUTPUT_TOKENS,
             otherwise=lambda _: ClaimVerdict(claim, "unsupported", None, unreadable=True))
 
@@ -152,7 +157,9 @@ def _json_value(reply: str, opener: str) -> Any:
 
 
 def _find_quote(quote: str, passages: Sequence[str]) -> Span | None:
-    """The quote as a span of the first passage holding it verbatim, else None."""
+    """The quote as a span of the first passage holding it, else None. The model saw the
+    passages as `material` (one line, "(2)" for "[2]", ‹ › for < >), so its copy is read back
+    through that rendering."""
     quote = quote.strip().strip("\"'“”‘’").strip()
     if not quote:
         return None
@@ -160,6 +167,11 @@ def _find_quote(quote: str, passages: Sequence[str]) -> Span | None:
         start = passage.find(quote)
         if start >= 0:
             return Span(number, start, start + len(quote), quote)
+    pattern = re.compile("".join(SHOWN_AS.get(ch, re.escape(ch)) for ch in " ".join(quote.split())))
+    for number, passage in enumerate(passages):
+        match = pattern.search(passage)
+        if match:
+            return Span(number, match.start(), match.end(), match.group(0))
     return None
 
 
@@ -231,7 +243,9 @@ def _join_kept(passages: Sequence[str], kept: Sequence[_Unit]) -> dict[int, str]
 
 
 def _numbered(texts: dict[int, str]) -> str:
-    return "\n".join(f"[{n + 1}] {text}" for n, text in sorted(texts.items()))
+    """One "[n] passage" line each; the passage as `material`, so that nothing in it starts a
+    line or reads as another passage's number."""
+    return "\n".join(f"[{n + 1}] {material(text)}" for n, text in sorted(texts.items()))
 
 
 def _truncate(text: str, number: int, budget: int, count: Callable[[str], int]) -> str:
