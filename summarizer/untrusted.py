@@ -18,6 +18,7 @@ structural defences (ids only, fenced material, quoted sentences) do not depend 
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 # A citation-like marker: "[2]", "[2.1]", "[ 12 . 3 ]", "[2.1, 3.4]".
 MARKER = re.compile(r"\[\s*(\d+(?:\s*\.\s*\d+)?(?:\s*[,;]\s*\d+(?:\s*\.\s*\d+)?)*)\s*\]")
@@ -223,6 +224,7 @@ def material(text: str) -> str:
     return MARKER.sub(lambda m: "(" + re.sub(r"\s+", "", m.group(1)) + ")", text)
 
 
+@lru_cache(maxsize=65_536)  # a sentence is asked about at each stage that may show it
 def suspicious(text: str) -> str | None:
     """Why a sentence reads as an instruction to a model, or None when it does not."""
     flat = " ".join(text.split())
