@@ -902,6 +902,27 @@ def test_bodies_that_cannot_be_read_are_clear_errors_never_500(settings) -> None
     assert health.status_code == 200  # the server lives on
 
 
+def test_nul_bytes_in_posted_text_never_fail_the_batch(settings) -> None:
+    good = _example_articles(DAY)[0]
+    nul = {"text": "The council\x00 met on Monday.\x00 It voted to close the bridge.",
+           "title": "Council\x00 votes", "source": "Ledger\x00", "url": "https://a.example/\x00x",
+           "published": DAY}
+    with live(settings()) as client:
+        batch = client.post("/v1/articles", json={"articles": [nul, good]})
+        summary = client.post("/v1/summaries", json={"articles": [nul, good]})
+        job = client.post("/v1/digests", json={"date": DAY})
+        done = _wait_live(client, job.json()["job_id"])
+        digest = client.get(f"/v1/digests/{DAY}")
+    assert batch.status_code == 200, batch.text[:300]
+    assert [o["status"] for o in batch.json()["articles"]] == ["stored", "stored"]
+    assert summary.status_code == 200, summary.text[:300]
+    assert done["status"] == "done"
+    for answer in (summary, digest):
+        assert "\x00" not in answer.text and "\\u0000" not in answer.text
+    titles = {a["title"] for a in digest.json()["articles"]}
+    assert "Council votes" in titles  # the NUL taken out, the rest of the title kept
+
+
 def test_the_key_is_compared_against_every_configured_key(settings) -> None:
     config = settings(api_keys="first-key, second-key")
     with live(config) as anonymous:
