@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import hypothesis
 import pytest
 import schemathesis
 from test_api import live
@@ -24,6 +25,7 @@ from summarizer.settings import Settings
 
 KEY = "contract-test-key"
 EXAMPLES_PER_OPERATION = 50
+STATEFUL_SCENARIOS = 30
 CHECKS = ["not_a_server_error", "status_code_conformance", "content_type_conformance",
           "response_schema_conformance", "response_headers_conformance",
           "negative_data_rejection", "missing_required_header", "ignored_auth"]
@@ -40,7 +42,7 @@ def _settings(folder: Path) -> Settings:
 DOCUMENT = create_app(_settings(Path("unused"))).openapi()
 schema = schemathesis.openapi.from_dict(DOCUMENT)
 schema.config.generation.update(max_examples=EXAMPLES_PER_OPERATION, deterministic=True)
-schema.config.phases.update(phases=["examples", "coverage", "fuzzing"])
+schema.config.phases.update(phases=["examples", "coverage", "fuzzing", "stateful"])
 schema.config.checks.update(included_check_names=CHECKS)
 
 
@@ -55,3 +57,20 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @schema.parametrize()
 def test_every_answer_matches_the_document(case: schemathesis.Case, server: str) -> None:
     case.call_and_validate(base_url=server, headers={"Authorization": f"Bearer {KEY}"})
+
+
+def test_followed_links_match_the_document(server: str) -> None:
+    """Sequences of calls along the document's links: a started job is followed to its state,
+    its result and its event stream, a digest to its day's page, with real ids."""
+    headers = {"Authorization": f"Bearer {KEY}"}
+
+    class Following(schema.as_state_machine()):  # type: ignore[misc]
+        def get_call_kwargs(self, case: schemathesis.Case) -> dict[str, object]:
+            return {"base_url": server, "headers": headers}
+
+        def validate_response(self, response, case, additional_checks=None, **kwargs) -> None:
+            case.validate_response(response, additional_checks=additional_checks,
+                                   headers=headers, transport_kwargs=kwargs)
+
+    Following.run(settings=hypothesis.settings(max_examples=STATEFUL_SCENARIOS, deadline=None,
+                                               stateful_step_count=6, derandomize=True))

@@ -102,9 +102,22 @@ def _summary(description: str) -> dict[str, Any]:
         "schema": {"$ref": COMPONENTS + SUMMARY_SCHEMA}}}}
 
 
-STARTED = {"model": JobOut, "description": "A job was started",
-           "headers": {"Location": {"description": "The job's URL",
-                                    "schema": {"type": "string"}}}}
+# Where a started job can be followed (OpenAPI links, by operation id).
+JOB_LINKS = {name: {"operationId": operation, "parameters": {"job_id": "$response.body#/job_id"}}
+             for name, operation in (("job", "get_job"), ("result", "get_job_result"),
+                                     ("events", "get_job_events"))}
+
+
+def _started(*, digest: bool = False) -> dict[str, Any]:
+    """The 202 answer of a request that started a job."""
+    links: dict[str, Any] = dict(JOB_LINKS)
+    if digest:
+        del links["result"]  # a digest is read by its day
+        links["digest"] = {"operationId": "get_digest",
+                           "parameters": {"day": "$request.body#/date"}}
+    return {"model": JobOut, "description": "A job was started", "links": links,
+            "headers": {"Location": {"description": "The job's URL",
+                                     "schema": {"type": "string"}}}}
 
 
 def _service(request: Request) -> Service:
@@ -144,7 +157,7 @@ async def post_articles(body: ArticlesIn, service: ServiceDep,
                      "(200); more start a job (202) whose result is at /v1/jobs/{id}/result. "
                      "Articles that cannot be read are listed in `skipped`; when none can, "
                      "the answer is 422.",
-         responses={200: _summary("The summary (the JSON output contract)"), 202: STARTED,
+         responses={200: _summary("The summary (the JSON output contract)"), 202: _started(),
                     **_errors(401, 413, 422, 502, 503)})
 async def post_summaries(body: SummaryIn, service: ServiceDep,
                          settings: SettingsDep) -> Response:
@@ -162,7 +175,7 @@ async def post_summaries(body: SummaryIn, service: ServiceDep,
          response_model=JobOut, response_model_exclude_none=True,
          description="The day must have stored articles (422 otherwise). While a digest of "
                      "the day is being built, asking again answers that job.",
-         responses={202: STARTED, **_errors(401, 413, 422, 503)})
+         responses={202: _started(digest=True), **_errors(401, 413, 422, 503)})
 async def post_digest(body: DigestIn, service: ServiceDep, response: Response) -> JobOut:
     day = body.date.isoformat()
     if not await service.has_articles(day):
@@ -179,6 +192,7 @@ DIGEST_MEDIA = {"application/json": {"schema": {"$ref": COMPONENTS + SUMMARY_SCH
 
 
 @v1.get("/v1/digests/{day}", summary="The latest digest of a day (JSON, Markdown or HTML)",
+        operation_id="get_digest",
         description="JSON (the output contract, with `date`) unless `Accept` asks for "
                     "text/markdown or text/html.",
         responses={200: {"description": "The digest", "content": DIGEST_MEDIA},
@@ -195,13 +209,15 @@ async def get_digest(day: Day, request: Request, service: ServiceDep) -> Respons
     return JSONResponse(await asyncio.to_thread(digest.contract))
 
 
-@v1.get("/v1/jobs/{job_id}", summary="A job's status and progress", response_model=JobOut,
+@v1.get("/v1/jobs/{job_id}", summary="A job's status and progress", operation_id="get_job",
+        response_model=JobOut,
         response_model_exclude_none=True, responses=_errors(401, 404, 503))
 async def get_job(job_id: str, service: ServiceDep) -> JobOut:
     return JobOut.of(await service.job(job_id))
 
 
 @v1.get("/v1/jobs/{job_id}/result", summary="What a summary job made",
+        operation_id="get_job_result",
         responses={200: _summary("The summary (the JSON output contract)"),
                    **_errors(401, 404, 409, 503)})
 async def job_result(job_id: str, service: ServiceDep) -> dict[str, Any]:
@@ -216,11 +232,19 @@ async def job_result(job_id: str, service: ServiceDep) -> dict[str, Any]:
     return result
 
 
+# One server-sent event, as OpenAPI 3.1 documents a stream: the schema of each event.
+JOB_EVENT = {"type": "object", "required": ["event", "data"], "properties": {
+    "event": {"enum": ["progress", "done", "failed"]},
+    "data": {"type": "string", "contentMediaType": "application/json",
+             "contentSchema": {"$ref": COMPONENTS + "JobOut"}}}}
+
+
 @v1.get("/v1/jobs/{job_id}/events", summary="A job's progress as server-sent events",
+        operation_id="get_job_events",
         response_class=EventStream,
         responses={200: {"description": "`progress` events, then `done` or `failed`; each "
                                         "event's data is the job as JSON",
-                         "content": {"text/event-stream": {"schema": {"type": "string"}}}},
+                         "content": {"text/event-stream": {"schema": JOB_EVENT}}},
                    **_errors(401, 404, 503)})
 async def job_events(job_id: str, request: Request, service: ServiceDep) -> Response:
     await service.job(job_id)
