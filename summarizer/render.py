@@ -2,12 +2,17 @@
 
 Markdown and HTML show what a reader needs: sentences, their source notes, how many outlets back
 a sentence, and where sources differ. Why the checker doubts a sentence is in the JSON and, on the
-page, folded away under the paragraph; the reading text only marks the sentence "unverified".
+page, folded away under the paragraph; the reading text only marks the sentence "unverified". A
+sentence that reads as an instruction to a model is marked "suspicious", with the reason.
+
+Everything taken from articles (titles, sentences, quotes, outlets, links) is text, never markup:
+HTML escapes it, and Markdown escapes what Markdown or raw HTML would read as markup.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from html import escape
 from string import Template
@@ -17,7 +22,15 @@ from .models import UNKNOWN_OUTLET, Article, Citation, Dispute, Result, Sentence
 
 TITLE_WORDS = 10
 UNVERIFIED = "unverified"
+SUSPICIOUS = "suspicious"
 NO_PASSAGE = "no passage supports it"
+# Markdown: characters that open emphasis, code, links or escapes, an "&" that would start an
+# entity, and what opens a block (heading, list, quote) at the start of a line.
+MARKDOWN_INLINE = re.compile(r"([\\`*_\[\]])")
+ENTITY_START = re.compile(r"&(?=#?\w+;)")
+BLOCK_MARK = re.compile(r"^([#+-])")
+BLOCK_NUMBER = re.compile(r"^(\d+)([.)])(?=\s|$)")
+Escape = Callable[[str], str]  # how a format makes article text safe to place in it
 
 
 def to_json(result: Result) -> dict[str, Any]:
@@ -123,8 +136,9 @@ class _Notes:
         return bool(self._cited)
 
 
-def _sections(result: Result) -> list[_Section]:
-    """The document's parts in reading order: stories first in a digest, then the articles."""
+def _sections(result: Result, text: Escape) -> list[_Section]:
+    """The document's parts in reading order: stories first in a digest, then the articles.
+    What comes from articles goes through `text`; what the page says itself does not."""
     numbers = {a.article.id: n for n, a in enumerate(result.articles, 1)}
     by_id = {a.article.id: a.article for a in result.articles}
     count = len(result.articles)
@@ -138,11 +152,11 @@ def _sections(result: Result) -> list[_Section]:
             if UNKNOWN_OUTLET in named:
                 outlets.append(UNKNOWN_OUTLET)  # last, and once however many articles
             notes = [f"from articles {', '.join(str(numbers[i]) for i in story.article_ids)}",
-                     ", ".join(outlets)]
+                     text(", ".join(outlets))]
             if story.update_of is not None:
                 earlier = story.update_of.title or story.update_of.id
-                notes.insert(0, f"Update of “{earlier}” ({story.update_of.day})")
-            parts.append(_Section(3, story.title or "Untitled story",
+                notes.insert(0, f"Update of “{text(earlier)}” ({text(story.update_of.day)})")
+            parts.append(_Section(3, text(story.title) if story.title else "Untitled story",
                                   " · ".join(n for n in notes if n), story.summary,
                                   empty="No sentence across these articles could be shown; "
                                         "see the articles below.",
@@ -150,7 +164,8 @@ def _sections(result: Result) -> list[_Section]:
         parts.append(_Section(2, f"{count} article{'s' if count != 1 else ''}"))
     level = 3 if result.stories else 2
     for n, item in enumerate(result.articles, 1):
-        parts.append(_Section(level, f"{n}. {_title(item.article)}", _byline(item.article),
+        parts.append(_Section(level, f"{n}. {text(_title(item.article))}",
+                              text(_byline(item.article)),
                               item.summary, dropped=item.dropped))
     if result.overview or result.overview_dropped or result.disputes or \
             (not result.stories and count > 1):
@@ -163,8 +178,9 @@ def _sections(result: Result) -> list[_Section]:
 def to_markdown(result: Result, title: str | None = None) -> str:
     notes = _Notes()
     count = len(result.articles)
-    out = [f"# {title or f'Summary of {count} article' + ('s' if count != 1 else '')}", ""]
-    for part in _sections(result):
+    out = [f"# {_md(title) if title else f'Summary of {count} article' + 's' * (count != 1)}",
+           ""]
+    for part in _sections(result, _md):
         out += [f"{'#' * part.level} {part.heading}", ""]
         if part.byline:
             out += [f"*{part.byline}*", ""]
@@ -173,9 +189,9 @@ def to_markdown(result: Result, title: str | None = None) -> str:
     if notes:
         out += ["## Sources", ""]
         for number, citation in notes:
-            out.append(f"{number}. {_note_label(result, citation)}: “{citation.quote}”")
+            out.append(f"{number}. {_note_label(result, citation, _md)}: “{_md(citation.quote)}”")
         out.append("")
-    out += _footer(result)
+    out += _footer(result, _md)
     return "\n".join(out).rstrip() + "\n"
 
 
@@ -184,14 +200,16 @@ def _markdown_body(part: _Section, notes: _Notes) -> list[str]:
     lines = []
     sentences = part.sentences or ()
     if sentences:
-        lines += [" ".join(_markdown_sentence(s, notes) for s in sentences), ""]
+        paragraph = " ".join(_markdown_sentence(s, notes) for s in sentences)
+        lines += [_md_line_start(paragraph), ""]
     elif not part.dropped:
         lines += [f"_{part.empty}_", ""]
     if part.dropped:
         lines += [f"_{_left_out(part.dropped)}_", ""]
     for dispute in part.disputes:
-        sides = "; ".join(f"{_who(side.outlets)} {_reports(side.outlets)} “{side.value}” "
-                          f"[{notes.number(side.citation)}]" for side in dispute.sides)
+        sides = "; ".join(f"{_md(_who(side.outlets))} {_reports(side.outlets)} "
+                          f"“{_md(side.value)}” [{notes.number(side.citation)}]"
+                          for side in dispute.sides)
         lines += [f"Sources differ: {sides}.", ""]
     return lines
 
@@ -203,7 +221,10 @@ def _markdown_sentence(sentence: Sentence, notes: _Notes) -> str:
         marks += f" ({agree})"
     if sentence.support == "unsupported":
         marks += f" *({UNVERIFIED})*"
-    return f"{sentence.text} {marks.strip()}".rstrip()
+    elif sentence.support == "suspicious":
+        why = f": {_md(sentence.reason)}" if sentence.reason else ""
+        marks += f" *({SUSPICIOUS}{why})*"
+    return f"{_md(sentence.text)} {marks.strip()}".rstrip()
 
 
 def to_html(result: Result, title: str | None = None) -> str:
@@ -212,7 +233,7 @@ def to_html(result: Result, title: str | None = None) -> str:
     count = len(result.articles)
     heading = title or f"Summary of {count} article{'s' if count != 1 else ''}"
     body = [f"<h1>{escape(heading)}</h1>"]
-    for part in _sections(result):
+    for part in _sections(result, _plain):
         body.append(f"<h{part.level}>{escape(part.heading)}</h{part.level}>")
         if part.byline:
             body.append(f'<p class="byline">{escape(part.byline)}</p>')
@@ -222,11 +243,11 @@ def to_html(result: Result, title: str | None = None) -> str:
         body.append('<h2>Sources</h2><ol class="sources">')
         for number, citation in notes:
             body.append(f'<li id="note-{number}"><span class="label">'
-                        f"{escape(_note_label(result, citation))}</span> "
+                        f"{escape(_note_label(result, citation, _plain))}</span> "
                         f"<q>{escape(citation.quote)}</q></li>")
         body.append("</ol>")
     body.append('<footer>' + "".join(f"<p>{escape(line.strip('*'))}</p>"
-                                     for line in _footer(result)[1:]) + "</footer>")
+                                     for line in _footer(result, _plain)[1:]) + "</footer>")
     return PAGE.substitute(title=escape(heading), body="\n".join(body))
 
 
@@ -236,14 +257,15 @@ def _html_body(part: _Section, notes: _Notes) -> list[str]:
     sentences = part.sentences or ()
     if sentences:
         body.append(f"<p>{' '.join(_html_sentence(s, notes) for s in sentences)}</p>")
-        doubted = [s for s in sentences if s.support == "unsupported"]
-        if doubted:
-            items = "".join(f"<li><q>{escape(s.text)}</q> {escape(s.reason or NO_PASSAGE)}</li>"
-                            for s in doubted)
-            body.append(f'<details class="checks"><summary>Why {len(doubted)} '
-                        f"{_sentences_word(len(doubted))} "
-                        f"{'is' if len(doubted) == 1 else 'are'} marked {UNVERIFIED}</summary>"
-                        f"<ul>{items}</ul></details>")
+        for support, label in (("unsupported", UNVERIFIED), ("suspicious", SUSPICIOUS)):
+            doubted = [s for s in sentences if s.support == support]
+            if doubted:
+                items = "".join(f"<li><q>{escape(s.text)}</q> {escape(s.reason or NO_PASSAGE)}</li>"
+                                for s in doubted)
+                body.append(f'<details class="checks"><summary>Why {len(doubted)} '
+                            f"{_sentences_word(len(doubted))} "
+                            f"{'is' if len(doubted) == 1 else 'are'} marked {label}</summary>"
+                            f"<ul>{items}</ul></details>")
     elif not part.dropped:
         body.append(f'<p class="empty">{escape(part.empty)}</p>')
     if part.dropped:
@@ -264,6 +286,8 @@ def _html_sentence(sentence: Sentence, notes: _Notes) -> str:
         extra = f' <span class="agree">{agree}</span>'
     if sentence.support == "unsupported":
         extra += f' <mark class="unsupported">{UNVERIFIED}</mark>'
+    elif sentence.support == "suspicious":
+        extra += f' <mark class="suspicious">{SUSPICIOUS}</mark>'
     written = f" {sentence.written}" if sentence.written else ""
     return (f'<span class="sentence {sentence.support}{written}">{escape(sentence.text)}'
             f"{marks}{extra}</span>")
@@ -286,7 +310,7 @@ def _agreement(sentence: Sentence) -> str:
 
 
 def _left_out(dropped: int) -> str:
-    return f"{dropped} {_sentences_word(dropped)} left out: unsupported."
+    return f"{dropped} {_sentences_word(dropped)} left out: unsupported or suspicious."
 
 
 def _sentences_word(n: int) -> str:
@@ -305,11 +329,12 @@ def _reports(outlets: tuple[str, ...]) -> str:
     return "report" if len(outlets) > 1 else "reports"
 
 
-def _note_label(result: Result, citation: Citation) -> str:
+def _note_label(result: Result, citation: Citation, text: Escape) -> str:
     number, article = next((n, a.article) for n, a in enumerate(result.articles, 1)
                            if a.article.id == citation.article_id)
     outlets = ", ".join(article.outlets())
-    return f"Article {number}, {_title(article)} ({outlets}), passage {citation.passage}"
+    return (f"Article {number}, {text(_title(article))} ({text(outlets)}), "
+            f"passage {citation.passage}")
 
 
 def _title(article: Article) -> str:
@@ -326,7 +351,7 @@ def _byline(article: Article) -> str:
     return " · ".join(p for p in parts if p)
 
 
-def _footer(result: Result) -> list[str]:
+def _footer(result: Result, text: Escape) -> list[str]:
     removed = sum(len(a.article.removed) for a in result.articles)
     paragraphs = sum(1 for d in result.duplicates if d.kind == "paragraph")
     copies = sum(1 for d in result.duplicates if d.kind == "article")
@@ -348,13 +373,31 @@ def _footer(result: Result) -> list[str]:
         lines.append(f"*{w.fused_kept} of {w.fused_attempted} sentences the model restated held "
                      "up against their sources; the others are quoted.*")
     for skip in result.skipped:
-        lines.append(f"*Skipped {skip.origin}: {skip.reason}.*")
+        lines.append(f"*Skipped {text(skip.origin)}: {text(skip.reason)}.*")
     for failure in result.failed:
         if failure.part != "article":  # a failed article is among the skipped
             which = "the summary across articles" if failure.part == "overview" \
                 else f"story {failure.id}"
-            lines.append(f"*The model could not write {which}: {failure.reason}.*")
+            lines.append(f"*The model could not write {which}: {text(failure.reason)}.*")
     return lines
+
+
+def _plain(text: str) -> str:
+    """Article text as it is, for a format that escapes whole lines itself (HTML)."""
+    return text
+
+
+def _md(text: str) -> str:
+    """Article text for Markdown: on one line, with what Markdown or HTML would read as markup
+    escaped, so that "<script>" or "[a](b)" shows as written."""
+    text = ENTITY_START.sub("&amp;", " ".join(text.split()))
+    text = text.replace("<", "&lt;").replace(">", "&gt;")
+    return MARKDOWN_INLINE.sub(r"\\\1", text)
+
+
+def _md_line_start(line: str) -> str:
+    """A line whose opening would make a heading, list or quote, escaped to read as text."""
+    return BLOCK_NUMBER.sub(r"\1\\\2", BLOCK_MARK.sub(r"\\\1", line))
 
 
 PAGE = Template("""<!doctype html>
@@ -385,7 +428,9 @@ PAGE = Template("""<!doctype html>
            border-radius: 3px; padding: 0 .3rem; margin-left: .2rem; }
   mark.unsupported { font: .75rem system-ui, sans-serif; color: #8a1c1c; background: #fbe9e7;
                      border-radius: 3px; padding: 0 .3rem; }
-  .sentence.unsupported { color: #6b6b70; }
+  .sentence.unsupported, .sentence.suspicious { color: #6b6b70; }
+  mark.suspicious { font: .75rem system-ui, sans-serif; color: #7a4a00; background: #fdf0d5;
+                    border-radius: 3px; padding: 0 .3rem; }
   .left-out, .empty { font: .85rem/1.4 system-ui, sans-serif; color: #6b6b70; font-style: italic; }
   .dispute { border-left: 3px solid #d9a441; padding-left: .75rem; }
   details.checks { font: .8rem/1.4 system-ui, sans-serif; color: #6b6b70; margin: -.5rem 0 1rem; }
