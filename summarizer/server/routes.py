@@ -68,7 +68,7 @@ class EventStream(StreamingResponse):
 
 
 class Metrics(Response):
-    media_type = CONTENT_TYPE_LATEST
+    media_type = "text/plain"  # documented so; the header says which Prometheus format
 
 
 # What each error status means here; routes list the ones they can answer.
@@ -211,7 +211,7 @@ async def get_digest(day: Day, request: Request, service: ServiceDep) -> Respons
 
 @v1.get("/v1/jobs/{job_id}", summary="A job's status and progress", operation_id="get_job",
         response_model=JobOut,
-        response_model_exclude_none=True, responses=_errors(401, 404, 503))
+        response_model_exclude_none=True, responses=_errors(401, 404, 422, 503))
 async def get_job(job_id: str, service: ServiceDep) -> JobOut:
     return JobOut.of(await service.job(job_id))
 
@@ -219,7 +219,7 @@ async def get_job(job_id: str, service: ServiceDep) -> JobOut:
 @v1.get("/v1/jobs/{job_id}/result", summary="What a summary job made",
         operation_id="get_job_result",
         responses={200: _summary("The summary (the JSON output contract)"),
-                   **_errors(401, 404, 409, 503)})
+                   **_errors(401, 404, 409, 422, 503)})
 async def job_result(job_id: str, service: ServiceDep) -> dict[str, Any]:
     job = await service.job(job_id)
     if job.kind != "summary":
@@ -245,7 +245,7 @@ JOB_EVENT = {"type": "object", "required": ["event", "data"], "properties": {
         responses={200: {"description": "`progress` events, then `done` or `failed`; each "
                                         "event's data is the job as JSON",
                          "content": {"text/event-stream": {"schema": JOB_EVENT}}},
-                   **_errors(401, 404, 503)})
+                   **_errors(401, 404, 422, 503)})
 async def job_events(job_id: str, request: Request, service: ServiceDep) -> Response:
     await service.job(job_id)
     return EventStream(_events(service, job_id, request), headers={"Cache-Control": "no-cache"})
@@ -306,7 +306,7 @@ async def readyz(service: ServiceDep) -> dict[str, str]:
                                  "content": {"text/plain": {"schema": {"type": "string"}}}},
                            **_errors(401)})
 async def metrics() -> Response:
-    return Metrics(generate_latest(METRICS.registry))
+    return Metrics(generate_latest(METRICS.registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
 @docs.get("/openapi.json", include_in_schema=False)
