@@ -25,6 +25,10 @@ ID_LINE = re.compile(r"^\s*\[\s*(\d+\.\d+)\s*\]\s*(.*)$")
 FUSED_MEMBERS = 4  # members a restatement is written from and checked against
 # A restatement may bring a word or two of its own ("died" for "were killed"); more is new matter.
 NOVEL_WORDS = 2
+# ... and keeps at least this share of the content words of the sentence it restates: a fragment
+# that drops most of them ("sank off Caddon Point" for a sentence about a refloating) says
+# something else, in words the checker cannot fault one by one.
+KEPT_WORDS = 0.5
 
 
 def resolve_mode(setting: WritingSetting, *, small_model: bool) -> WritingMode:
@@ -105,6 +109,9 @@ def fused(text: str, candidate: Candidate, threshold: float,
     novel = _novel_words(text, members)
     if len(novel) > NOVEL_WORDS:
         return f"words {', '.join(repr(w) for w in novel)} are in none of its sources"
+    kept = _kept_share(text, candidate.shown)
+    if kept < KEPT_WORDS:
+        return f"it keeps {kept:.0%} of the words of the sentence it restates"
     verdict = Sources([m.text for m in members]).check(text, threshold)
     if not verdict.supported:
         return verdict.reason or "not supported by its sources"
@@ -118,6 +125,14 @@ def _novel_words(text: str, members: Sequence[SourceSentence]) -> list[str]:
     known = {t.stem for m in members for t in tokenize(m.text)}
     return list(dict.fromkeys(t.lower for t in tokenize(text)
                               if is_content(t) and t.stem not in known))
+
+
+def _kept_share(text: str, source: SourceSentence) -> float:
+    """The share of the source sentence's content words that a restatement keeps, in any form."""
+    wanted = {t.stem for t in tokenize(source.text) if is_content(t)}
+    if not wanted:
+        return 1.0
+    return len(wanted & {t.stem for t in tokenize(text)}) / len(wanted)
 
 
 def _members(candidate: Candidate) -> list[SourceSentence]:
