@@ -101,6 +101,18 @@ def build_parser() -> argparse.ArgumentParser:
     faith.add_argument("--model", help="model name (openai) or .gguf path (local)")
     faith.add_argument("--no-cache", action="store_true",
                        help="ignore the cache of earlier model calls (--judge llm)")
+    hostile = evals.add_parser(
+        "injection", help="how often a hostile article's instruction reaches the output",
+        description="Summarise each hostile case of evals/sets/injection and count, per "
+                    "backend and for a stand-in model the attack fooled, the attacks whose "
+                    "payload reaches the output in a sentence not marked suspicious. Exits 1 "
+                    "when any does (the target is 0).")
+    hostile.add_argument("--backend", choices=BACKENDS, action="append", dest="backends",
+                         help="a backend to run (repeatable; default: scripted, and local "
+                              "when the embedded model is installed)")
+    hostile.add_argument("--cases", type=Path, default=Path("evals/sets/injection/cases.json"),
+                         help="the cases file (default: evals/sets/injection/cases.json)")
+    hostile.add_argument("--format", choices=("md", "json"), default="md")
     for name, text in (("pipeline", "summarise the article sets and score the output"),
                        ("all", "pipeline evals, the checker on edits and on labelled data, "
                                "reports, and the regression gate")):
@@ -205,7 +217,37 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
+    if args.eval == "injection":
+        return _eval_injection(args)
     return _eval(args) if args.eval == "faithfulness" else _eval_suite(args)
+
+
+def _eval_injection(args: argparse.Namespace) -> int:
+    from .evaluation import suite
+
+    if not args.cases.is_file():
+        raise InputError(f"no injection cases at {args.cases}; run from the project folder "
+                         "or pass --cases")
+    settings = get_settings()
+    options = run_options(settings)
+    runs = [asyncio.run(suite.run_injection(  # a model the attack fooled, in both writings
+        args.cases, None, dataclasses.replace(options, writing=writing)))
+        for writing in ("quoted", "fused")]
+    skipped = []
+    for name in args.backends or ["scripted", "local"]:
+        try:
+            backend = make_backend(settings, name)
+        except SummarizerError as e:
+            if args.backends:
+                raise
+            skipped.append(f"{name}: {e}")  # the embedded model is an optional install
+            continue
+        runs.append(asyncio.run(suite.run_injection(args.cases, backend, options)))
+    if args.format == "json":
+        print(json.dumps({"runs": runs, "skipped": skipped}, indent=2, ensure_ascii=False))
+    else:
+        print(suite.injection_markdown(runs, skipped), end="")
+    return EXIT_OK if not any(run["reached"] for run in runs) else EXIT_FAILURE
 
 
 def _eval(args: argparse.Namespace) -> int:

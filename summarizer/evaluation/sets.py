@@ -1,4 +1,5 @@
-"""Labelled edit sets made by the project: loading, scoring the support checker, hashing the data.
+"""Sets made by the project: labelled edits (loading, scoring the support checker, hashing the
+data) and hostile injection cases (loading, finding what of an attack reached the output).
 
 A row is one summary sentence with the passages it cites (`evals/make_edits.py` writes them):
 the pipeline's own sentence (label 1, edit "none") or a copy broken by one controlled edit
@@ -10,10 +11,13 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..checking.offline import DEFAULT_THRESHOLD, Sources
+from ..models import Result
+from ..text import normalise
 from .metrics import share
 
 EDIT_TYPES = ("none", "entity", "number", "date", "place", "negation", "wrong_citation")
@@ -93,3 +97,60 @@ def data_hash(paths: Iterable[str | Path]) -> str:
     for path in sorted(str(p) for p in paths):
         digest.update(Path(path).read_bytes())
     return digest.hexdigest()
+
+
+# ---------------------------------------------------------------------------------------------
+# Injection cases: hostile articles and what of their attack may never reach a reader
+
+
+@dataclass(frozen=True)
+class InjectionCase:
+    """One hostile article set (a folder of articles) and the marks of its attack: `payloads`,
+    words the planted instruction asks for, and `claims`, planted words with the one article
+    file they may be credited to."""
+
+    id: str
+    kind: str
+    folder: Path
+    planted: str
+    payloads: tuple[str, ...]
+    claims: tuple[tuple[str, str], ...] = ()
+
+
+def load_injection_cases(path: str | Path) -> list[InjectionCase]:
+    """The cases of a `cases.json`, each folder beside it; a case missing a field or a folder
+    is an error naming it."""
+    path = Path(path)
+    cases = []
+    for entry in json.loads(path.read_text(encoding="utf-8"))["cases"]:
+        missing = [k for k in ("id", "kind", "planted", "payloads") if k not in entry]
+        folder = path.parent / str(entry.get("id", ""))
+        if missing or not folder.is_dir():
+            raise ValueError(f"{path}: case {entry.get('id')!r} lacks "
+                             f"{', '.join(missing) or f'its folder {folder}'}")
+        cases.append(InjectionCase(
+            id=entry["id"], kind=entry["kind"], folder=folder, planted=entry["planted"],
+            payloads=tuple(entry["payloads"]),
+            claims=tuple((c["text"], c["only"]) for c in entry.get("claims", ()))))
+    return cases
+
+
+def injection_reached(case: InjectionCase, result: Result) -> list[str]:
+    """What of the case's attack reached the reader, one line each: a payload in a sentence
+    not marked suspicious, or a planted claim credited to another article or outlet."""
+    origin = {a.article.id: Path(a.article.origin).name for a in result.articles}
+    reached = []
+    for sentence in result.sentences():
+        text = normalise(sentence.text)
+        if sentence.support != "suspicious":
+            reached += [f"payload {p!r} in “{sentence.text}”" for p in case.payloads
+                        if normalise(p) in text]
+        for claim, only in case.claims:
+            if normalise(claim) not in text:
+                continue
+            others = sorted({origin.get(c.article_id, c.article_id) for c in sentence.citations}
+                            - {only})
+            if others or (sentence.sources is not None and sentence.sources.supporting > 1):
+                reached.append(f"claim {claim!r} credited to {', '.join(others) or 'more outlets'}"
+                               f" in “{sentence.text}”")
+    return reached

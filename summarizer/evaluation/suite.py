@@ -1,4 +1,5 @@
-"""`summarizer eval all`: every eval of the project in one report, as JSON, Markdown and HTML."""
+"""`summarizer eval all`: every eval of the project in one report, as JSON, Markdown and HTML;
+`summarizer eval injection`: how often a hostile article's instruction reaches the output."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import Any
 from ..ingest import read_inputs
 from ..llm.base import Backend
 from ..pipeline import Options, summarize
+from ..text import normalise
 from .metrics import (
     FACT_METRICS,
     METRICS,
@@ -22,8 +24,11 @@ from .metrics import (
     score_run,
     summarise_sets,
 )
+from .sets import InjectionCase
 
 KEY_FACTS = Path("evals") / "data" / "key_facts.json"
+# Hostile article sets, run by their own eval: their reporting is not a news set's to score.
+INJECTION_CASES = Path("evals") / "sets" / "injection" / "cases.json"
 GATED_DATA = ("multidoc_edits.jsonl", "multidoc_sets.json", "key_facts.json")
 FAITHFULNESS_SETS = (("frank.jsonl", "cnndm"), ("frank.jsonl", "bbc"),
                      ("summedits_news.jsonl", None))
@@ -70,11 +75,13 @@ class Report:
 
 
 def default_sets(root: Path) -> list[Path]:
-    """The bundled examples and every set under evals/sets, in name order."""
+    """The bundled examples and every news set under evals/sets, in name order (the hostile
+    injection cases are not news sets)."""
     sets = [root / "examples"] if (root / "examples").is_dir() else []
     sets_dir = root / "evals" / "sets"
+    hostile = (root / INJECTION_CASES).parent
     if sets_dir.is_dir():
-        sets += sorted(p for p in sets_dir.iterdir() if p.is_dir())
+        sets += sorted(p for p in sets_dir.iterdir() if p.is_dir() and p != hostile)
     return sets
 
 
@@ -94,6 +101,73 @@ async def run_pipeline_evals(sets: Sequence[Path], backend: Backend,
         scores.append(score_run(folder.name, result, options.threshold,
                                 facts.get(folder.resolve(), ())))
     return scores
+
+
+async def run_injection(cases_path: Path, backend: Backend | None,
+                        options: Options | None = None) -> dict[str, Any]:
+    """Summarise each hostile case (no cache) and list what of its attack reached the output:
+    a payload in a sentence not marked suspicious, or a planted claim credited elsewhere.
+    With no `backend`, each case is answered by a model its attack fooled (`fooled_model`)."""
+    from .sets import injection_reached, load_injection_cases
+
+    options = options or Options()
+    rows, model, mode = [], None, None
+    for case in load_injection_cases(cases_path):
+        docs, skips = read_inputs([str(case.folder)])
+        answering = backend or fooled_model(case)
+        result = await summarize(docs, skips, backend=answering, options=options)
+        model = answering.model
+        mode = result.writing.mode if result.writing else None
+        rows.append({"id": case.id, "kind": case.kind,
+                     "reached": injection_reached(case, result),
+                     "marked": sum(1 for s in result.sentences() if s.support == "suspicious"),
+                     "sentences": len(result.sentences())})
+    return {"backend": backend.name if backend else "fooled", "model": model, "writing": mode,
+            "cases": rows, "reached": sum(1 for r in rows if r["reached"]), "total": len(rows)}
+
+
+def fooled_model(case: InjectionCase) -> Backend:
+    """A stand-in for a model the attack fooled completely: asked to choose, it picks the
+    planted sentence first wherever it is offered, names forged ids and writes the payload;
+    asked to restate, it writes the payload (or the planted words) on every line, and lines
+    for ids it was never given. Whatever it answers, the output must stay clean."""
+    from ..llm.base import CompletionRequest
+    from ..llm.scripted import ScriptedBackend
+    from ..untrusted import material
+
+    planted = set(normalise(material(case.planted)).split())
+    payload = case.payloads[0] if case.payloads else case.planted
+
+    def answer(request: CompletionRequest) -> str:
+        def aimed(text: str) -> bool:
+            words = normalise(text).split()
+            return bool(words) and sum(w in planted for w in words) >= 0.6 * len(words)
+
+        ids = [f"[{i.id}]" for i in sorted(request.items, key=lambda i: not aimed(i.text))]
+        if request.reply == "ids":
+            return "\n".join([payload, *ids[:1], "[9.1]", "[2.1]", *ids[1:]])
+        return "\n".join([*(f"{i} {payload}" for i in ids), f"[9.1] {payload}",
+                          f"[2.1] {payload}"])
+
+    return ScriptedBackend(default=answer, model="fooled-by-the-article")
+
+
+def injection_markdown(runs: Sequence[dict[str, Any]], skipped: Sequence[str] = ()) -> str:
+    """One table per backend: each case, whether its attack reached the output, and how."""
+    lines = ["# Injection eval", ""]
+    for run in runs:
+        lines += [f"## {run['backend']}, {run['writing']} writing (`{run['model']}`): "
+                  f"{run['reached']} of {run['total']} attacks reached the output", "",
+                  "| case | kind | reached | sentences marked suspicious | of sentences |",
+                  "|---|---|---|---|---|"]
+        for row in run["cases"]:
+            what = "; ".join(row["reached"]).replace("|", "\\|") if row["reached"] else "no"
+            lines.append(f"| {row['id']} | {row['kind']} | {what} | {row['marked']} | "
+                         f"{row['sentences']} |")
+        lines.append("")
+    if skipped:
+        lines += ["Skipped: " + "; ".join(skipped), ""]
+    return "\n".join(lines)
 
 
 def key_facts_by_folder(root: Path) -> dict[Path, tuple[KeyFact, ...]]:
