@@ -14,11 +14,13 @@ makes it unsupported.
 from __future__ import annotations
 
 import difflib
+import json
 import math
 from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from importlib import resources
+from typing import Any, Literal
 
 from ..text import (
     ALIASES,
@@ -41,17 +43,18 @@ from ..text import (
     tokenize,
 )
 
-# Fitted by evals/fit_support.py on dev rows only; the order of FEATURES is the order of WEIGHTS.
-FEATURES = (
-    "uni_sent",  # share of its content words found in the best-aligned source sentence
-    "bi_sent",  # share of its bigrams found in the best-aligned source sentence
-    "replaced",  # share of its content words standing where that sentence has other words
-    "errors",  # 1 if any detector fires: a name, number or date no passage has, a negation
-    #            clash, or a swap (a number, colour, kin word... where the source has another)
-)
-WEIGHTS = (0.686, 0.038, -1.081, -1.308)
-BIAS = 0.131
-DEFAULT_THRESHOLD = 0.555
+# Fitted by evals/fit_support.py on dev rows only and kept beside this module as data: the
+# features in the order of their weights, and the two cuts of the calibrated score.
+FIT = json.loads(resources.files(__package__).joinpath("support_fit.json").read_text("utf-8"))
+FEATURES: tuple[str, ...] = tuple(FIT["features"])
+WEIGHTS: tuple[float, ...] = tuple(FIT["weights"])
+BIAS: float = FIT["bias"]
+# Below the default cut a claim is unsupported; at or above the supported cut it is supported;
+# between the two it is uncertain (a judge, where there is one, decides).
+DEFAULT_THRESHOLD: float = FIT["cuts"]["unsupported"]
+SUPPORTED_CUT: float = FIT["cuts"]["supported"]
+
+Label = Literal["supported", "uncertain", "unsupported"]
 
 # Below this unigram precision the "little overlap" reason is given when nothing sharper applies.
 LOW_OVERLAP = 0.5
@@ -69,10 +72,14 @@ class Span:
 
 @dataclass(frozen=True)
 class Verdict:
-    supported: bool  # score >= threshold
-    score: float  # 0..1, higher = better supported
+    supported: bool  # label == "supported"
+    score: float  # 0..1, the calibrated probability that the claim is supported
     evidence: Span | None  # source sentence best aligned with the claim (its weakest sentence)
     reason: str | None  # why not supported; None when supported
+    label: Label = "supported"
+    # Checks of relations that fired on the weakest sentence ("role", "number"), even where
+    # the score is high: what a judge is asked about first.
+    flags: tuple[str, ...] = ()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -107,6 +114,11 @@ class SentenceCheck:
     swaps: list[str] = field(default_factory=list)  # "'30 years' where the source has ..."
     negation: str | None = None  # "negates the source" or "drops a negation in the source"
     score: float = 0.0
+
+    @property
+    def flags(self) -> tuple[str, ...]:
+        """The relation checks that fired: a number counting another quantity ("number")."""
+        return ("number",) if any(s.startswith("number ") for s in self.swaps) else ()
 
 
 class Sources:
@@ -167,18 +179,24 @@ class Sources:
 
     # -- claims ------------------------------------------------------------------------------
 
-    def check(self, claim: str, threshold: float = DEFAULT_THRESHOLD) -> Verdict:
-        """Whether the claim is supported by these passages, with evidence or a reason."""
+    def check(self, claim: str, threshold: float | None = None) -> Verdict:
+        """Whether the claim is supported by these passages, with evidence or a reason.
+
+        With no `threshold` the fitted cuts give three labels; a `threshold` is one cut for
+        both (supported at or above it, else unsupported), as a meta-evaluation chooses one."""
         checks = self.analyse(claim)
         if not checks:
-            return Verdict(supported=False, score=0.0, evidence=None, reason="empty claim")
+            return Verdict(supported=False, score=0.0, evidence=None, reason="empty claim",
+                           label="unsupported")
         weakest = min(checks, key=lambda c: c.score)
-        supported = weakest.score >= threshold
+        label = classify(weakest.score, threshold)
         return Verdict(
-            supported=supported,
+            supported=label == "supported",
             score=weakest.score,
             evidence=self._span(weakest.evidence),
-            reason=None if supported else explain(weakest),
+            reason=None if label == "supported" else explain(weakest),
+            label=label,
+            flags=weakest.flags,
         )
 
     def analyse(self, claim: str) -> list[SentenceCheck]:
@@ -310,7 +328,7 @@ class Sources:
         return Span(sentence.passage, sentence.start, sentence.end, text)
 
 
-def check(claim: str, passages: Sequence[str], threshold: float = DEFAULT_THRESHOLD) -> Verdict:
+def check(claim: str, passages: Sequence[str], threshold: float | None = None) -> Verdict:
     """Check one claim against passages; build a `Sources` once to check many claims."""
     return Sources(passages).check(claim, threshold)
 
@@ -319,6 +337,14 @@ def score(features: dict[str, float]) -> float:
     """The fitted logistic model: probability that a claim sentence is supported."""
     z = BIAS + sum(w * features[name] for name, w in zip(FEATURES, WEIGHTS, strict=True))
     return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+
+
+def classify(score: float, threshold: float | None = None) -> Label:
+    """The label of a score: by the fitted cuts, or by one `threshold` when given."""
+    low, high = (DEFAULT_THRESHOLD, SUPPORTED_CUT) if threshold is None else (threshold, threshold)
+    if score >= high:
+        return "supported"
+    return "unsupported" if score < low else "uncertain"
 
 
 def explain(sentence: SentenceCheck) -> str:
