@@ -1,9 +1,13 @@
 """Time the offline support checker: a 500-word article against a 5-sentence summary.
 
     python benchmarks/bench_support.py [--repeat N]
+    python benchmarks/bench_support.py --lines 1 5
 
 Prints milliseconds per check, with the article analysed once (`Sources(...).check`, how the
-pipeline uses it) and from scratch each time (the `check(...)` convenience wrapper).
+pipeline uses it) and from scratch each time (the `check(...)` convenience wrapper). With
+`--lines`, times instead `split_sentences` and `Sources([line])` on one line of that many
+megabytes, of three kinds: words with no sentence end, whole sentences, and a roll of names
+("Mr. A. Okafor, 45, Dr. B. Brill, ...") with no sentence end.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from summarizer.checking.offline import Sources, check  # noqa: E402
+from summarizer.text import split_sentences  # noqa: E402
 
 PARAGRAPHS = [
     "The regional government said on Tuesday that 45,000 people had been moved out of the "
@@ -49,6 +54,34 @@ def make_article(words: int = 500) -> str:
     return "\n\n".join(out)
 
 
+def make_line(kind: str, size: int) -> str:
+    """One line of about `size` characters: 'words', 'sentences' or 'roll' (see the docstring)."""
+    if kind == "words":
+        unit = " ".join(w.strip(".,").lower() for p in PARAGRAPHS for w in p.split()) + " "
+    elif kind == "sentences":
+        unit = " ".join(PARAGRAPHS) + " "
+    else:
+        unit = "Mr. A. Okafor, 45, Dr. B. Brill, two hundred, Gen. C. Alden, Sept. 5, "
+    return (unit * (size // len(unit) + 1))[:size]
+
+
+def time_lines(megabytes: list[float]) -> None:
+    """Seconds for `split_sentences` and `Sources` on single lines of each kind and size."""
+    print(f"python {platform.python_version()} on {platform.machine()}")
+    print("| line | size | split_sentences s | Sources([line]) s |")
+    print("|---|---|---|---|")
+    for kind in ("words", "sentences", "roll"):
+        for mb in megabytes:
+            line = make_line(kind, int(mb * 1_000_000))
+            start = time.perf_counter()
+            split_sentences(line)
+            split = time.perf_counter() - start
+            start = time.perf_counter()
+            Sources([line])
+            build = time.perf_counter() - start
+            print(f"| {kind} | {mb:g} MB | {split:.2f} | {build:.2f} |", flush=True)
+
+
 def time_ms(fn, repeat: int) -> float:
     """Median milliseconds per call over `repeat` calls, after one warm-up call."""
     fn()
@@ -63,7 +96,12 @@ def time_ms(fn, repeat: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=200)
+    parser.add_argument("--lines", type=float, nargs="+", metavar="MB",
+                        help="time single lines of these sizes instead")
     args = parser.parse_args()
+    if args.lines:
+        time_lines(args.lines)
+        return
     article = make_article()
     sources = Sources([article])
     cached = time_ms(lambda: sources.check(SUMMARY), args.repeat)
