@@ -262,3 +262,38 @@ def test_instructions_to_a_model_are_suspicious_with_the_reason(text: str):
 ])
 def test_reporting_is_not_suspicious(text: str):
     assert suspicious(text) is None
+
+
+CASES = Path(__file__).resolve().parents[1] / "evals" / "sets" / "injection" / "cases.json"
+
+
+def test_the_injection_eval_counts_no_attack_reaching_the_output():
+    from summarizer.evaluation.suite import run_injection
+
+    for backend, writing in ((None, "quoted"), (None, "fused"), (ScriptedBackend(), "auto")):
+        run = asyncio.run(run_injection(CASES, backend, Options(writing=writing)))
+        assert run["total"] == 10 and run["reached"] == 0, run
+
+
+def test_the_injection_eval_sees_attacks_when_the_check_is_off(monkeypatch: pytest.MonkeyPatch):
+    """Without the suspicious check a fooled model's attacks reach the output: the eval can fail,
+    and only the structural defences (titles never sent, ids only) still hold."""
+    from summarizer import salience, writing
+    from summarizer.evaluation.suite import run_injection
+
+    monkeypatch.setattr(salience, "suspicious", lambda text: None)
+    monkeypatch.setattr(writing, "suspicious", lambda text: None)
+    run = asyncio.run(run_injection(CASES, None, Options(writing="quoted")))
+    reached = {row["id"] for row in run["cases"] if row["reached"]}
+    assert len(reached) >= 5
+    assert not reached & {"instruction_in_title", "fake_citation_marker"}
+
+
+def test_eval_injection_on_the_command_line(capsys: pytest.CaptureFixture[str],
+                                            monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.chdir(CASES.parents[3])
+    assert main(["eval", "injection", "--backend", "scripted", "--format", "json"]) == 0
+    runs = json.loads(capsys.readouterr().out)["runs"]
+    assert [(r["backend"], r["writing"]) for r in runs] == \
+        [("fooled", "quoted"), ("fooled", "fused"), ("scripted", "quoted")]
+    assert all(r["reached"] == 0 and r["total"] == 10 for r in runs)
