@@ -15,17 +15,21 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tqdm import tqdm
 
 from . import __version__
 from .errors import GateError, InputError, RateLimited, SummarizerError
 from .ingest import no_readable_article, read_inputs
-from .llm import BACKENDS, make_backend
+from .llm import BACKENDS, make_backend, make_judge_backend
 from .llm.cache import Cache
 from .pipeline import run_options, summarize
 from .render import to_json, to_markdown
 from .settings import get_settings
+
+if TYPE_CHECKING:
+    from .checking.judge import LLMJudge
 
 log = logging.getLogger("summarizer")
 
@@ -68,6 +72,12 @@ def build_parser() -> argparse.ArgumentParser:
                      help="quoted: the sources' own sentences; fused: the model restates each "
                           "fact, kept only where verified; auto: quoted for the embedded model "
                           "and models declared small (default SUMMARIZER_WRITING, auto)")
+    run.add_argument("--verify", choices=("offline", "llm", "auto"),
+                     help="how restatements are verified: offline: the checker alone; llm: the "
+                          "LLM judge decides each; auto: the judge decides what the checker "
+                          "finds uncertain or flags, offline for the embedded model (default "
+                          "SUMMARIZER_VERIFY, auto). The judge is the run's model unless "
+                          "SUMMARIZER_JUDGE_MODEL or SUMMARIZER_JUDGE_BASE_URL names one")
     run.add_argument("--strict", action="store_true",
                      help="leave out sentences that no passage supports (default: keep them, "
                           "marked unsupported with the reason)")
@@ -85,9 +95,14 @@ def build_parser() -> argparse.ArgumentParser:
         description="Score labelled (document, summary) rows with a support checker (the "
                     "offline one, or the LLM judge with --judge llm). "
                     "The threshold is chosen on the file's dev rows; balanced accuracy and ROC "
-                    "AUC are reported on --split.")
-    faith.add_argument("--data", type=Path, required=True, metavar="PATH",
-                       help="JSONL with id, origin, split, document, summary, label")
+                    "AUC are reported on --split, with the offline checker also at its default "
+                    "cut. Given a folder, every labelled set in it is reported, one table each: "
+                    "the checker, the bigram-precision and name/number-novelty baselines on the "
+                    "same rows, and the LLM judge with --judge llm or --backend.")
+    faith.add_argument("--data", type=Path, default=Path("../shared/data/faithfulness"),
+                       metavar="PATH",
+                       help="JSONL with id, origin, split, document, summary, label; or a folder "
+                            "of the shared sets (default: ../shared/data/faithfulness)")
     faith.add_argument("--origin", help="only rows of this origin (e.g. cnndm, bbc)")
     faith.add_argument("--split", default="test", help="rows to report on (default: test)")
     faith.add_argument("--format", choices=("text", "json"), default="text")
@@ -128,6 +143,14 @@ def build_parser() -> argparse.ArgumentParser:
             suite.add_argument("--data", type=Path, default=Path("../shared/data/faithfulness"),
                                help="labelled faithfulness data (skipped when absent)")
             suite.add_argument("--baseline", type=Path, default=Path("evals/baseline.json"))
+            suite.add_argument("--labels", type=Path,
+                               default=Path("evals/data/embedded_labels.json"),
+                               help="hand labels of the embedded model's sentences, held to "
+                                    "with --backend local (default: "
+                                    "evals/data/embedded_labels.json)")
+            suite.add_argument("--seeds", type=Path, default=Path("../shared/data/seeds"),
+                               help="the shared seed articles, also run with --backend local "
+                                    "for their labels (skipped when absent)")
             suite.add_argument("--gate", action="store_true",
                                help="fail (exit 1) when a figure falls below its pinned floor")
             suite.add_argument("--update-baseline", action="store_true",
@@ -175,13 +198,14 @@ def _summarize(args: argparse.Namespace) -> int:
     if not docs:  # before any model is loaded
         raise no_readable_article(skips)
     backend = make_backend(settings, args.backend, args.model)
+    judge = make_judge_backend(settings)
     cache = None if args.no_cache or settings.no_cache else _open_cache(settings.cache_path)
     with tqdm(total=0, desc="summarizing", unit="call", file=sys.stderr,
               disable=not sys.stderr.isatty(), leave=False) as bar:
         result = asyncio.run(summarize(
-            docs, skips, backend=backend, cache=cache, progress=_BarProgress(bar),
+            docs, skips, backend=backend, judge=judge, cache=cache, progress=_BarProgress(bar),
             options=run_options(settings, strict=args.strict, concurrency=args.concurrency,
-                                writing=args.writing),
+                                writing=args.writing, verify=args.verify),
         ))
     for skip in result.skipped[len(skips):]:
         log.warning("skipped %s: %s", skip.origin, skip.reason)
@@ -251,29 +275,30 @@ def _eval_injection(args: argparse.Namespace) -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from .evaluation.metaeval import evaluate
+    from .evaluation.metaeval import compare, evaluate, judge_scorer
 
+    if args.data.is_dir():
+        return _eval_sets(args)
     if not args.data.is_file():
         print(f"summarizer: skipped: labelled data not found at {args.data}", file=sys.stderr)
         return EXIT_OK
-    judge, scorer, started = None, None, time.monotonic()
-    if args.judge == "llm":
-        from .checking.judge import LLMJudge
-        from .evaluation.metaeval import judge_scorer
-
-        settings = get_settings()
-        cache = None if args.no_cache or settings.no_cache else _open_cache(settings.cache_path)
-        judge = LLMJudge(make_backend(settings, args.backend, args.model), cache=cache,
-                         concurrency=settings.concurrency)
-        scorer = judge_scorer(judge)
+    judge, started = _judge(args) if args.judge == "llm" else None, time.monotonic()
     try:
-        result = evaluate(args.data, origin=args.origin, split=args.split, scorer=scorer,
-                          limit=args.limit)
+        if judge is None:  # the offline checker, then the baselines on the same rows
+            result, *baselines = compare(args.data, origin=args.origin, split=args.split)
+        else:
+            result, baselines = evaluate(args.data, origin=args.origin, split=args.split,
+                                         scorer=judge_scorer(judge), limit=args.limit,
+                                         name="judge"), []
     except ValueError as e:
         raise InputError(str(e)) from e
     seconds = time.monotonic() - started
     if args.format == "json":
         figures = dataclasses.asdict(result) | {"judge": args.judge, "seconds": round(seconds, 1)}
+        if baselines:
+            figures["baselines"] = [{"scorer": b.scorer, "threshold": b.threshold,
+                                     "balanced_accuracy": b.balanced_accuracy,
+                                     "roc_auc": b.roc_auc} for b in baselines]
         if judge is not None:
             figures["usage"] = judge.caller.usage().model_dump()
         print(json.dumps(figures, indent=2))
@@ -292,6 +317,68 @@ def _eval(args: argparse.Namespace) -> int:
     print(f"threshold {result.threshold:.3f}, chosen on {result.dev_rows} dev rows")
     print(f"balanced accuracy {100 * result.balanced_accuracy:.1f}")
     print(f"ROC AUC {100 * result.roc_auc:.1f}")
+    for name, cut, flagged in (("default cut", result.default_cut, "flagged unsupported"),
+                               ("supported cut", result.supported_cut, "not marked supported")):
+        if cut is None or (name == "supported cut" and result.default_cut is not None
+                           and cut.threshold == result.default_cut.threshold):
+            continue
+        share = "n/a" if cut.flagged_consistent is None else f"{100 * cut.flagged_consistent:.1f}%"
+        print(f"at the {name} {cut.threshold:.3f} (fitted, not chosen here): balanced accuracy "
+              f"{100 * cut.balanced_accuracy:.1f}; {share} of the consistent rows {flagged}")
+    for b in baselines:
+        print(f"baseline {b.scorer}: threshold {b.threshold:.3f} (dev), balanced accuracy "
+              f"{100 * b.balanced_accuracy:.1f}, ROC AUC {100 * b.roc_auc:.1f}")
+    return EXIT_OK
+
+
+def _judge(args: argparse.Namespace) -> LLMJudge:
+    from .checking.judge import LLMJudge
+
+    settings = get_settings()
+    cache = None if args.no_cache or settings.no_cache else _open_cache(settings.cache_path)
+    return LLMJudge(make_backend(settings, args.backend, args.model), cache=cache,
+                    concurrency=settings.concurrency)
+
+
+def _eval_sets(args: argparse.Namespace) -> int:
+    """Every labelled set in the --data folder: one table each, checker against baselines."""
+    from .checking import offline
+    from .evaluation import suite
+    from .evaluation.metaeval import judge_scorer
+
+    if args.origin:
+        raise InputError("--origin selects rows of one file: pass it with --data FILE")
+    use_judge = args.judge == "llm" or args.backend is not None
+    judge, started = _judge(args) if use_judge else None, time.monotonic()
+    try:
+        rows, skipped = suite.run_faithfulness(
+            args.data, split=args.split, judge=judge_scorer(judge) if judge else None,
+            limit=args.limit, dev_only=True)
+    except ValueError as e:
+        raise InputError(str(e)) from e
+    if not rows:
+        print(f"summarizer: skipped: no labelled sets found in {args.data}", file=sys.stderr)
+        return EXIT_OK
+    seconds = time.monotonic() - started
+    usage = judge.caller.usage() if judge is not None else None
+    if args.format == "json":
+        print(json.dumps({
+            "split": args.split, "default_threshold": offline.DEFAULT_THRESHOLD,
+            "supported_cut": offline.SUPPORTED_CUT, "sets": rows, "skipped": skipped,
+            "judge": usage.model_dump() if usage else None, "seconds": round(seconds, 1),
+        }, indent=2))
+        return EXIT_OK
+    print(f"# Faithfulness: offline checker against baselines ({args.data})")
+    print(f"\nThresholds chosen on dev rows; default cut {offline.DEFAULT_THRESHOLD:.3f} and "
+          f"supported cut {offline.SUPPORTED_CUT:.3f} as fitted in the checker.")
+    if usage is not None:
+        print(f"Judge: llm, {usage.backend} {usage.model}; {usage.llm_calls} model calls, "
+              f"{usage.cache_hits} cache hits, {seconds:.0f} s"
+              + (f"; --limit {args.limit} rows of each of dev and {args.split}, stratified "
+                 "by label, seed 0" if args.limit else "") + "; not run on dev-only sets.")
+    print("\n".join(suite.faithfulness_markdown(rows)))
+    if skipped:
+        print("\nSkipped: " + "; ".join(skipped))
     return EXIT_OK
 
 
@@ -307,7 +394,16 @@ def _eval_suite(args: argparse.Namespace) -> int:
     options = run_options(settings)
     report = suite.Report(backend=backend.name, model=backend.model,
                               data_hash=suite.data_hash(root, sets))
-    report.pipeline = asyncio.run(suite.run_pipeline_evals(sets, backend, options))
+    labels, skipped = suite.labels_for(backend, args.labels) if args.eval == "all" else (None, [])
+    report.skipped += skipped
+    report.pipeline, report.labels = asyncio.run(
+        suite.evaluate_sets(sets, backend, options, labels=labels))
+    if labels is not None:
+        if args.seeds.is_dir():
+            report.labels += asyncio.run(
+                suite.evaluate_sets([args.seeds], backend, options, labels=labels))[1]
+        else:
+            report.skipped.append(f"hand labels of the seeds: no seed articles at {args.seeds}")
     if args.eval == "all":
         report.edits, skipped = suite.run_edits(root)
         report.skipped += skipped

@@ -10,6 +10,12 @@ from pydantic import BaseModel, ConfigDict, Field
 UNKNOWN_OUTLET = "unknown outlet"  # how an article that names no outlet is shown
 # How a sentence is written: a source's own words, or the model's, verified.
 WritingMode = Literal["quoted", "fused"]
+# How the model's restatements are verified: by the offline checker alone, by the LLM judge
+# alone, or (auto) by the checker, with the judge deciding what the checker cannot.
+VerifyMode = Literal["offline", "llm", "auto"]
+# What decided that a shown sentence is true to its sources: being a source sentence itself,
+# the offline checker, or the LLM judge.
+VerifiedBy = Literal["quote", "offline", "llm"]
 
 
 # Publication years outside these bounds are typing errors or placeholders (0001, 9999); they are
@@ -156,13 +162,15 @@ class SourceCount(Frozen):
 
 class Sentence(Frozen):
     text: str
-    # "suspicious": it reads as an instruction to a model, so it is never counted as supported.
-    support: Literal["supported", "unsupported", "suspicious"]
+    # "suspicious": it reads as an instruction to a model, so it is never counted as supported;
+    # "uncertain": between the checker's two cuts, with no judge to decide.
+    support: Literal["supported", "uncertain", "unsupported", "suspicious"]
     citations: tuple[Citation, ...] = ()
     reason: str | None = None  # why a sentence is unsupported or suspicious
     sources: SourceCount | None = None  # for sentences across articles
     # "quoted": a source sentence verbatim; "fused": the model's restatement, verified.
     written: WritingMode | None = None
+    verified_by: VerifiedBy | None = None  # None only in results stored before it was recorded
 
 
 class Side(Frozen):
@@ -215,6 +223,11 @@ class Usage(Frozen):
     cache_hits: int = 0
     seconds: float = 0.0
     cost_usd: float | None = None
+    # Of `llm_calls`, those made to verify restatements (the LLM judge); its backend and model
+    # when it is not the run's own, else None.
+    judge_calls: int = 0
+    judge_backend: str | None = None
+    judge_model: str | None = None
 
 
 class Faithfulness(Frozen):
@@ -230,6 +243,9 @@ class Writing(Frozen):
     mode: WritingMode
     fused_attempted: int = 0  # sentences the model was asked to restate
     fused_kept: int = 0  # of those, restatements that passed verification
+    verify: VerifyMode | None = None  # how restatements were verified (None: not recorded)
+    judged: int = 0  # restatements the LLM judge decided
+    judge_kept: int = 0  # of those, the ones it found supported
 
 
 class Result(Frozen):

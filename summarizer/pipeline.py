@@ -3,7 +3,8 @@
 The map step summarises each article from its own sentences; the reduce step writes the
 overview (or each story of a digest) from the fact groups across articles. In both the model
 chooses among the most salient candidates and, in fused writing, restates them; what it writes
-is kept only where the sources support it, so every sentence shown is true to what it cites.
+is kept only where the sources support it (by the offline checker, or the LLM judge as the
+verify mode says), so every sentence shown is true to what it cites.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, TypeVar
+from typing import TYPE_CHECKING, Literal, TypeVar
 
 from . import prompts
 from .checking.offline import DEFAULT_THRESHOLD, Sources
@@ -39,11 +40,14 @@ from .models import (
     Skip,
     StoryRef,
     StorySummary,
+    Usage,
+    VerifyMode,
     Writing,
 )
 from .salience import Candidate, rank_groups, rank_sentences, select
 from .settings import Settings
 from .writing import (
+    Held,
     Outlets,
     WritingSetting,
     choice_items,
@@ -55,7 +59,11 @@ from .writing import (
     quoted,
     render_items,
     resolve_mode,
+    resolve_verify,
 )
+
+if TYPE_CHECKING:
+    from .checking.judge import LLMJudge
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -75,20 +83,22 @@ class Options:
     max_output_tokens: int = 400
     temperature: float = 0.0
     strict: bool = False
-    threshold: float = DEFAULT_THRESHOLD
+    threshold: float | None = None  # one cut for the checker; None: its two fitted cuts
     writing: WritingSetting = "auto"
     small_model: bool | None = None  # declared small (auto writes quoted); None: by backend
+    verify: VerifyMode = "auto"  # how restatements are verified (see writing.fused)
 
 
 def run_options(settings: Settings, *, strict: bool = False, concurrency: int | None = None,
-                writing: WritingSetting | None = None) -> Options:
+                writing: WritingSetting | None = None,
+                verify: VerifyMode | None = None) -> Options:
     """Options from the settings, with what the caller asked for on top."""
-    threshold = settings.support_threshold
     return Options(
         concurrency=concurrency or settings.concurrency,
         max_output_tokens=settings.max_output_tokens, temperature=settings.temperature,
-        strict=strict, threshold=DEFAULT_THRESHOLD if threshold is None else threshold,
+        strict=strict, threshold=settings.support_threshold,
         writing=writing or settings.writing, small_model=settings.small_model,
+        verify=verify or settings.verify,
     )
 
 
@@ -136,18 +146,20 @@ async def summarize(
     skipped: Sequence[Skip] = (),
     *,
     backend: Backend,
+    judge: Backend | None = None,
     options: Options = Options(),
     cache: Cache | None = None,
     progress: Progress | None = None,
 ) -> Result:
-    """Summarise each article and the set of them; every sentence true to what it cites."""
+    """Summarise each article and the set of them; every sentence true to what it cites.
+    `judge`: a backend of its own for the LLM judge; None: `backend` judges."""
     cleaned = clean(docs)
     articles = [a for a in cleaned if isinstance(a, Article)]
     skips = [*skipped, *(s for s in cleaned if isinstance(s, Skip))]
     if not articles:
         raise no_readable_article(skips)
     prepared = prepare(articles)
-    run = _Run(prepared, backend, options, cache, progress or NoProgress())
+    run = _Run(prepared, backend, options, cache, progress or NoProgress(), judge)
     summaries = await run.summarize_articles()
     with_content = [a for a in summaries if a.summary]
     overview: list[Sentence] = []
@@ -163,6 +175,7 @@ async def digest(
     articles: Sequence[Article],
     *,
     backend: Backend,
+    judge: Backend | None = None,
     earlier: Sequence[Earlier] = (),
     duplicates: Sequence[Duplicate] = (),
     options: Options = Options(),
@@ -173,12 +186,12 @@ async def digest(
 
     A story that continues one of `earlier` is marked as its update and leads with what is new.
     `duplicates` (those found when the articles were stored) and what this run finds are listed
-    once each.
+    once each. `judge`: a backend of its own for the LLM judge; None: `backend` judges.
     """
     if not articles:
         raise InputError("no articles for this digest")
     prepared = prepare(articles)
-    run = _Run(prepared, backend, options, cache, progress or NoProgress())
+    run = _Run(prepared, backend, options, cache, progress or NoProgress(), judge)
     summaries = await run.summarize_articles()
     by_id = {a.article.id: a for a in summaries}
     stories = await asyncio.gather(*(
@@ -192,10 +205,11 @@ async def digest(
 
 
 class _Run:
-    """One run's model calls: choosing among candidates and, in fused writing, restating."""
+    """One run's model calls: choosing among candidates and, in fused writing, restating and
+    judging the restatements."""
 
     def __init__(self, prepared: Prepared, backend: Backend, options: Options,
-                 cache: Cache | None, progress: Progress) -> None:
+                 cache: Cache | None, progress: Progress, judge: Backend | None = None) -> None:
         self.prepared = prepared
         self.facts = prepared.facts
         self.caller = Caller(backend, concurrency=options.concurrency, cache=cache,
@@ -205,8 +219,20 @@ class _Run:
         small = options.small_model if options.small_model is not None \
             else backend.name in SMALL_BACKENDS
         self.mode = resolve_mode(options.writing, small_model=small)
+        # The judge is the run's own model unless one of its own is given; `auto` leaves a
+        # small one out (the checker decides alone).
+        small_judge = small if judge is None else judge.name in SMALL_BACKENDS
+        self.verify = resolve_verify(options.verify, small_judge=small_judge)
+        self.judge: LLMJudge | None = None
+        if self.mode == "fused" and self.verify != "offline":
+            from .checking.judge import LLMJudge  # loaded only where a judge is used
+
+            judge_caller = self.caller if judge is None else self.caller.sibling(judge)
+            self.judge = LLMJudge(judge_caller.backend, caller=judge_caller)
         self.fused_attempted = 0
         self.fused_kept = 0
+        self.judged = 0
+        self.judge_kept = 0
         # Leave most of a small window for the material; answers are short.
         self.max_output = min(options.max_output_tokens, backend.context_window // 4)
         self.all_outlets = self._outlets({a.id for a in prepared.articles})
@@ -346,26 +372,32 @@ class _Run:
 
     async def _fuse(self, prompt: prompts.Prompt, chosen: list[Candidate], items: list[Item],
                     outlets: Outlets | None) -> list[Sentence]:
-        """One restating call for a batch, one re-ask for the lines that fail, else quotes."""
+        """One restating call for a batch, one re-ask for the lines that fail, then the judge
+        for the lines held for it; what is not kept is quoted."""
         self.fused_attempted += len(chosen)
         ids = [i.id for i in items]
         kept: dict[str, Sentence] = {}
+        held: dict[str, Held] = {}  # for the judge, whose calls cannot run inside `read`
 
         def read(reply: str) -> None:
-            """Keep each line its sources support; the lines refused make the reply unreadable,
-            with the reason for each, so that the re-ask asks for those again."""
+            """Keep each line its sources support and hold those the judge decides; the lines
+            refused make the reply unreadable, with the reason for each, so that the re-ask
+            asks for those again."""
             written = parse_lines(reply, ids)
-            if not written and any(c.shown.id not in kept for c in chosen):
+            if not written and any(c.shown.id not in kept and c.shown.id not in held
+                                   for c in chosen):
                 raise UnreadableReply("no '[id] sentence' line for any group")
             refused: dict[str, str] = {}
             for c in chosen:
-                if c.shown.id in kept:
+                if c.shown.id in kept or c.shown.id in held:
                     continue
                 text = written.get(c.shown.id)
                 result = "no line for this group" if text is None else \
-                    fused(text, c, self.options.threshold, outlets)
+                    fused(text, c, self.options.threshold, outlets, self.verify)
                 if isinstance(result, Sentence):
                     kept[c.shown.id] = result
+                elif isinstance(result, Held):
+                    held[c.shown.id] = result
                 else:
                     refused[c.shown.id] = result
             if refused:
@@ -381,8 +413,29 @@ class _Run:
             raise
         except BackendError as error:  # the choice stands; the sources' own words serve
             log.warning("restating failed (%s); quoting the sources instead", error)
+        if held:
+            verdicts = await asyncio.gather(*(self._judged(h) for h in held.values()))
+            kept.update({key: h.sentence for (key, h), ok in
+                         zip(held.items(), verdicts, strict=True) if ok})
+            self.judged += len(held)
+            self.judge_kept += sum(verdicts)
         self.fused_kept += len(kept)
         return [kept.get(c.shown.id) or quoted(c, outlets) for c in chosen]
+
+    async def _judged(self, held: Held) -> bool:
+        """Whether the judge finds a held restatement supported by its sources. A judge that
+        fails even after the retry policy keeps nothing: the source sentence is quoted."""
+        assert self.judge is not None  # held only where there is a judge
+        try:
+            verdict = await self.judge.check_whole(held.sentence.text, held.passages)
+        except BackendRejected:
+            raise
+        except BackendError as error:
+            log.warning("the judge failed (%s); quoting the source instead", error)
+            return False
+        if not verdict.supported:
+            log.info("the judge refused a restatement: %s", verdict.reason)
+        return verdict.supported
 
     def result(self, summaries: Sequence[ArticleSummary], overview: Sequence[Sentence],
                disputes: Sequence[Dispute], stories: Sequence[StorySummary],
@@ -391,11 +444,13 @@ class _Run:
         made = Result(
             articles=tuple(summaries), overview=tuple(overview), disputes=tuple(disputes),
             stories=tuple(stories), duplicates=tuple(duplicates), skipped=tuple(skips),
-            usage=self.caller.usage(),
+            usage=self.usage(),
             faithfulness=Faithfulness(supported=0, unsupported=0, score=None),  # counted below
-            prompts=dict(self.caller.prompts),
+            prompts={**self.caller.prompts,
+                     **(self.judge.caller.prompts if self.judge else {})},
             writing=Writing(mode=self.mode, fused_attempted=self.fused_attempted,
-                            fused_kept=self.fused_kept),
+                            fused_kept=self.fused_kept, verify=self.verify, judged=self.judged,
+                            judge_kept=self.judge_kept),
             failed=tuple(f for f, _ in self.failures),
         )
         sentences = made.sentences()
@@ -417,6 +472,25 @@ class _Run:
         })
 
 
+    def usage(self) -> Usage:
+        """The run's calls, the judge's among them (and its backend when it has its own)."""
+        usage = self.caller.usage()
+        if self.judge is None:
+            return usage
+        judge = self.judge.caller
+        if judge is self.caller:
+            return usage.model_copy(update={
+                "judge_calls": judge.calls_for(self.judge.PROMPTS)})
+        return usage.model_copy(update={
+            "llm_calls": usage.llm_calls + judge.calls,
+            "prompt_tokens": usage.prompt_tokens + judge.prompt_tokens,
+            "completion_tokens": usage.completion_tokens + judge.completion_tokens,
+            "cache_hits": usage.cache_hits + judge.cache_hits,
+            "judge_calls": judge.calls, "judge_backend": judge.backend.name,
+            "judge_model": judge.backend.model,
+        })
+
+
 def _sentences_for(candidates: int) -> int:
     """A short article gets a short summary."""
     return max(2, min(ARTICLE_SENTENCES, (candidates + 2) // 3))
@@ -428,7 +502,9 @@ def _kept(sentences: Sequence[Sentence]) -> dict[str, object]:
     return {"summary": kept, "dropped": len(sentences) - len(kept)}
 
 
-def _told(texts: Sequence[str], threshold: float) -> Callable[[str], bool]:
-    """Whether an earlier story's sentences already say this."""
+def _told(texts: Sequence[str], threshold: float | None) -> Callable[[str], bool]:
+    """Whether an earlier story's sentences already say this (at the lower cut: a sentence
+    the checker is unsure of is more likely told than new)."""
     sources = Sources(list(texts))
-    return lambda text: bool(texts) and sources.check(text, threshold).supported
+    cut = DEFAULT_THRESHOLD if threshold is None else threshold
+    return lambda text: bool(texts) and sources.check(text, cut).supported

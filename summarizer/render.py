@@ -2,8 +2,9 @@
 
 Markdown and HTML show what a reader needs: sentences, their source notes, how many outlets back
 a sentence, and where sources differ. Why the checker doubts a sentence is in the JSON and, on the
-page, folded away under the paragraph; the reading text only marks the sentence "unverified". A
-sentence that reads as an instruction to a model is marked "suspicious", with the reason.
+page, folded away under the paragraph; the reading text only marks the sentence "unverified"
+(or "uncertain", between the checker's two cuts). A sentence that reads as an instruction to a
+model is marked "suspicious", with the reason.
 
 Everything taken from articles (titles, sentences, quotes, outlets, links) is text, never markup:
 HTML escapes it, and Markdown escapes what Markdown or raw HTML would read as markup.
@@ -18,10 +19,20 @@ from html import escape
 from string import Template
 from typing import Any
 
-from .models import UNKNOWN_OUTLET, Article, Citation, Dispute, Result, Sentence, StorySummary
+from .models import (
+    UNKNOWN_OUTLET,
+    Article,
+    Citation,
+    Dispute,
+    Result,
+    Sentence,
+    StorySummary,
+    Writing,
+)
 
 TITLE_WORDS = 10
 UNVERIFIED = "unverified"
+UNCERTAIN = "uncertain"
 SUSPICIOUS = "suspicious"
 NO_PASSAGE = "no passage supports it"
 # Markdown: characters that open emphasis, code, links or escapes, an "&" that would start an
@@ -60,9 +71,17 @@ def to_json(result: Result) -> dict[str, Any]:
         "failed": [f.model_dump() for f in result.failed],
         "usage": result.usage.model_dump(),
         "faithfulness": result.faithfulness.model_dump(),
-        "writing": result.writing.model_dump() if result.writing is not None else None,
+        "writing": _writing(result.writing) if result.writing is not None else None,
         "prompts": result.prompts,
     }
+
+
+def _writing(writing: Writing) -> dict[str, Any]:
+    out = writing.model_dump()
+    if writing.verify is None:  # a result stored before verification was recorded
+        for key in ("verify", "judged", "judge_kept"):
+            del out[key]
+    return out
 
 
 def _story(story: StorySummary) -> dict[str, Any]:
@@ -92,6 +111,8 @@ def _sentence(sentence: Sentence) -> dict[str, Any]:
                           "outlets": list(sentence.sources.outlets)}
     if sentence.written is not None:
         out["written"] = sentence.written
+    if sentence.verified_by is not None:
+        out["verified_by"] = sentence.verified_by
     return out
 
 
@@ -221,6 +242,8 @@ def _markdown_sentence(sentence: Sentence, notes: _Notes) -> str:
         marks += f" ({agree})"
     if sentence.support == "unsupported":
         marks += f" *({UNVERIFIED})*"
+    elif sentence.support == "uncertain":
+        marks += f" *({UNCERTAIN})*"
     elif sentence.support == "suspicious":
         why = f": {_md(sentence.reason)}" if sentence.reason else ""
         marks += f" *({SUSPICIOUS}{why})*"
@@ -257,7 +280,8 @@ def _html_body(part: _Section, notes: _Notes) -> list[str]:
     sentences = part.sentences or ()
     if sentences:
         body.append(f"<p>{' '.join(_html_sentence(s, notes) for s in sentences)}</p>")
-        for support, label in (("unsupported", UNVERIFIED), ("suspicious", SUSPICIOUS)):
+        for support, label in (("unsupported", UNVERIFIED), ("uncertain", UNCERTAIN),
+                               ("suspicious", SUSPICIOUS)):
             doubted = [s for s in sentences if s.support == support]
             if doubted:
                 items = "".join(f"<li><q>{escape(s.text)}</q> {escape(s.reason or NO_PASSAGE)}</li>"
@@ -286,11 +310,14 @@ def _html_sentence(sentence: Sentence, notes: _Notes) -> str:
         extra = f' <span class="agree">{agree}</span>'
     if sentence.support == "unsupported":
         extra += f' <mark class="unsupported">{UNVERIFIED}</mark>'
+    elif sentence.support == "uncertain":
+        extra += f' <mark class="uncertain">{UNCERTAIN}</mark>'
     elif sentence.support == "suspicious":
         extra += f' <mark class="suspicious">{SUSPICIOUS}</mark>'
     written = f" {sentence.written}" if sentence.written else ""
-    return (f'<span class="sentence {sentence.support}{written}">{escape(sentence.text)}'
-            f"{marks}{extra}</span>")
+    verified = f' data-verified-by="{sentence.verified_by}"' if sentence.verified_by else ""
+    return (f'<span class="sentence {sentence.support}{written}"{verified}>'
+            f"{escape(sentence.text)}{marks}{extra}</span>")
 
 
 def _html_cite(citation: Citation, notes: _Notes) -> str:
@@ -363,6 +390,9 @@ def _footer(result: Result, text: Escape) -> list[str]:
         f"{u.model}), {u.prompt_tokens} prompt and {u.completion_tokens} completion tokens, "
         f"{u.cache_hits} from cache, {u.seconds:.1f} s.*",
     ]
+    if u.judge_calls:
+        judge = f" ({u.judge_backend}, {u.judge_model})" if u.judge_model else ""
+        lines[-1] = lines[-1][:-1] + f" {u.judge_calls} of the calls by the LLM judge{judge}.*"
     f = result.faithfulness
     if f.supported + f.unsupported:
         dropped = f", {f.dropped} left out by strict mode" if f.dropped else ""
@@ -370,8 +400,10 @@ def _footer(result: Result, text: Escape) -> list[str]:
                      f"the passages they cite{dropped}.*")
     w = result.writing
     if w is not None and w.fused_attempted:
+        judged = f" The LLM judge decided {w.judged} of them and kept {w.judge_kept}." \
+            if w.judged else ""
         lines.append(f"*{w.fused_kept} of {w.fused_attempted} sentences the model restated held "
-                     "up against their sources; the others are quoted.*")
+                     f"up against their sources; the others are quoted.{judged}*")
     for skip in result.skipped:
         lines.append(f"*Skipped {text(skip.origin)}: {text(skip.reason)}.*")
     for failure in result.failed:
@@ -428,7 +460,9 @@ PAGE = Template("""<!doctype html>
            border-radius: 3px; padding: 0 .3rem; margin-left: .2rem; }
   mark.unsupported { font: .75rem system-ui, sans-serif; color: #8a1c1c; background: #fbe9e7;
                      border-radius: 3px; padding: 0 .3rem; }
-  .sentence.unsupported, .sentence.suspicious { color: #6b6b70; }
+  mark.uncertain { font: .75rem system-ui, sans-serif; color: #5c4a00; background: #f6f0d8;
+                   border-radius: 3px; padding: 0 .3rem; }
+  .sentence.unsupported, .sentence.uncertain, .sentence.suspicious { color: #6b6b70; }
   mark.suspicious { font: .75rem system-ui, sans-serif; color: #7a4a00; background: #fdf0d5;
                     border-radius: 3px; padding: 0 .3rem; }
   .left-out, .empty { font: .85rem/1.4 system-ui, sans-serif; color: #6b6b70; font-style: italic; }

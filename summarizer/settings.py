@@ -54,6 +54,15 @@ class Settings(BaseSettings):
     # for the embedded model and any model declared small (SUMMARIZER_SMALL_MODEL), else fused.
     writing: Literal["quoted", "fused", "auto"] = "auto"
     small_model: bool | None = None
+    # How restatements are verified: offline (the checker alone), llm (the judge decides every
+    # one), auto (the judge decides what the checker finds uncertain or flags; offline for
+    # the embedded model and models declared small).
+    verify: Literal["offline", "llm", "auto"] = "auto"
+    # A judge model of its own, OpenAI-compatible; none set: the run's own backend judges.
+    # Without judge_base_url it is served where OPENAI_BASE_URL points, with OPENAI_API_KEY.
+    judge_model: str | None = None
+    judge_base_url: str | None = None
+    judge_api_key: SecretStr | None = None
     cache_path: Path = Field(default_factory=default_cache_path)
     database_url: str | None = Field(  # postgresql://... or sqlite:///path; unset: db_path
         default=None, validation_alias=AliasChoices("DATABASE_URL", "database_url")

@@ -2,20 +2,22 @@
 
 A quoted sentence is a source sentence verbatim, so it is true to the passage it cites by
 construction. A fused sentence is the model's restatement of a group's sentences; it is kept
-only when the checker finds it supported by them. Both cite every member of the group, and a
-sentence across articles counts the outlets of its members.
+only when it is verified against them: by the offline checker, or by the LLM judge where the run
+has one and the verify mode gives it the decision (see `fused`). Both cite every member of the
+group, and a sentence across articles counts the outlets of its members.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Literal
 
-from .checking.offline import Sources
+from .checking.offline import Sources, Verdict
 from .facts import SourceSentence, outlet_name
 from .llm.base import Item
-from .models import Sentence, SourceCount, WritingMode
+from .models import Sentence, SourceCount, VerifyMode, WritingMode
 from .salience import Candidate
 from .text import is_content, tokenize
 from .untrusted import material, suspicious
@@ -36,6 +38,26 @@ def resolve_mode(setting: WritingSetting, *, small_model: bool) -> WritingMode:
     if setting == "auto":
         return "quoted" if small_model else "fused"
     return setting
+
+
+def resolve_verify(setting: VerifyMode, *, small_judge: bool) -> VerifyMode:
+    """`auto`: the checker alone when the judge would be a small model (the embedded one, or a
+    model declared small), which judges no better than the checker; else the judge decides
+    what the checker cannot."""
+    if setting == "auto" and small_judge:
+        return "offline"
+    return setting
+
+
+@dataclass(frozen=True)
+class Held:
+    """A restatement past the hard gates that the LLM judge decides: the sentence as it is
+    shown if the judge finds it supported, the passages it is judged against, and what the
+    offline checker said."""
+
+    sentence: Sentence
+    passages: tuple[str, ...]
+    verdict: Verdict
 
 
 def choice_items(candidates: Sequence[Candidate]) -> tuple[Item, ...]:
@@ -90,15 +112,25 @@ def quoted(candidate: Candidate, outlets: Outlets | None = None) -> Sentence:
     members = _members(candidate) if outlets is not None else [candidate.shown]
     doubt = suspicious(candidate.shown.text)
     return Sentence(text=candidate.shown.text, support="suspicious" if doubt else "supported",
-                    reason=doubt, written="quoted",
+                    reason=doubt, written="quoted", verified_by="quote",
                     citations=tuple(m.citation() for m in members),
                     sources=_count(members, outlets))
 
 
-def fused(text: str, candidate: Candidate, threshold: float,
-          outlets: Outlets | None = None) -> Sentence | str:
-    """The model's sentence when its group's sentences support it, else the reason it fails
-    (a restatement that reads as an instruction to a model fails, whatever its sources say)."""
+def fused(text: str, candidate: Candidate, threshold: float | None,
+          outlets: Outlets | None = None, verify: VerifyMode = "offline",
+          ) -> Sentence | Held | str:
+    """The model's sentence when it is verified against its group's sentences; a `Held` one
+    when the judge is to decide; else the reason it fails.
+
+    Hard gates first, whatever the mode: a restatement that reads as an instruction to a model,
+    brings more than a word or two of its own, or drops most of the sentence it restates fails.
+    Then the offline checker (the fitted cuts, or one `threshold` when the user set one):
+    `offline` keeps only what it finds supported; `llm` gives every restatement to the judge;
+    `auto` gives the judge what it finds uncertain or where a relation check fired (a number
+    counting another quantity, a role swapped), keeps the rest it supports, and refuses what it
+    does not.
+    """
     doubt = suspicious(text) or suspicious(candidate.shown.text)
     if doubt:
         return doubt  # re-asked, then quoted: a quote of such a source is marked suspicious
@@ -112,12 +144,17 @@ def fused(text: str, candidate: Candidate, threshold: float,
     kept = _kept_share(text, candidate.shown)
     if kept < KEPT_WORDS:
         return f"it keeps {kept:.0%} of the words of the sentence it restates"
-    verdict = Sources([m.text for m in members]).check(text, threshold)
+    passages = tuple(m.text for m in members)
+    verdict = Sources(list(passages)).check(text, threshold)
+    sentence = Sentence(text=text, support="supported", written="fused",
+                        verified_by="offline", citations=tuple(m.citation() for m in members),
+                        sources=_count(members, outlets))
+    doubtful = verdict.label == "uncertain" or (verdict.label == "supported" and verdict.flags)
+    if verify == "llm" or (verify == "auto" and doubtful):
+        return Held(sentence.model_copy(update={"verified_by": "llm"}), passages, verdict)
     if not verdict.supported:
         return verdict.reason or "not supported by its sources"
-    return Sentence(text=text, support="supported", written="fused",
-                    citations=tuple(m.citation() for m in members),
-                    sources=_count(members, outlets))
+    return sentence
 
 
 def _novel_words(text: str, members: Sequence[SourceSentence]) -> list[str]:

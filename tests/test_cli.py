@@ -60,13 +60,16 @@ def test_seeds_give_the_json_contract(seeds: Path, capsys: pytest.CaptureFixture
     sentences = _sentences(data)
     assert data["overview"]
     for sentence in sentences:
-        assert SENTENCE_KEYS <= set(sentence) <= SENTENCE_KEYS | {"reason", "sources", "written"}
+        assert SENTENCE_KEYS <= set(sentence) <= SENTENCE_KEYS | {"reason", "sources", "written",
+                                                                  "verified_by"}
         assert sentence["support"] in ("supported", "unsupported")
         for citation in sentence["citations"]:
             assert set(citation) == CITATION_KEYS
     assert set(data["usage"]) == {"backend", "model", "llm_calls", "prompt_tokens",
-                                  "completion_tokens", "cache_hits", "seconds", "cost_usd"}
+                                  "completion_tokens", "cache_hits", "seconds", "cost_usd",
+                                  "judge_calls", "judge_backend", "judge_model"}
     assert data["usage"]["backend"] == "scripted" and data["usage"]["llm_calls"] == 6
+    assert data["usage"]["judge_calls"] == 0  # the stand-in for a small model: no judge
     faith = data["faithfulness"]
     assert faith["supported"] + faith["unsupported"] == len(sentences)
 

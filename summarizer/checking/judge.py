@@ -47,15 +47,33 @@ class ClaimVerdict:
 class LLMJudge:
     """Judges claims against passages with a model; `check` returns the checker's `Verdict`.
 
-    One judge serves one event loop at a time (its calls share a concurrency bound).
+    One judge serves one event loop at a time (its calls share a concurrency bound). Inside a
+    run it is given the run's `caller` (or its sibling for a judge backend of its own), so its
+    calls share the run's cache, concurrency bound and usage.
     """
 
+    PROMPTS = ("claims", "judge")  # the prompt ids of its calls, for counting them in a run
+
     def __init__(self, backend: Backend, *, cache: Cache | None = None,
-                 concurrency: int = 4) -> None:
+                 concurrency: int = 4, caller: Caller | None = None) -> None:
         self.backend = backend
-        self.caller = Caller(backend, concurrency=concurrency, cache=cache)
+        self.caller = caller or Caller(backend, concurrency=concurrency, cache=cache)
         self.claims_prompt = load("claims")
         self.judge_prompt = load("judge")
+
+    async def check_whole(self, claim: str, passages: Sequence[str]) -> Verdict:
+        """Judge `claim` as it stands, as one claim: one call (a re-ask if its reply cannot be
+        read), for a single sentence, where splitting it into claims would cost a call more.
+        An unreadable verdict counts as unsupported."""
+        if not any(p.strip() for p in passages):
+            return Verdict(supported=False, score=0.0, evidence=None,
+                           reason=f"claim '{claim}' not supported by the sources",
+                           label="unsupported")
+        verdict = await self._judge(claim, passages, _passage_units(passages))
+        supported = verdict.verdict == "supported"
+        return Verdict(supported=supported, score=1.0 if supported else 0.0,
+                       evidence=verdict.evidence, reason=None if supported else _reason(verdict),
+                       label="supported" if supported else "unsupported")
 
     async def check(self, claim: str, passages: Sequence[str]) -> Verdict:
         """Split `claim` into atomic claims, judge each, and sum up as the offline checker does."""
@@ -67,7 +85,8 @@ class LLMJudge:
         evidence = next((v.evidence for v in ([failing] if failing else verdicts)
                          if v.evidence is not None), None)
         return Verdict(supported=failing is None, score=supported / len(verdicts),
-                       evidence=evidence, reason=_reason(failing) if failing else None)
+                       evidence=evidence, reason=_reason(failing) if failing else None,
+                       label="supported" if failing is None else "unsupported")
 
     async def judge_claims(self, claim: str, passages: Sequence[str]) -> list[ClaimVerdict]:
         """Each atomic claim of `claim` with its verdict and the quote it rests on, in order."""

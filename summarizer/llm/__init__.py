@@ -9,7 +9,7 @@ from ..settings import Settings
 from .base import Backend, Completion, CompletionRequest, Message
 
 __all__ = ["Backend", "Completion", "CompletionRequest", "Message", "make_backend",
-           "backend_name"]
+           "make_judge_backend", "backend_name"]
 
 BACKENDS = ("openai", "local", "scripted")
 DEFAULT_OPENAI_MODEL = "gpt-4o-mini"
@@ -47,15 +47,41 @@ def make_backend(settings: Settings, requested: str | None = None,
             path = Path(model)
         return LocalBackend(path, context_window=settings.local_context_window,
                             threads=settings.local_threads)
+    key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
+    return _openai(settings, model or DEFAULT_OPENAI_MODEL, settings.openai_base_url, key)
+
+
+def make_judge_backend(settings: Settings) -> Backend | None:
+    """The judge's own OpenAI-compatible backend when SUMMARIZER_JUDGE_MODEL, _BASE_URL or
+    _API_KEY is set; None when none is (the run's own backend judges).
+
+    With a base URL of its own the judge gets only SUMMARIZER_JUDGE_API_KEY: the main key is
+    never sent to another server. Without one it is served where OPENAI_BASE_URL points (or
+    OpenAI), with SUMMARIZER_JUDGE_API_KEY, else OPENAI_API_KEY."""
+    if not (settings.judge_model or settings.judge_base_url or settings.judge_api_key):
+        return None
+    secret = settings.judge_api_key
+    base_url = settings.judge_base_url
+    if base_url is None:
+        base_url = settings.openai_base_url
+        secret = secret or settings.openai_api_key
+    key = secret.get_secret_value() if secret else None
+    if not key and not base_url:
+        raise ConfigError("the judge model needs SUMMARIZER_JUDGE_API_KEY (or "
+                          "SUMMARIZER_JUDGE_BASE_URL for a local server); set it, or unset "
+                          "SUMMARIZER_JUDGE_MODEL to let the run's own model judge")
+    return _openai(settings, settings.judge_model or DEFAULT_OPENAI_MODEL, base_url, key)
+
+
+def _openai(settings: Settings, model: str, base_url: str | None, key: str | None) -> Backend:
     from .openai_compat import OpenAIBackend
 
-    host = urlparse(settings.openai_base_url or "https://api.openai.com").hostname or ""
+    host = urlparse(base_url or "https://api.openai.com").hostname or ""
     if not settings.allow_network and host not in LOOPBACK:
         raise ConfigError(f"network calls are disabled (SUMMARIZER_ALLOW_NETWORK=0); "
                           f"refusing to call {host}")
-    key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
     return OpenAIBackend(
-        model=model or DEFAULT_OPENAI_MODEL, api_key=key, base_url=settings.openai_base_url,
+        model=model, api_key=key, base_url=base_url,
         context_window=settings.openai_context_window, timeout=settings.timeout,
         attempts=settings.retry_attempts, max_seconds=settings.retry_max_seconds,
         max_wait=settings.retry_max_wait,

@@ -54,10 +54,20 @@ class Caller:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     prompts: dict[str, str] = field(default_factory=dict)
+    calls_by_prompt: dict[str, int] = field(default_factory=dict)  # prompt id -> model calls
     started: float = field(default_factory=time.monotonic)
 
     def __post_init__(self) -> None:
         self._limit = asyncio.Semaphore(self.concurrency)
+
+    def sibling(self, backend: Backend) -> Caller:
+        """A caller for another backend (a judge of its own) on the same path: the same cache,
+        progress and concurrency bound, so the run's `--concurrency` bounds all its calls.
+        Its counts are its own: the run adds them to its usage."""
+        other = Caller(backend, concurrency=self.concurrency, cache=self.cache,
+                       progress=self.progress, started=self.started)
+        other._limit = self._limit
+        return other
 
     async def ask(self, prompt: Prompt, values: Mapping[str, object],
                   parse: Callable[[str], T], *, max_tokens: int, temperature: float = 0.0,
@@ -124,6 +134,8 @@ class Caller:
         finally:
             self.progress.advance()  # a failed call is finished too
         self.calls += 1
+        prompt_id = request.prompt_id
+        self.calls_by_prompt[prompt_id] = self.calls_by_prompt.get(prompt_id, 0) + 1
         self.prompt_tokens += completion.prompt_tokens
         self.completion_tokens += completion.completion_tokens
         return completion, True
@@ -163,6 +175,10 @@ class Caller:
             prompt_tokens=self.prompt_tokens, completion_tokens=self.completion_tokens,
             cache_hits=self.cache_hits, seconds=round(time.monotonic() - self.started, 3),
         )
+
+    def calls_for(self, prompt_ids: Sequence[str]) -> int:
+        """Model calls made with these prompts (cache hits not counted)."""
+        return sum(self.calls_by_prompt.get(p, 0) for p in prompt_ids)
 
     def _left(self, messages: Sequence[Message], max_tokens: int) -> int:
         """The window less these messages, their answer and a margin for inexact counts."""

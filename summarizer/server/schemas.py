@@ -90,6 +90,8 @@ class SummaryOptions(BaseModel):
     strict: bool = False
     # quoted | fused | auto, as `--writing`; unset: SUMMARIZER_WRITING
     writing: Literal["quoted", "fused", "auto"] | None = None
+    # offline | llm | auto, as `--verify`; unset: SUMMARIZER_VERIFY
+    verify: Literal["offline", "llm", "auto"] | None = None
     language: str | None = None  # accepted for forward compatibility; output is English
 
 

@@ -13,8 +13,9 @@ from uuid import uuid4
 from ..dedup import ArticleIndex, duplicate_of
 from ..errors import InputError, NotFound, SummarizerError
 from ..ingest import no_readable_article, read_record
+from ..llm import make_judge_backend
 from ..llm.base import Backend
-from ..models import Article, Document, Result, Skip, Usage, published_at
+from ..models import Article, Document, Result, Skip, Usage, VerifyMode, published_at
 from ..pipeline import Earlier, Options, clean, digest, run_options, summarize
 from ..render import to_html, to_json, to_markdown
 from ..settings import Settings
@@ -104,11 +105,16 @@ class Service:
     """
 
     def __init__(self, settings: Settings, store: Store,
-                 backend_factory: Callable[[], Backend]) -> None:
+                 backend_factory: Callable[[], Backend],
+                 judge_factory: Callable[[], Backend | None] | None = None) -> None:
         self.settings = settings
         self.store = store
         self._backend_factory = backend_factory
         self._backend: Backend | None = None
+        # The judge's own backend (SUMMARIZER_JUDGE_*), else None: the run's backend judges.
+        self._judge_factory = judge_factory or (lambda: make_judge_backend(settings))
+        self._judge: Backend | None = None
+        self._judge_built = False
         self._index = ArticleIndex()
         self._index_lock = asyncio.Lock()
         self._jobs = asyncio.Semaphore(settings.job_concurrency)
@@ -120,6 +126,14 @@ class Service:
         if self._backend is None:  # built on first use: a missing model must not stop ingest
             self._backend = self._backend_factory()
         return self._backend
+
+    @property
+    def judge(self) -> Backend | None:
+        """The judge's own backend, built on first use; None when the run's backend judges."""
+        if not self._judge_built:
+            self._judge = self._judge_factory()
+            self._judge_built = True
+        return self._judge
 
     async def start(self) -> None:
         """Index stored articles, resume jobs a stopped server left, and keep watching for more."""
@@ -216,9 +230,10 @@ class Service:
     # -- one-off summaries -----------------------------------------------------------------------
 
     async def summarize_now(self, records: Sequence[dict[str, Any]], strict: bool = False,
-                            writing: WritingSetting | None = None) -> dict[str, Any]:
+                            writing: WritingSetting | None = None,
+                            verify: VerifyMode | None = None) -> dict[str, Any]:
         """Summarise posted articles at once, without storing them (the JSON output contract)."""
-        return to_json(await self._summarize(records, self.options(strict, writing)))
+        return to_json(await self._summarize(records, self.options(strict, writing, verify)))
 
     async def _summarize(self, records: Sequence[dict[str, Any]], options: Options,
                          progress: _JobProgress | None = None) -> Result:
@@ -232,18 +247,19 @@ class Service:
                 docs.append(doc)
         if not docs:  # before the backend is built: a bad request is not a missing model
             raise no_readable_article(skips)
-        result = await summarize(docs, skips, backend=self.backend, options=options,
-                                 cache=self.store.cache, progress=progress)
+        result = await summarize(docs, skips, backend=self.backend, judge=self.judge,
+                                 options=options, cache=self.store.cache, progress=progress)
         _count_usage(result.usage)
         return result
 
     async def request_summary(self, records: Sequence[dict[str, Any]], strict: bool,
-                              writing: WritingSetting | None = None) -> Job:
+                              writing: WritingSetting | None = None,
+                              verify: VerifyMode | None = None) -> Job:
         """A background job for a summary too large to wait for; its input is kept first."""
         job, _ = await asyncio.to_thread(self.store.start_job, "summary", uuid4().hex)
         await asyncio.to_thread(self.store.put_job_payload, job.id,
                                 {"articles": list(records), "strict": strict,
-                                 "writing": writing})
+                                 "writing": writing, "verify": verify})
         self._launch(job)
         return job
 
@@ -252,7 +268,7 @@ class Service:
         if payload is None:
             raise InputError("the job's articles were not stored; post them again")
         options = self.options(strict=payload.get("strict", False),
-                               writing=payload.get("writing"))
+                               writing=payload.get("writing"), verify=payload.get("verify"))
         return await self._summarize(payload["articles"], options, progress)
 
     # -- digests ---------------------------------------------------------------------------------
@@ -272,7 +288,8 @@ class Service:
         duplicates = await asyncio.to_thread(self.store.duplicates_on, day)
         earlier = await asyncio.to_thread(self._earlier_stories, day)
         result = await digest(
-            articles, backend=self.backend, earlier=earlier, duplicates=duplicates,
+            articles, backend=self.backend, judge=self.judge, earlier=earlier,
+            duplicates=duplicates,
             options=self.options(), cache=self.store.cache, progress=progress,
         )
         _count_usage(result.usage)
@@ -338,9 +355,10 @@ class Service:
                                 progress=1.0 if status == "done" else None, failed=failed)
         METRICS.jobs.labels(status).inc()
 
-    def options(self, strict: bool = False, writing: WritingSetting | None = None) -> Options:
+    def options(self, strict: bool = False, writing: WritingSetting | None = None,
+                verify: VerifyMode | None = None) -> Options:
         """The run options the settings give, with what the request asked for on top."""
-        return run_options(self.settings, strict=strict, writing=writing)
+        return run_options(self.settings, strict=strict, writing=writing, verify=verify)
 
 
 class _JobProgress:
