@@ -1,15 +1,21 @@
-"""Fit the support checker's weights and DEFAULT_THRESHOLD on dev rows only.
+"""Fit the offline checker's weights and cuts on dev rows only, and write them beside the checker.
 
-    python evals/fit_support.py [DATA_DIR]          # fit on all dev rows, print the constants
-    python evals/fit_support.py --cv [DATA_DIR]     # cross-validate on dev rows only
+    python evals/fit_support.py [DATA_DIR]          # fit on every dev row, write support_fit.json
+    python evals/fit_support.py --cv [DATA_DIR]     # cross-validate on dev rows only, write nothing
+    python evals/fit_support.py --print [DATA_DIR]  # fit and print, write nothing
 
-Reads frank.jsonl and summedits_news.jsonl (dev rows only), measures every summary sentence with
-`Sources.measure`, fits a sign-constrained logistic regression with numpy, and prints the
-constants to paste into summarizer/support.py. Test rows are never read here.
+Reads the dev rows of every labelled set (FRANK cnndm and bbc, SummEdits news, the four SummaC
+validation cuts), measures every summary sentence with `Sources.measure`, fits a sign-constrained
+logistic regression with numpy (each set and each class within it weighing the same), chooses two
+cuts on the pooled dev scores and writes summarizer/checking/support_fit.json. Test rows are never
+read here.
 """
 
 from __future__ import annotations
 
+import datetime
+import json
+import math
 import sys
 from pathlib import Path
 
@@ -18,59 +24,77 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from summarizer import support  # noqa: E402
-from summarizer.evaluation.metaeval import choose_threshold, load_rows  # noqa: E402
+from summarizer.checking import offline  # noqa: E402
+from summarizer.evaluation.metaeval import (  # noqa: E402
+    balanced_accuracy,
+    choose_threshold,
+    load_rows,
+    roc_auc,
+)
+from summarizer.text import split_sentences  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data" / "faithfulness"
-FILES = ("frank.jsonl", "summedits_news.jsonl")
-# XSum (FRANK bbc) summaries are almost all unfaithful rewrites, unlike what the pipeline checks;
-# they count for less so that CNN/DM and SummEdits shape the weights.
-GROUP_WEIGHT = {"cnndm": 1.0, "bbc": 0.3, "news": 1.0}
+OUTPUT = ROOT / "summarizer" / "checking" / "support_fit.json"
+# (name, file, origin): the dev rows of each, every one of them a set of its own in the fit.
+SETS = (
+    ("frank-cnndm", "frank.jsonl", "cnndm"),
+    ("frank-bbc", "frank.jsonl", "bbc"),
+    ("summedits-news", "summedits_news.jsonl", None),
+    ("summac-factcc", "summac_factcc.jsonl", None),
+    ("summac-polytope", "summac_polytope.jsonl", None),
+    ("summac-summeval", "summac_summeval.jsonl", None),
+    ("summac-xsumfaith", "summac_xsumfaith.jsonl", None),
+)
+FEATURES = ("uni_sent", "bi_sent", "replaced", "errors", "role")
 # Overlap features may only raise the score, error detectors only lower it.
 RAISES = {"uni_sent", "bi_sent"}
 L2 = 1.0
 STEPS, RATE = 4000, 0.5
+# The default cut lets at most this share of consistent dev summaries fall below it (false alarms);
+# the supported cut lets at most this share of inconsistent ones reach it (false passes).
+FALSE_ALARMS = 0.15
+FALSE_PASSES = 0.10
 
 
-def measure_dev(data: Path) -> tuple[list[np.ndarray], np.ndarray, list[str], list[str]]:
-    """Per-row matrices of sentence features, labels, groups and documents, for the dev rows."""
-    matrices, labels, groups, documents = [], [], [], []
-    for name in FILES:
-        sources: dict[str, support.Sources] = {}
-        for row in load_rows(data / name, split="dev"):
-            source = sources.setdefault(row.document, support.Sources([row.document]))
-            checks = [source.measure(row.summary[a:b])
-                      for a, b in support.split_sentences(row.summary)]
-            rows = [[c.features[f] for f in support.FEATURES] for c in checks if c is not None]
-            matrices.append(np.array(rows or [[0.0] * len(support.FEATURES)]))
-            labels.append(row.label)
-            groups.append(row.origin)
-            documents.append(row.document)
-    return matrices, np.array(labels), groups, documents
+def measure_dev(data: Path, features: tuple[str, ...]) -> dict[str, list]:
+    """Per-row matrices of sentence features, with labels, sets and documents, for dev rows."""
+    out: dict[str, list] = {"matrices": [], "labels": [], "sets": [], "documents": []}
+    for name, file, origin in SETS:
+        sources: dict[str, offline.Sources] = {}
+        for row in load_rows(data / file, origin=origin, split="dev"):
+            source = sources.setdefault(row.document, offline.Sources([row.document]))
+            checks = [source.measure(row.summary[a:b]) for a, b in split_sentences(row.summary)]
+            rows = [[c.features[f] for f in features] for c in checks if c is not None]
+            out["matrices"].append(np.array(rows or [[0.0] * len(features)]))
+            out["labels"].append(row.label)
+            out["sets"].append(name)
+            out["documents"].append(row.document)
+    out["labels"] = np.array(out["labels"])
+    return out
 
 
-def worst(matrix: np.ndarray) -> np.ndarray:
+def worst(matrix: np.ndarray, features: tuple[str, ...]) -> np.ndarray:
     """A summary's features as its worst sentence would have them, feature by feature."""
-    low = matrix.min(axis=0)
-    high = matrix.max(axis=0)
-    return np.array([low[i] if f in RAISES else high[i] for i, f in enumerate(support.FEATURES)])
+    low, high = matrix.min(axis=0), matrix.max(axis=0)
+    return np.array([low[i] if f in RAISES else high[i] for i, f in enumerate(features)])
 
 
-def row_weights(labels: np.ndarray, groups: list[str]) -> np.ndarray:
-    """Each group and each class within it weighs the same, scaled by GROUP_WEIGHT."""
+def row_weights(labels: np.ndarray, sets: list[str]) -> np.ndarray:
+    """Each set, and each class within it, weighs the same."""
     weights = np.zeros(len(labels))
-    for group in set(groups):
+    for name in set(sets):
         for cls in (0, 1):
-            chosen = [i for i, g in enumerate(groups) if g == group and labels[i] == cls]
+            chosen = [i for i, s in enumerate(sets) if s == name and labels[i] == cls]
             if chosen:
-                weights[chosen] = GROUP_WEIGHT.get(group, 1.0) / len(chosen)
+                weights[chosen] = 1.0 / len(chosen)
     return weights / weights.sum()
 
 
-def fit(x: np.ndarray, y: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, float]:
+def fit(x: np.ndarray, y: np.ndarray, weights: np.ndarray,
+        features: tuple[str, ...]) -> tuple[np.ndarray, float]:
     """Weighted, L2-penalised logistic regression by projected gradient descent."""
     w, b = np.zeros(x.shape[1]), 0.0
-    sign = np.array([1.0 if f in RAISES else -1.0 for f in support.FEATURES])
+    sign = np.array([1.0 if f in RAISES else -1.0 for f in features])
     for _ in range(STEPS):
         p = 1.0 / (1.0 + np.exp(-(x @ w + b)))
         error = weights * (p - y)
@@ -80,64 +104,148 @@ def fit(x: np.ndarray, y: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, 
     return w, b
 
 
-def claim_scores(matrices: list[np.ndarray], w: np.ndarray, b: float) -> list[float]:
+def claim_scores(matrices: list[np.ndarray], w: np.ndarray, b: float) -> np.ndarray:
     """The claim's score is its weakest sentence's score, as in Sources.check."""
-    return [float((1.0 / (1.0 + np.exp(-(m @ w + b)))).min()) for m in matrices]
+    return np.array([float((1.0 / (1.0 + np.exp(-(m @ w + b)))).min()) for m in matrices])
 
 
-def cross_validate(matrices: list[np.ndarray], labels: np.ndarray, groups: list[str],
-                   documents: list[str], folds: int = 4) -> None:
-    """Dev rows only, split by document (a document's rows never straddle train and held-out):
-    SummEdits' 4 dev documents give leave-one-document-out, FRANK's documents are dealt into
-    the same 4 folds. Prints held-out AUC and BA per origin (threshold from the training folds)."""
-    from summarizer.evaluation.metaeval import balanced_accuracy, roc_auc
+def weighted_share(scores: np.ndarray, mask: np.ndarray, sets: list[str],
+                   cut: float, below: bool) -> float:
+    """Share of the masked rows scoring below (or at/above) `cut`, each set weighing the same."""
+    shares = []
+    for name in dict.fromkeys(sets):
+        chosen = mask & np.array([s == name for s in sets])
+        if chosen.any():
+            hit = scores[chosen] < cut if below else scores[chosen] >= cut
+            shares.append(float(hit.mean()))
+    return sum(shares) / len(shares)
 
-    per_group: dict[str, list[int]] = {}
-    for i, g in enumerate(groups):
-        per_group.setdefault(g, []).append(i)
-    fold = np.zeros(len(labels), dtype=int)
-    for rows in per_group.values():
-        docs = list(dict.fromkeys(documents[i] for i in rows))
+
+def choose_cuts(scores: np.ndarray, labels: np.ndarray, sets: list[str]) -> tuple[float, float]:
+    """The highest cut leaving at most FALSE_ALARMS of consistent summaries below it, and the
+    lowest cut above it letting at most FALSE_PASSES of inconsistent ones reach it."""
+    distinct = np.unique(scores)
+    candidates = [float(distinct[0])] + [float(a + b) / 2 for a, b in zip(distinct, distinct[1:],
+                                                                         strict=False)]
+    consistent, inconsistent = labels == 1, labels == 0
+    low = max(c for c in candidates
+              if weighted_share(scores, consistent, sets, c, below=True) <= FALSE_ALARMS)
+    high = min(c for c in [*candidates, float(distinct[-1]) + 1e-6]
+               if c >= low
+               and weighted_share(scores, inconsistent, sets, c, below=False) <= FALSE_PASSES)
+    # rounded outwards, so that the written cuts keep the shares within their bounds
+    return math.floor(low * 1000) / 1000, math.ceil(high * 1000) / 1000
+
+
+def folds_by_document(sets: list[str], documents: list[str], folds: int = 4) -> np.ndarray:
+    """Each set's documents dealt into `folds` folds: a document's rows never straddle two."""
+    fold = np.zeros(len(sets), dtype=int)
+    for name in dict.fromkeys(sets):
+        rows = [i for i, s in enumerate(sets) if s == name]
+        order = {d: k for k, d in enumerate(dict.fromkeys(documents[i] for i in rows))}
         for i in rows:
-            fold[i] = docs.index(documents[i]) % folds
-    held, decided = np.zeros(len(labels)), np.zeros(len(labels))
+            fold[i] = order[documents[i]] % folds
+    return fold
+
+
+def cross_validate(dev: dict[str, list], features: tuple[str, ...],
+                   folds: int = 4) -> dict[str, dict[str, float]]:
+    """Held-out AUC and BA per set (BA at the cut chosen on the training folds of that set)."""
+    labels, sets = dev["labels"], dev["sets"]
+    fold = folds_by_document(sets, dev["documents"], folds)
+    held, decided = np.zeros(len(labels)), np.zeros(len(labels), dtype=int)
     for k in range(folds):
         train = [i for i in range(len(labels)) if fold[i] != k]
         test = [i for i in range(len(labels)) if fold[i] == k]
-        x = np.array([worst(matrices[i]) for i in train])
-        w, b = fit(x, labels[train], row_weights(labels[train], [groups[i] for i in train]))
-        train_scores = claim_scores([matrices[i] for i in train], w, b)
-        test_scores = claim_scores([matrices[i] for i in test], w, b)
-        for g in per_group:
-            chosen = [j for j, i in enumerate(train) if groups[i] == g]
+        x = np.array([worst(dev["matrices"][i], features) for i in train])
+        w, b = fit(x, labels[train], row_weights(labels[train], [sets[i] for i in train]),
+                   features)
+        train_scores = claim_scores([dev["matrices"][i] for i in train], w, b)
+        test_scores = claim_scores([dev["matrices"][i] for i in test], w, b)
+        for name in dict.fromkeys(sets):
+            chosen = [j for j, i in enumerate(train) if sets[i] == name]
             cut = choose_threshold([int(labels[train[j]]) for j in chosen],
-                                   [train_scores[j] for j in chosen])
+                                   [float(train_scores[j]) for j in chosen])
             for i, s in zip(test, test_scores, strict=True):
-                if groups[i] == g:
+                if sets[i] == name:
                     held[i], decided[i] = s, int(s >= cut)
-    for g, rows in sorted(per_group.items()):
+    figures = {}
+    for name in dict.fromkeys(sets):
+        rows = [i for i, s in enumerate(sets) if s == name]
         y = [int(labels[i]) for i in rows]
-        sys.stdout.write(f"{g:6s} dev rows {len(rows):4d}  held-out AUC "
-                         f"{100 * roc_auc(y, [held[i] for i in rows]):.1f}  BA "
-                         f"{100 * balanced_accuracy(y, [int(decided[i]) for i in rows]):.1f}\n")
+        figures[name] = {"rows": len(rows),
+                         "auc": round(100 * roc_auc(y, [held[i] for i in rows]), 1),
+                         "ba": round(100 * balanced_accuracy(y, [decided[i] for i in rows]), 1)}
+    return figures
+
+
+def dev_figures(scores: np.ndarray, labels: np.ndarray, sets: list[str],
+                cuts: tuple[float, float]) -> dict[str, dict[str, float]]:
+    """In-sample figures per set: AUC, and the share of each class on the wrong side of a cut."""
+    figures = {}
+    for name in dict.fromkeys(sets):
+        chosen = np.array([s == name for s in sets])
+        y, s = labels[chosen], scores[chosen]
+        figures[name] = {
+            "rows": int(chosen.sum()),
+            "auc": round(100 * roc_auc(y.tolist(), s.tolist()), 1),
+            "consistent_below_default": round(100 * float((s[y == 1] < cuts[0]).mean()), 1),
+            "inconsistent_at_default": round(100 * float((s[y == 0] >= cuts[0]).mean()), 1),
+            "inconsistent_at_supported": round(100 * float((s[y == 0] >= cuts[1]).mean()), 1),
+        }
+    return figures
 
 
 def main() -> None:
-    args = [a for a in sys.argv[1:] if a != "--cv"]
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
     data = Path(args[0]) if args else DATA
-    matrices, labels, groups, documents = measure_dev(data)
+    features = FEATURES
+    for a in sys.argv[1:]:
+        if a.startswith("--features="):  # to compare feature sets in cross-validation
+            features = tuple(a.split("=", 1)[1].split(","))
+    dev = measure_dev(data, features)
     if "--cv" in sys.argv:
-        cross_validate(matrices, labels, groups, documents)
+        for name, f in cross_validate(dev, features).items():
+            sys.stdout.write(f"{name:17s} dev rows {f['rows']:4d}  held-out AUC {f['auc']:.1f}  "
+                             f"BA {f['ba']:.1f}\n")
         return
-    x = np.array([worst(m) for m in matrices])
-    w, b = fit(x, labels, row_weights(labels, groups))
-    scores = claim_scores(matrices, w, b)
-    threshold = choose_threshold(labels.tolist(), scores)
-    counts = {g: groups.count(g) for g in sorted(set(groups))}
-    sys.stdout.write(f"# fitted on {len(labels)} dev rows: {counts}\n"
-                     f"WEIGHTS = ({', '.join(f'{v:.3f}' for v in w)})\n"
-                     f"BIAS = {b:.3f}\n"
-                     f"DEFAULT_THRESHOLD = {threshold:.3f}\n")
+    labels, sets = dev["labels"], dev["sets"]
+    x = np.array([worst(m, features) for m in dev["matrices"]])
+    w, b = fit(x, labels, row_weights(labels, sets), features)
+    w, b = np.round(w, 3), round(float(b), 3)  # as written, so that the cuts fit the checker
+    scores = claim_scores(dev["matrices"], w, b)
+    cuts = choose_cuts(scores, labels, sets)
+    result = {
+        "made_by": "evals/fit_support.py",
+        "fitted_on": "dev rows of " + ", ".join(name for name, _, _ in SETS)
+                     + " (each set and each class within it weighing the same)",
+        "date": datetime.date.today().isoformat(),
+        "features": list(features),
+        "weights": [round(float(v), 3) for v in w],
+        "bias": round(float(b), 3),
+        "cuts": {"unsupported": cuts[0], "supported": cuts[1]},
+        "cut_rules": {
+            "unsupported": f"highest cut with at most {FALSE_ALARMS:.0%} of consistent dev "
+                           "summaries below it (sets weighing the same)",
+            "supported": f"lowest cut with at most {FALSE_PASSES:.0%} of inconsistent dev "
+                         "summaries at or above it (sets weighing the same)",
+        },
+        "dev": {
+            "consistent_below_default": round(100 * weighted_share(
+                scores, labels == 1, sets, cuts[0], below=True), 1),
+            "inconsistent_at_supported": round(100 * weighted_share(
+                scores, labels == 0, sets, cuts[1], below=False), 1),
+            "per_set": dev_figures(scores, labels, sets, cuts),
+            "cross_validated": cross_validate(dev, features),
+        },
+    }
+    text = json.dumps(result, indent=2) + "\n"
+    if "--print" in sys.argv:
+        sys.stdout.write(text)
+        return
+    OUTPUT.write_text(text, encoding="utf-8")
+    sys.stdout.write(f"wrote {OUTPUT.relative_to(ROOT)}: weights {result['weights']}, "
+                     f"bias {result['bias']}, cuts {result['cuts']}\n")
 
 
 if __name__ == "__main__":

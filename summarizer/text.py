@@ -58,7 +58,8 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
     start = 0
     for match in SENTENCE_BREAK.finditer(text):
         cut = match.start() + len(match.group(0).rstrip())
-        if match.group(0).strip() and _ends_in_abbreviation(text, start, match.start()):
+        if match.group(0).strip() and (_ends_in_abbreviation(text, start, match.start())
+                                       or is_list_marker(text, start, match.start())):
             continue
         _add_span(text, start, cut, spans)
         start = match.end()
@@ -139,9 +140,9 @@ EXCLUSIVE_CLASSES = (
     "car bus train plane truck boat ship bicycle motorcycle helicopter",
     "gold silver bronze",
     "murder manslaughter assault robbery theft fraud rape",
-    "arrested charged convicted acquitted sentenced released jailed fined",
+    "arrested charged convicted acquitted released fined",
     "died killed injured wounded hurt survived",
-    "won lost drew beat defeated",
+    "won lost drew",
     "increase decrease rise fall drop gain loss",
     "million billion thousand hundred trillion",
     "dollar pound euro yen",
@@ -341,6 +342,13 @@ NUMBER_WORD = re.compile(
 class Quantity:
     value: float
     text: str
+    # The value without a one-letter scale that may be a unit: '6.2 m' is 6.2 million or 6.2
+    # metres, '5k' 5,000 or 5 km.
+    bare: float | None = None
+
+    def readings(self) -> tuple[float, ...]:
+        """Every value the number may have."""
+        return (self.value,) if self.bare is None else (self.value, self.bare)
 
 
 def parse_number(text: str) -> float | None:
@@ -359,10 +367,12 @@ def extract_numbers(text: str) -> list[Quantity]:
         starts.append(match.start())
         ends.append(match.end())
         digits = re.sub(r"[,\s\u202f\u00a0]", "", match.group(1))
-        value = float(digits)
+        value = bare = float(digits)
         if match.group(2):
             value *= SCALES[match.group(2).lower()]
-        found.append((match.start(), Quantity(_tidy(value), match.group(0).strip())))
+        ambiguous = match.group(2) is not None and len(match.group(2)) == 1
+        found.append((match.start(), Quantity(_tidy(value), match.group(0).strip(),
+                                               _tidy(bare) if ambiguous else None)))
     for match in NUMBER_WORD.finditer(text):
         before = bisect.bisect_right(starts, match.start()) - 1  # the numeral it may be inside
         if before >= 0 and match.start() < ends[before]:
@@ -550,6 +560,8 @@ def _is_name_token(tokens: Sequence[Token], i: int, text: str, lowercase_vocab: 
 def _starts_sentence(tokens: Sequence[Token], i: int, text: str) -> bool:
     if i == 0:
         return True
+    if tokens[i - 1].lower in ABBREVIATIONS or tokens[i - 1].lower in TITLES:
+        return False  # 'Mr. Okafor': the period is the title's
     between = text[tokens[i - 1].end : tokens[i].start]
     return any(ch in SENTENCE_OPENERS for ch in between)
 
@@ -636,3 +648,256 @@ ALIASES = {name: group for group in ALIAS_GROUPS for name in group}
 def initials(words: Sequence[str]) -> str:
     """'United Nations' -> 'un': the acronym a name is often shortened to."""
     return "".join(w[0] for w in words if w and w not in ("of", "the", "and", "for", "&"))
+
+
+# ---------------------------------------------------------------------------------------------
+# What a claim sentence says, past its list marker and its words about the text
+
+# "1.", "2)", "(3)", "-", "*", "•" opening a line: the place in a list, not a number of the claim.
+LIST_MARKER = re.compile(r"(?:\(?\d{1,2}[.)]|[-*•–—])[ \t]+(?=\S)")
+# "The passage discusses", "According to the article,": words about the text, not the story.
+_TEXT = r"(?:passage|article|text|story|report|piece|document|source|author|writer|excerpt)"
+META_LEAD = re.compile(
+    rf"(?:(?:the|this)\s+{_TEXT}\s+(?:also\s+)?(?:discuss|report|say|state|note|mention|describe"
+    r"|explain|highlight|cover|detail|reveal|suggest|indicate|emphasi[sz]e|outline|claim|argue"
+    r"|recount|tell|focus(?:es)?\s+on|is\s+about|talks?\s+about)\w*(?:\s+(?:that|how))?\s+"
+    rf"|(?:according\s+to|in)\s+the\s+{_TEXT},?\s+)",
+    re.I,
+)
+META_TAIL = re.compile(rf",?\s+(?:according\s+to\s+the\s+{_TEXT}|the\s+{_TEXT}\s+(?:says|said"
+                       r"|reports|reported|notes|states))(?=[.!?]?$)", re.I)
+
+
+def claim_body(sentence: str) -> tuple[int, int]:
+    """The span of a claim sentence that makes the claim: a list marker and words about the text
+    ("The article reports that", ", according to the passage") left out."""
+    start, end = 0, len(sentence)
+    marker = LIST_MARKER.match(sentence)
+    if marker:
+        start = marker.end()
+    meta = META_LEAD.match(sentence, start)
+    if meta and meta.end() < end:
+        start = meta.end()
+    tail = META_TAIL.search(sentence, start)
+    if tail:
+        end = tail.start()
+    return start, end
+
+
+def is_list_marker(text: str, start: int, stop: int) -> bool:
+    """'1.' or '2)' opening a line: a period there does not end a sentence."""
+    line = text.rfind("\n", 0, stop) + 1
+    return bool(re.fullmatch(r"[ \t]*\(?\d{1,2}", text[max(line, start):stop]))
+
+
+# "735, 000" and "1. 1 million": numbers split by a tokeniser, as CNN/DM and XSum texts have them.
+_SPLIT_THOUSANDS = re.compile(r"(?<![\d.])(\d{1,3}), (?=\d{3}(?![\d.,]|\s?\d))")
+_SPLIT_DECIMAL = re.compile(r"(?<![\d.])(\d{1,3})\. (?=\d{1,2}\s*(?:%|per|million|billion|"
+                            r"thousand|trillion|bn|m\b|km|kg|ft|m\b))")
+
+
+def join_split_numbers(text: str) -> str:
+    """'735, 000' -> '735,000' and '1. 1 million' -> '1.1 million': the tokeniser's spaces out
+    of a number, in a text of the same length (one space moved to the number's end)."""
+    def moved(match: re.Match[str]) -> str:
+        return match.group(1) + match.group(0)[len(match.group(1))].strip()
+
+    joined = _SPLIT_THOUSANDS.sub(lambda m: moved(m) + "\x00", text)
+    joined = _SPLIT_DECIMAL.sub(lambda m: moved(m) + "\x00", joined)
+    if "\x00" not in joined:
+        return text
+    # keep offsets: the removed space goes after the number's next digits
+    return re.sub(r"\x00(\d+)", r"\1 ", joined)
+
+
+# ---------------------------------------------------------------------------------------------
+# Who does what: the roles around a verb, conditions and hedges, read from word order alone
+
+AUXILIARIES = frozenset("""is are was were be been being am has have had having will would shall
+    should can could may might must do does did get gets got""".split())
+BE_FORMS = frozenset("is are was were be been being am get gets got".split())
+# Words that make what follows a possibility, a plan or a report rather than a fact.
+HEDGES = frozenset("""may might could possibly perhaps probably likely unlikely reportedly
+    allegedly apparently expected expect expects plan plans planned planning consider considers
+    considering proposed proposes propose hope hopes hoped aim aims threatened threatens
+    threaten would-be potential potentially""".split())
+CERTAIN = frozenset("will did does do has have had".split())
+# Words of speech: the name before them (or after, "said the mayor") is who said it.
+SPEECH_WORDS = frozenset("""said says say told tells announced announces stated states claimed
+    claims added adds warned warns insisted insists confirmed confirms reported reports explained
+    explains denied denies argued argues wrote writes noted notes""".split())
+# Words that open a new clause: the roles of one verb do not reach past them.
+CLAUSE_WORDS = frozenset("""that which who whom whose while when where after before because
+    although though since as and but or if unless until whereas so than whether""".split())
+PREPOSITIONS = frozenset("""of in on at to for with from by into onto about over under after
+    before between through during against across along toward towards near""".split())
+RELATIVES = frozenset("who which that".split())
+NOUN_PHRASE_WORDS = frozenset("the a an of its their his her both all some two in from at"
+                              .split())
+FILLERS = frozenset("also still already just then reportedly allegedly now later".split())
+_GAP_PUNCTUATION = re.compile(r"[,;:()\"“”!?—–]|\s-\s")
+
+
+def _gap(text: str, tokens: Sequence[Token], a: int, b: int) -> bool:
+    """Punctuation between tokens a and b (a < b): a clause or an apposition ends there."""
+    return bool(_GAP_PUNCTUATION.search(text, tokens[a].end, tokens[b].start))
+
+
+def is_verb_like(tokens: Sequence[Token], i: int) -> bool:
+    """A word that reads as a verb from its form or its place: a past form ('closed',
+    'fell'), a word of speech, or a content word after an auxiliary or 'to'."""
+    token = tokens[i]
+    word = token.lower
+    if (not is_content_word(word) or word in NEGATIONS) and word not in SPEECH_WORDS:
+        return False
+    if word.endswith("ly") or word in MONTHS or word in WEEKDAYS:
+        return False
+    if word in IRREGULAR or word in SPEECH_WORDS:
+        return True
+    if word.endswith("ed") and len(word) > 4 and word.isalpha():
+        return True
+    return i > 0 and (tokens[i - 1].lower in AUXILIARIES or tokens[i - 1].lower == "to") \
+        and word.isalpha() and not token.text[:1].isupper()
+
+
+def _noun_run(tokens: Sequence[Token], text: str, start: int, step: int,
+              stop_at: int) -> tuple[list[int], int]:
+    """Content tokens of the noun phrase met walking from `start` by `step` (names, nouns and
+    'of the' between them), and where the walk stopped."""
+    run: list[int] = []
+    j = start
+    while 0 <= j < len(tokens) and j != stop_at:
+        word = tokens[j].lower
+        if run and _gap(text, tokens, min(j, j - step), max(j, j - step)):
+            break
+        if is_content_word(word) and word not in CLAUSE_WORDS and not is_verb_like(tokens, j) \
+                and word not in HEDGES:
+            if not (word[:1].isdigit() or word in MONTHS or word in WEEKDAYS):
+                run.append(j)  # 'on Monday', 'in 2015': when, not who
+        elif word not in NOUN_PHRASE_WORDS or (word in PREPOSITIONS and not run):
+            break
+        j += step
+    return run, j
+
+
+def subject_of(tokens: Sequence[Token], text: str, verb: int) -> list[int]:
+    """Indexes of the content words naming who does the verb: the noun phrase before it, over
+    auxiliaries, adverbs, a relative pronoun and one apposition ('Okafor, the mayor, closed')."""
+    j = verb - 1
+    while j >= 0 and (tokens[j].lower in AUXILIARIES or tokens[j].lower in NEGATIONS
+                      or tokens[j].lower in FILLERS or tokens[j].lower in RELATIVES
+                      or (tokens[j].lower.endswith("ly") and len(tokens[j].lower) > 4)):
+        j -= 1
+    if j < 0:
+        return []
+    run, stop = _noun_run(tokens, text, j, -1, -1)
+    if run and 0 <= stop < run[-1] and _gap(text, tokens, stop, run[-1]):
+        # an apposition: the phrase before the comma, if it is a bare noun phrase
+        before, end = _noun_run(tokens, text, stop, -1, -1)
+        if before and (end < 0 or _gap(text, tokens, end, before[-1])):
+            run += before
+    return sorted(run)
+
+
+def object_of(tokens: Sequence[Token], text: str, verb: int) -> list[int]:
+    """Indexes of the content words of the noun phrase right after the verb."""
+    j = verb + 1
+    while j < len(tokens) and not _gap(text, tokens, j - 1, j) \
+            and tokens[j].lower in STOPWORDS and tokens[j].lower not in PREPOSITIONS \
+            and tokens[j].lower not in CLAUSE_WORDS:
+        j += 1
+    if j >= len(tokens) or _gap(text, tokens, j - 1, j):
+        return []
+    run, _ = _noun_run(tokens, text, j, 1, len(tokens))
+    return run
+
+
+def is_passive(tokens: Sequence[Token], verb: int) -> bool:
+    """'was closed by', 'backed by': the subject before the verb is what it was done to."""
+    word = tokens[verb].lower
+    if not (word.endswith("ed") or word in IRREGULAR):
+        return False
+    if verb + 1 < len(tokens) and tokens[verb + 1].lower == "by":
+        return True
+    j = verb - 1
+    while j >= 0 and (tokens[j].lower in NEGATIONS or tokens[j].lower in FILLERS
+                      or tokens[j].lower.endswith("ly")):
+        j -= 1
+    return j >= 0 and tokens[j].lower in BE_FORMS
+
+
+def roles(tokens: Sequence[Token], text: str, verb: int) -> tuple[set[str], set[str]]:
+    """(stems of who does the verb, stems of what it is done to), passive voice undone:
+    'the bridge was closed by the mayor' gives ({'mayor'}, {'bridg'})."""
+    subject = {tokens[i].stem for i in subject_of(tokens, text, verb)}
+    if not is_passive(tokens, verb):
+        return subject, {tokens[i].stem for i in object_of(tokens, text, verb)}
+    agent: set[str] = set()
+    for j in range(verb + 1, min(verb + 4, len(tokens))):
+        if tokens[j].lower == "by":
+            agent = {tokens[i].stem for i in _noun_run(tokens, text, j + 1, 1, len(tokens))[0]}
+            break
+    return agent, subject
+
+
+def speaker_of(tokens: Sequence[Token], text: str) -> set[str]:
+    """Stems of who a sentence quotes: the noun phrase before or after a word of speech
+    ('the mayor said', 'said the mayor') or after 'according to'."""
+    for i, token in enumerate(tokens):
+        if token.lower in SPEECH_WORDS:
+            before = subject_of(tokens, text, i)
+            if before:
+                return {tokens[j].stem for j in before}
+            after, _ = _noun_run(tokens, text, i + 1, 1, len(tokens))
+            if after and i + 1 < len(tokens) and not _gap(text, tokens, i, i + 1):
+                return {tokens[j].stem for j in after}
+        if token.lower == "according" and i + 1 < len(tokens) and tokens[i + 1].lower == "to":
+            after, _ = _noun_run(tokens, text, i + 2, 1, len(tokens))
+            if after:
+                return {tokens[j].stem for j in after}
+    return set()
+
+
+# "asked if", "as if": not a condition.
+NOT_CONDITION_BEFORE = frozenset("as ask asked asks asking know knew wonder wondered see saw "
+                                 "decide decided check checked unclear clear".split())
+
+
+def conditions(tokens: Sequence[Token], text: str) -> list[tuple[set[str], bool]]:
+    """Each 'if' / 'unless' clause as (its content stems, whether it is negative: 'unless X'
+    and 'if no X' both)."""
+    found = []
+    for i, token in enumerate(tokens):
+        if token.lower not in ("if", "unless"):
+            continue
+        if i and tokens[i - 1].lower in NOT_CONDITION_BEFORE:
+            continue
+        content: set[str] = set()
+        negative = token.lower == "unless"
+        for j in range(i + 1, len(tokens)):
+            if j > i + 1 and _gap(text, tokens, j - 1, j):
+                break
+            word = tokens[j].lower
+            if word in NEGATIONS:
+                negative = not negative
+            elif word in CLAUSE_WORDS and j > i + 1 and word not in ("that", "as"):
+                break
+            elif is_content_word(word):
+                content.add(tokens[j].stem)
+        found.append((content, negative))
+    return found
+
+
+def is_hedged(tokens: Sequence[Token], verb: int) -> bool:
+    """Whether a hedge ('may', 'could', 'expected to', 'plans to') governs the verb."""
+    for j in range(verb - 1, max(-1, verb - 4), -1):
+        word = tokens[j].lower
+        if word in HEDGES:
+            return True
+        if word in CLAUSE_WORDS or _is_subject_boundary(word):
+            return False
+    return False
+
+
+def _is_subject_boundary(word: str) -> bool:
+    return word in CERTAIN

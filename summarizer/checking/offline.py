@@ -28,16 +28,25 @@ from ..text import (
     MONTHS,
     NAME_CONNECTORS,
     OPPOSITE,
+    SPEECH_WORDS,
+    TITLES,
     WEEKDAYS,
     Token,
+    claim_body,
+    conditions,
     extract_dates,
     extract_numbers,
     find_entities,
     initials,
     is_content,
+    is_hedged,
+    is_verb_like,
+    join_split_numbers,
     ngrams,
     number_found,
     number_units,
+    roles,
+    speaker_of,
     split_polarity,
     split_sentences,
     tokenize,
@@ -98,6 +107,7 @@ class _SourceSentence:
     bigrams: set[tuple[str, ...]]
     negated: set[str]  # stems a negation bears on
     plain: set[str]  # content stems asserted without negation
+    tokens: list[Token]  # offsets in the passage
 
 
 @dataclass
@@ -113,12 +123,20 @@ class SentenceCheck:
     novel_words: list[str] = field(default_factory=list)
     swaps: list[str] = field(default_factory=list)  # "'30 years' where the source has ..."
     negation: str | None = None  # "negates the source" or "drops a negation in the source"
+    # Who does what, said what, on what condition, how surely: "roles reversed: ..."
+    roles: list[str] = field(default_factory=list)
     score: float = 0.0
 
     @property
     def flags(self) -> tuple[str, ...]:
-        """The relation checks that fired: a number counting another quantity ("number")."""
-        return ("number",) if any(s.startswith("number ") for s in self.swaps) else ()
+        """The relation checks that fired: a number counting another quantity ("number"), an
+        actor, speaker, condition or certainty other than the source's ("role")."""
+        flags = []
+        if any(s.startswith("number ") for s in self.swaps):
+            flags.append("number")
+        if self.roles:
+            flags.append("role")
+        return tuple(flags)
 
 
 class Sources:
@@ -135,45 +153,69 @@ class Sources:
         self.name_prefixes: dict[str, set[str]] = {}
         self.lowercase_vocab: set[str] = set()
         self.units: dict[str, set[float]] = {}  # noun stem -> the numbers counting it
+        # Lower-case words the sources write capitalised inside a sentence and never in lower
+        # case: names, by which a lower-cased claim is given its capitals back.
+        self.capitalised: set[str] = set()
+        self.written_lower: set[str] = set()
         self.text_lower = "\n".join(" ".join(p.lower().split()) for p in self.passages)
         self._index: dict[str, list[int]] = {}
         for number, passage in enumerate(self.passages):
             self._add_passage(number, passage)
+        self.names = self.capitalised - self.written_lower
 
     def _add_passage(self, number: int, passage: str) -> None:
         tokens = tokenize(passage)
+        capitals = 0
         for token in tokens:
             if token.text[:1].islower():
                 self.lowercase_vocab.add(token.stem)
+                self.written_lower.add(token.lower)
+            elif token.text[:1].isupper():
+                capitals += 1
+        # A lower-cased passage (tokenised CNN/DM, XSum) shows no names by their capitals: any
+        # of its content words may be one, to be met by a claim's name in its other forms.
+        lowered = capitals < 0.02 * len(tokens)
         starts = [t.start for t in tokens]  # in order: each sentence's tokens found by bisection
         for start, end in split_sentences(passage) or [(0, len(passage))]:
             first, last = bisect_left(starts, start), bisect_left(starts, end)
-            self._add_sentence(number, start, end, tokens[first:last], passage)
-        self.numbers.update(quantity.value for quantity in extract_numbers(passage))
-        for value, unit, _ in number_units(tokens, passage):
+            self._add_sentence(number, start, end, tokens[first:last], passage, lowered)
+        joined = join_split_numbers(passage)  # '735, 000' read as 735,000 as well as 735 and 0
+        for text in {passage, joined}:
+            self.numbers.update(v for q in extract_numbers(text) for v in q.readings())
+        for value, unit, _ in number_units(tokens, joined):
             self.units.setdefault(unit, set()).add(value)
         # Every month-like word counts in the sources: a missed month would be a false alarm.
         self.dates.update(f"month:{MONTHS[t.lower]}" for t in tokens if t.lower in MONTHS)
         self.dates.update(f"day:{WEEKDAYS[t.lower]}" for t in tokens if t.lower in WEEKDAYS)
 
     def _add_sentence(self, number: int, start: int, end: int, tokens: list[Token],
-                      passage: str) -> None:
+                      passage: str, lowered: bool) -> None:
         stems = [t.stem for t in tokens]
         content = {t.stem for t in tokens if is_content(t)}
         negated, plain = split_polarity(tokens)
         index = len(self.sentences)
         sentence = _SourceSentence(number, start, end, index, stems,
                                    [is_content(t) for t in tokens], content, ngrams(stems, 2),
-                                   negated, plain)
+                                   negated, plain, tokens)
         self.sentences.append(sentence)
         for word in content:
             self._index.setdefault(word, []).append(index)
         self.stems.update(stems)
         self.lower.update(t.lower for t in tokens)
-        for run in find_entities(tokens, passage, set()):
+        for i, token in enumerate(tokens[1:], 1):
+            if token.text[:1].isupper() and passage[tokens[i - 1].end : token.start].strip() \
+                    in ("", ",", "-", "'"):
+                self.capitalised.add(token.lower)
+        runs = find_entities(tokens, passage, set())
+        if lowered:
+            runs = _content_runs(tokens)
+        for run in runs:
             words = [tokens[i].lower for i in run]
-            if len(words) > 1:
-                self.acronyms.add(initials(words))
+            sizes = range(2, min(len(words), 4) + 1) if lowered else range(len(words), 1 + (
+                len(words) if len(words) > 1 else 0))
+            for size in sizes:
+                for first in range(len(words) - size + 1):
+                    self.acronyms.add(initials(words[first : first + size]))
             for word in words:
                 self.name_prefixes.setdefault(word[:4], set()).add(word)
 
@@ -211,7 +253,9 @@ class Sources:
 
     def measure(self, sentence: str) -> SentenceCheck | None:
         """Feature values of one claim sentence against the sources."""
-        tokens = tokenize(sentence)
+        start, end = claim_body(sentence)
+        body = sentence[start:end]
+        tokens = tokenize(body)
         if not tokens:
             return None
         stems = [t.stem for t in tokens]
@@ -221,13 +265,17 @@ class Sources:
         check = SentenceCheck(text=sentence, features={}, evidence=best)
         check.novel_words = _unique(t.text for t in content if t.stem not in self.stems
                                     and t.lower not in self.lower)
-        check.novel_entities = self._novel_entities(tokens, sentence)
-        check.novel_numbers = _unique(q.text for q in extract_numbers(sentence)
-                                      if not number_found(q.value, self.numbers))
+        cased, cased_body = self._recase(tokens, body)
+        check.novel_entities = self._novel_entities(cased, cased_body)
+        check.novel_numbers = min(
+            (_unique(q.text for q in extract_numbers(text)
+                     if not any(number_found(v, self.numbers) for v in q.readings()))
+             for text in {body, join_split_numbers(body)}), key=len)
         check.novel_dates = _unique(text for key, text in extract_dates(tokens)
                                     if key not in self.dates)
         check.negation = self._polarity_clash(tokens, content_stems, best, close)
-        check.swaps = self._swaps(tokens, sentence, best)
+        check.swaps = self._swaps(tokens, body, best)
+        check.roles = self._roles(tokens, body, best, close)
         bigrams = ngrams(stems, 2)
         # The detectors share one weight: each alone fires too rarely in dev rows to be fitted.
         errors = (check.novel_entities or check.novel_numbers or check.novel_dates
@@ -237,35 +285,181 @@ class Sources:
             "bi_sent": _share(bigrams, best.bigrams if best else set()),
             "replaced": _replaced_share(tokens, best),
             "errors": float(bool(errors)),
+            "role": float(bool(check.roles)),
         }
         return check
+
+    def _recase(self, tokens: list[Token], text: str) -> tuple[list[Token], str]:
+        """A lower-cased claim with the capitals of the names the sources write, and of unknown
+        words beside them or after a title ('john smith' where the sources have 'Jim Smith'),
+        so that its names are checked as a cased claim's are."""
+        if any(t.text[:1].isupper() for t in tokens[1:]) or not self.names:
+            return tokens, text
+        named = [t.lower in self.names for t in tokens]
+        for i, token in enumerate(tokens):
+            unknown = token.lower not in self.lower and token.stem not in self.stems \
+                and token.lower.isalpha() and is_content(token)
+            beside = (i > 0 and (named[i - 1] or tokens[i - 1].lower in TITLES)) \
+                or (i + 1 < len(tokens) and named[i + 1])
+            if unknown and beside:
+                named[i] = True
+        if not any(named):
+            return tokens, text
+        chars = list(text)
+        for token, name in zip(tokens, named, strict=True):
+            if name:
+                chars[token.start] = chars[token.start].upper()
+        cased = "".join(chars)
+        return tokenize(cased), cased
+
+    def _roles(self, tokens: list[Token], text: str, best: _SourceSentence | None,
+               close: list[_SourceSentence]) -> list[str]:
+        """Relations the claim gets wrong though its words are in the source sentence: who does
+        the verb (reversed roles, another actor), who says it, on what condition, how surely."""
+        if best is None:
+            return []
+        found = []
+        candidates = [best, *(c for c in close if c is not best)]
+        for i, token in enumerate(tokens):
+            if token.lower in SPEECH_WORDS or not is_verb_like(tokens, i):
+                continue
+            places = [(s, j) for s in candidates for j, st in enumerate(s.stems)
+                      if st == token.stem]
+            if not places:
+                continue
+            agent, patient = roles(tokens, text, i)
+            clashes = [self._role_clash(token.text, agent, patient, s, j) for s, j in places]
+            if agent or patient:
+                if all(clashes):
+                    found.append(clashes[0] or "")
+            hedged = [is_hedged(s.tokens, j) for s, j in places]
+            if all(hedged) and not is_hedged(tokens, i):
+                found.append(f"'{token.text}' stated as sure where the source says it may be")
+        found += self._attribution(tokens, text, best)
+        found += self._conditions(tokens, text, best)
+        return _unique(found)
+
+    def _role_clash(self, verb: str, agent: set[str], patient: set[str],
+                    source: _SourceSentence, place: int) -> str | None:
+        """How the claim's doer and done-to of a verb differ from the source's, if they do."""
+        passage = self.passages[source.passage]
+        s_agent, s_patient = roles(source.tokens, passage, place)
+        if (agent & s_patient and not agent & s_agent) or (patient & s_agent
+                                                          and not patient & s_patient):
+            return f"roles reversed around '{verb}'"
+        if agent and s_agent and not agent & s_agent and not agent & s_patient \
+                and agent <= source.content:
+            doer = " ".join(t.text for t in source.tokens if t.stem in s_agent)
+            return f"'{verb}' done by {doer} in the source"
+        return None
+
+    def _attribution(self, tokens: list[Token], text: str, best: _SourceSentence) -> list[str]:
+        """A claim quoting someone the source does not quote for it ('the mayor said' where the
+        source has the council say it), that person being named in the source."""
+        speaker = speaker_of(tokens, text)
+        window = self.sentences[max(0, best.index - 1) : best.index + 2]
+        if not speaker or not speaker <= set().union(*(s.content for s in window)):
+            return []
+        quoted = []
+        for source in window:
+            if any(t.lower in SPEECH_WORDS or t.lower == "according" for t in source.tokens):
+                who = speaker_of(source.tokens, self.passages[source.passage])
+                if not who:
+                    return []  # 'he said': who it is cannot be told from the words
+                quoted.append(who)
+        if quoted and not any(speaker & who for who in quoted):
+            return ["attributed to someone the source does not quote for it"]
+        return []
+
+    def _conditions(self, tokens: list[Token], text: str, best: _SourceSentence) -> list[str]:
+        """An 'if' / 'unless' clause that is not a condition the source sets."""
+        claimed = conditions(tokens, text)
+        if not claimed:
+            return []
+        stated = [c for source in self.sentences[max(0, best.index - 1) : best.index + 2]
+                  for c in conditions(source.tokens, self.passages[source.passage])]
+        if not stated:
+            return []
+        for content, negative in claimed:
+            if not any(_share(content, other) >= 0.5 and negative == other_negative
+                       for other, other_negative in stated):
+                return ["a condition the source does not set"]
+        return []
 
     def _swaps(self, tokens: list[Token], sentence: str,
                best: _SourceSentence | None) -> list[str]:
         """Words standing for another of their kind in the sources: '30 years' for '35 years',
-        'white' for 'blue', 'rise' where the aligned passage says 'fall'."""
+        'white' for 'blue', 'rise' where the aligned passage says 'fall' of the same thing."""
         swaps = []
         for value, unit, text in number_units(tokens, sentence):
             known = self.units.get(unit)
             if known and not number_found(value, known):
                 swaps.append(f"number '{text}' differs from the sources")
+        near_sentences = [] if best is None else \
+            self.sentences[max(0, best.index - 1) : best.index + 2]
+        swaps += self._misplaced_numbers(tokens, near_sentences)
         near: set[str] = set()
-        if best is not None:  # the aligned sentence and its neighbours
-            for source in self.sentences[max(0, best.index - 1) : best.index + 2]:
-                near.update(source.stems)
-        for token in tokens:
+        for source in near_sentences:  # the aligned sentence and its neighbours
+            near.update(source.stems)
+        for i, token in enumerate(tokens):
             word = token.stem
-            if word not in near and OPPOSITE.get(word, set()) & near:
+            opposites = OPPOSITE.get(word, set())
+            if word not in near and opposites & near \
+                    and self._said_of_the_same(tokens, i, opposites, near_sentences):
                 # the more telling reason first: "fell" for "rose" is an opposite, not a kin
                 swaps.append(f"'{token.text}' where the source has its opposite")
                 continue
             for members in CLASSES_OF.get(word, ()):
                 others = members - {word}
-                if (word not in self.stems and others & self.stems) or (word not in near
-                                                                       and others & near):
+                if ((word not in self.stems and others & self.stems) or (word not in near
+                                                                        and others & near)) \
+                        and self._said_of_the_same(tokens, i, others, self._holding(others)):
                     swaps.append(f"'{token.text}' where the source has another of its kind")
                     break
         return _unique(swaps)
+
+    def _holding(self, words: Iterable[str]) -> list[_SourceSentence]:
+        """The source sentences using any of these words."""
+        indexes = sorted({i for w in words for i in self._index.get(w, ())})
+        return [self.sentences[i] for i in indexes]
+
+    def _said_of_the_same(self, tokens: list[Token], i: int, others: Iterable[str],
+                          sources: Sequence[_SourceSentence]) -> bool:
+        """Whether a source word of `others` shares a content word with tokens[i]'s own
+        surroundings: 'prices fell' against 'prices rose', not against 'jobs falling'."""
+        mine = _around(tokens, i)
+        others = set(others)
+        for source in sources:
+            for j, other in enumerate(source.stems):
+                if other in others and mine & _around(source.tokens, j):
+                    return True
+        return False
+
+    def _misplaced_numbers(self, tokens: list[Token],
+                           sources: Sequence[_SourceSentence]) -> list[str]:
+        """A number of the source given to another quantity of it: 'rose to 2.1 m' where the
+        source has it rise to 6.2 m, 2.1 m being how far above flood stage."""
+        found = []
+        for i, token in enumerate(tokens):
+            value = _number_value(token)
+            if value is None:
+                continue
+            mine = _around(tokens, i)
+            same = other = 0
+            for source in sources:
+                for j, theirs in enumerate(source.tokens):
+                    known = _number_value(theirs)
+                    if known is None:
+                        continue
+                    overlap = len(mine & _around(source.tokens, j))
+                    if number_found(value, [known]):
+                        same = max(same, overlap)
+                    else:
+                        other = max(other, overlap)
+            if same and other >= 2 and other > same + 1 or (not same and other >= 3
+                                                           and number_found(value, self.numbers)):
+                found.append(f"number '{token.text}' belongs to another quantity in the source")
+        return _unique(found)
 
     def _align(self, content: set[str]) -> tuple[_SourceSentence | None, list[_SourceSentence]]:
         """The source sentence sharing most claim words, and those nearly as close to it."""
@@ -360,6 +554,8 @@ def explain(sentence: SentenceCheck) -> str:
         reasons.append(sentence.negation)
     if sentence.swaps:
         reasons.append("; ".join(sentence.swaps))
+    if sentence.roles:
+        reasons.append("; ".join(sentence.roles))
     if reasons:
         return "; ".join(reasons)
     if sentence.novel_words:
@@ -381,6 +577,37 @@ def _replaced_share(tokens: Sequence[Token], best: _SourceSentence | None) -> fl
         if op == "replace" and any(best.is_content[j1:j2]):
             replaced += sum(1 for t in tokens[i1:i2] if is_content(t))
     return replaced / content
+
+
+def _around(tokens: Sequence[Token], i: int, reach: int = 3) -> set[str]:
+    """Content stems within `reach` tokens of tokens[i], numbers and the token itself left out."""
+    return {t.stem for t in tokens[max(0, i - reach) : i + reach + 1]
+            if t is not tokens[i] and is_content(t) and not t.lower[:1].isdigit()}
+
+
+def _number_value(token: Token) -> float | None:
+    """The value of a token in digits ('6.2', '45,000'); None for other tokens."""
+    if not token.lower[:1].isdigit():
+        return None
+    try:
+        return float(token.lower.replace(",", "").rstrip("stndrh"))
+    except ValueError:
+        return None
+
+
+def _content_runs(tokens: Sequence[Token]) -> list[list[int]]:
+    """Runs of adjacent content words: where names may stand in a lower-cased passage."""
+    runs: list[list[int]] = []
+    current: list[int] = []
+    for i, token in enumerate(tokens):
+        if is_content(token) and token.lower.isalpha():
+            current.append(i)
+        elif current:
+            runs.append(current)
+            current = []
+    if current:
+        runs.append(current)
+    return runs
 
 
 def _quote(items: Sequence[str]) -> str:
