@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from conftest import ROOT
 
+from summarizer.checking import offline
 from summarizer.cli import main
 
 DOCUMENT = (
@@ -52,10 +53,91 @@ def test_it_prints_the_expected_balanced_accuracy(tmp_path: Path,
     assert "6 rows, 3 labelled consistent" in out
     assert "chosen on 5 dev rows" in out
     assert "balanced accuracy 83.3" in out
+    assert "at the default cut" in out and "baseline bigram precision" in out
     assert main(["eval", "faithfulness", "--data", str(data), "--split", "dev",
                  "--format", "json"]) == 0
     figures = json.loads(capsys.readouterr().out)
     assert figures["rows"] == 5 and figures["balanced_accuracy"] == 1.0
+    assert figures["default_cut"]["threshold"] == offline.DEFAULT_THRESHOLD
+    assert set(figures["default_cut"]) == {"threshold", "balanced_accuracy", "flagged_consistent"}
+    assert [b["scorer"] for b in figures["baselines"]] == ["bigram precision", "novelty"]
+
+
+def _write_sets(folder: Path) -> Path:
+    """The shared folder's layout in small: FRANK with two origins, SummEdits, one SummaC cut."""
+    folder.mkdir()
+    rows = []
+    for split in ("dev", "test"):
+        rows += [(split, s, 1) for s in COPIES] + [(split, s, 0) for s in INVENTIONS]
+    def write(name: str, origins: list[str], splits: tuple[str, ...] = ("dev", "test")) -> None:
+        with (folder / name).open("w", encoding="utf-8") as f:
+            for origin in origins:
+                for n, (split, summary, label) in enumerate(rows):
+                    if split in splits:
+                        f.write(json.dumps({"id": f"{origin}{n}", "origin": origin,
+                                            "split": split, "document": DOCUMENT,
+                                            "summary": summary, "label": label}) + "\n")
+    write("frank.jsonl", ["cnndm", "bbc"])
+    write("summedits_news.jsonl", ["news"])
+    write("summac_summeval.jsonl", ["summeval"], ("dev",))
+    return folder
+
+
+def test_a_folder_gives_one_table_per_set_checker_against_baselines(
+        tmp_path: Path, capsys: pytest.CaptureFixture):
+    data = _write_sets(tmp_path / "faithfulness")
+    assert main(["eval", "faithfulness", "--data", str(data)]) == 0
+    out = capsys.readouterr().out
+    for title in ("FRANK, origin cnndm (frank.jsonl, test rows)", "FRANK, origin bbc",
+                  "SummEdits news (summedits_news.jsonl, test rows)",
+                  "SummaC SummEval (summac_summeval.jsonl, dev rows)"):
+        assert f"## {title}" in out
+    assert out.count("| offline checker |") == 4 and out.count("| name/number novelty |") == 4
+    assert out.count(f"default cut {offline.DEFAULT_THRESHOLD:.3f}") == 5  # 4 sets + header
+    assert "Dev rows only: each threshold is chosen on the rows reported" in out
+    assert "Skipped: faithfulness summac_factcc.jsonl: not found" in out
+    assert "LLM judge" not in out
+
+
+def test_a_folder_in_json_lists_each_set_with_its_scorers(tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture):
+    data = _write_sets(tmp_path / "faithfulness")
+    assert main(["eval", "faithfulness", "--data", str(data), "--format", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["default_threshold"] == offline.DEFAULT_THRESHOLD
+    sets = {s["set"]: s for s in report["sets"]}
+    assert list(sets) == ["frank-cnndm", "frank-bbc", "summedits_news", "summac_summeval"]
+    cnndm = sets["frank-cnndm"]
+    assert (cnndm["split"], cnndm["rows"], cnndm["dev_rows"]) == ("test", 5, 5)
+    assert [s["scorer"] for s in cnndm["scorers"]] == ["checker", "bigram precision", "novelty"]
+    assert set(cnndm["default_cut"]) == {"threshold", "balanced_accuracy", "flagged_consistent"}
+    # the invented rows name people and places the document does not: novelty separates all
+    novelty = cnndm["scorers"][2]
+    assert novelty["balanced_accuracy"] == 1.0
+    assert sets["summac_summeval"]["split"] == "dev"
+    assert sets["summac_summeval"]["threshold_on"] == "the same rows (in-sample)"
+
+
+def test_a_folder_with_a_backend_adds_the_judge_on_its_sample(tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture):
+    data = _write_sets(tmp_path / "faithfulness")
+    assert main(["eval", "faithfulness", "--data", str(data), "--backend", "scripted",
+                 "--limit", "2", "--format", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    for entry in report["sets"]:
+        names = [s["scorer"] for s in entry["scorers"]]
+        if entry["split"] == "dev":  # dev-only sets: the judge's calls go to held-out rows
+            assert "judge" not in names
+            continue
+        assert names[3:] == ["judge", "checker, judge's sample"]
+        assert entry["scorers"][3]["rows"] == 2 and entry["scorers"][3]["limit"] == 2
+    assert report["judge"]["backend"] == "scripted"
+
+
+def test_origin_with_a_folder_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture):
+    data = _write_sets(tmp_path / "faithfulness")
+    assert main(["eval", "faithfulness", "--data", str(data), "--origin", "cnndm"]) == 2
+    assert "--origin selects rows of one file" in capsys.readouterr().err
 
 
 def test_absent_data_is_skipped_with_a_message(tmp_path: Path, capsys: pytest.CaptureFixture):

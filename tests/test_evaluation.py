@@ -14,9 +14,13 @@ from summarizer.evaluation.metrics import (
     KeyFact,
     covering,
     load_key_facts,
+    load_labels,
     mentions,
     position_bias,
+    score_labels,
     score_run,
+    sentence_key,
+    true_among_supported,
 )
 from summarizer.evaluation.suite import KEY_FACTS, run_pipeline_evals
 from summarizer.ingest import read_inputs
@@ -83,6 +87,46 @@ def test_the_examples_score_clean_on_the_extractive_stand_in():
         assert scores.metrics[metric] == 1.0, metric
     assert 0 < scores.metrics["coverage"] <= 1
     assert scores.leaks == []
+
+
+def test_a_run_is_held_to_the_hand_labels_of_its_set():
+    true, false, unread = (_sentence("Inspectors closed the bridge in 2019."),
+                           _sentence("The bridge was built in 1926."),
+                           _sentence("Nobody has read this one."))
+    flagged = Sentence(text="Three died.", support="unsupported", written="quoted")
+    labels = {("examples", "quoted", "article 1", sentence_key(true.text)): True,
+              ("examples", "quoted", "article 1", sentence_key(false.text)): False,
+              ("examples", "quoted", "overview", sentence_key(flagged.text)): False,
+              ("examples", "fused", "article 1", sentence_key(unread.text)): True}
+    result = _result(summary=(true, false, unread), overview=(flagged,),
+                     writing=Writing(mode="quoted"))
+    held = score_labels("examples", result, labels)
+    assert held is not None
+    # the flagged sentence is false but not marked supported; the unread one is labelled only
+    # in fused mode, so in this quoted run it has no label and counts against the figure
+    assert (held.sentences, held.supported, held.true) == (4, 3, 1)
+    assert held.false == ["article 1: The bridge was built in 1926."]
+    assert held.unlabelled == ["article 1: Nobody has read this one."]
+    assert true_among_supported([held]) == round(1 / 3, 4)
+    assert score_labels("rail_strike", result, labels) is None  # a set nobody labelled
+    seeds = score_labels("seeds", result, {("seeds", "quoted", "x", "k"): True})
+    assert seeds is not None and seeds.false == []
+    assert seeds.unlabelled[0] == f"article 1: sentence {sentence_key(true.text)}"  # no text
+
+
+def test_the_hand_labels_are_found_again_by_the_labeller_s_key():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("label_embedded",
+                                                  ROOT / "evals" / "label_embedded.py")
+    assert spec is not None and spec.loader is not None
+    labeller = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(labeller)
+    text = "The “Kessing Street” Bridge  fell."
+    assert sentence_key(text) == labeller.sentence_key(text)
+    labels = load_labels(ROOT / "evals" / "data" / "embedded_labels.json")
+    assert {key[0] for key in labels} == {"examples", "seeds"}
+    assert all(value is True for key, value in labels.items() if key[1] == "quoted")
 
 
 def test_boilerplate_that_reaches_a_summary_is_caught():

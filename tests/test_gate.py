@@ -11,7 +11,7 @@ import pytest
 from conftest import ROOT
 
 from summarizer.evaluation import gate
-from summarizer.evaluation.metrics import SetScores
+from summarizer.evaluation.metrics import LabelScores, SetScores
 from summarizer.evaluation.suite import Report
 
 FIGURES = {"pipeline.citation_recall": 0.9, "edits.number": 0.75}
@@ -82,6 +82,62 @@ def test_floors_never_round_above_the_measured_figure(tmp_path: Path):
     path = tmp_path / "baseline.json"
     gate.update(path, {"x": 2 / 3}, "h", "scripted")
     assert gate.check({"x": 2 / 3}, gate.load(path), "h", "scripted").passed
+
+
+def test_floors_are_pinned_per_backend_and_each_run_meets_its_own(tmp_path: Path):
+    path = tmp_path / "baseline.json"
+    gate.update(path, FIGURES, "hash-a", "scripted")
+    gate.update(path, {"labels.true_among_supported": 1.0}, "hash-a", "local")
+    pinned = json.loads(path.read_text())
+    assert pinned["backend"] == "scripted" and pinned["floors"] == FIGURES  # kept as they were
+    assert pinned["backends"]["local"]["floors"] == {"labels.true_among_supported": 1.0}
+    baseline = gate.load(path)
+    assert gate.check(FIGURES, baseline, "hash-a", "scripted").passed
+    assert gate.check({"labels.true_among_supported": 1.0}, baseline, "hash-a", "local").passed
+    verdict = gate.check({"labels.true_among_supported": 0.96}, baseline, "hash-a", "local")
+    assert not verdict.passed
+    assert verdict.failures == ["labels.true_among_supported: 0.9600 is below its floor 1.0000"]
+    assert "not compared" in gate.check(FIGURES, baseline, "hash-a", "openai").notes[0]
+    gate.update(path, {**FIGURES, "edits.number": 0.8}, "hash-a", "scripted")  # raise one
+    again = json.loads(path.read_text())
+    assert again["floors"]["edits.number"] == 0.8 and again["backends"] == pinned["backends"]
+    with pytest.raises(gate.GateError, match="labels.true_among_supported"):
+        gate.update(path, {"labels.true_among_supported": 0.5}, "hash-a", "local")
+
+
+def _labelled_report(false: list[str], unlabelled: list[str] = ()) -> Report:
+    return Report(backend="local", model="smollm2", data_hash="hash-a", labels=[
+        LabelScores(name="examples", mode="quoted", sentences=25, supported=24,
+                    true=24 - len(false) - len(unlabelled), false=false,
+                    unlabelled=list(unlabelled)),
+        LabelScores(name="seeds", mode="quoted", sentences=30, supported=30, true=30)])
+
+
+def test_a_false_sentence_marked_supported_fails_the_gate(tmp_path: Path):
+    path = tmp_path / "baseline.json"
+    clean = _labelled_report([])
+    assert clean.figures()["labels.true_among_supported"] == 1.0
+    gate.update(path, clean.figures(), "hash-a", "local")
+    assert gate.check(clean.figures(), gate.load(path), "hash-a", "local").passed
+    for report in (_labelled_report(["article 2: The bridge was built in 1926."]),
+                   _labelled_report([], ["overview: A sentence nobody has read yet."])):
+        figures = report.figures()
+        assert figures["labels.true_among_supported"] == round(53 / 54, 4)
+        verdict = gate.check(figures, gate.load(path), "hash-a", "local")
+        assert not verdict.passed
+        assert verdict.failures[0].startswith("labels.true_among_supported: 0.9815 is below")
+    assert "labels.true_among_supported" not in Report("scripted", "m", "h").figures()
+
+
+def test_the_report_lists_the_false_sentences_marked_supported():
+    from summarizer.evaluation.suite import to_markdown
+
+    text = to_markdown(_labelled_report(["article 2: The bridge was built in 1926."],
+                                        ["overview: Unread."]))
+    assert "## Hand labels" in text
+    assert "| examples | quoted | 25 | 24 | 22 | 1 | 1 |" in text
+    assert "- examples article 2: The bridge was built in 1926." in text
+    assert "- examples overview: Unread." in text
 
 
 def test_the_offline_evals_meet_the_pinned_floors(tmp_path: Path):

@@ -8,11 +8,16 @@ from pathlib import Path
 
 import pytest
 
+from summarizer.checking import offline
 from summarizer.evaluation.metaeval import (
+    at_cut,
     balanced_accuracy,
+    bigram_precision,
     choose_threshold,
+    compare,
     evaluate,
     load_rows,
+    novelty,
     roc_auc,
     support_scorer,
 )
@@ -129,3 +134,97 @@ def test_support_scorer_on_shared_summedits_dev_sample():
     scores = [scorer(r.document, r.summary) for r in rows]
     assert all(0.0 <= s <= 1.0 and not math.isnan(s) for s in scores)
     assert roc_auc([r.label for r in rows], scores) > 0.6
+
+
+DOCUMENT = ("Fire Chief Tomas Reyle said 46 firefighters worked through the night in Brackwater. "
+            "The Kessing Street Bridge, built in 1962, had four spans.")
+
+
+def test_bigram_precision_counts_the_summary_bigrams_found_in_the_document():
+    assert bigram_precision(DOCUMENT, "46 firefighters worked through the night.") == 1.0
+    # "firefighters worked", "worked through" found; "through the" found; "the day" not:
+    # 3 of 4 bigrams, case ignored
+    assert bigram_precision(DOCUMENT, "Firefighters worked through the day") == 0.75
+    assert bigram_precision(DOCUMENT, "Bridge") == 1.0  # one word: found or not
+    assert bigram_precision(DOCUMENT, "Zurich") == 0.0
+    assert bigram_precision(DOCUMENT, "") == 1.0
+
+
+def test_novelty_is_lower_for_a_name_or_number_the_document_does_not_give():
+    faithful = "Tomas Reyle said 46 firefighters worked in Brackwater."
+    assert novelty(DOCUMENT, faithful) == 1.0
+    # names Tomas Reyle, Brackwater and one new name (Olga Pemberton); numbers 46: 1 of 4 novel
+    assert novelty(DOCUMENT, faithful + " Mayor Olga Pemberton thanked them.") == 0.75
+    # a number not in the document: 46 found, 64 not, of 2 names + 2 numbers
+    assert novelty(DOCUMENT, "Tomas Reyle said 46 firefighters and 64 police came to "
+                             "Brackwater.") == 0.75
+    assert novelty(DOCUMENT, "The bridge had four spans.") == 1.0  # "four" is given
+    assert novelty(DOCUMENT, "the bridge had five spans") == 0.0  # its only figure is new
+    assert novelty(DOCUMENT, "firefighters worked all night") == 1.0  # nothing to be new
+
+
+def test_the_checker_is_measured_at_its_fitted_default_cut(tmp_path):
+    path = write_rows(tmp_path / "toy.jsonl", fixture_rows())
+    cut = offline.DEFAULT_THRESHOLD
+    result = evaluate(path, origin="news", split="test", scorer=lambda _doc, s: float(s))
+    assert result.default_cut is None  # a scorer of its own: the checker's cut means nothing
+    figures = at_cut([0, 0, 1, 1, 1], [0.05, 0.6, 0.65, 0.9, 0.3], 0.5)
+    # predictions [0, 1, 1, 1, 0]: positives 2/3, negatives 1/2; one consistent row of 3 flagged
+    assert figures.balanced_accuracy == pytest.approx((2 / 3 + 1 / 2) / 2)
+    assert figures.flagged_consistent == pytest.approx(1 / 3)
+    assert at_cut([0, 0], [0.1, 0.9], 0.5).flagged_consistent is None
+    checker = evaluate(path, origin="news", split="test")  # the offline checker
+    assert checker.scorer == "checker"
+    assert checker.default_cut is not None and checker.default_cut.threshold == cut
+    assert checker.supported_cut is not None
+    assert checker.supported_cut.threshold == offline.SUPPORTED_CUT
+
+
+def test_the_cuts_are_read_from_the_checker_when_measured(tmp_path, monkeypatch):
+    """Someone refits the cuts: the report follows the module, it does not keep a copy."""
+    monkeypatch.setattr(offline, "DEFAULT_THRESHOLD", 0.123)
+    path = write_rows(tmp_path / "toy.jsonl", fixture_rows())
+    result = evaluate(path, origin="news", split="test")
+    assert result.default_cut is not None and result.default_cut.threshold == 0.123
+
+
+def _toy_news() -> list[dict]:
+    document = DOCUMENT
+    good = ["Tomas Reyle said 46 firefighters worked through the night in Brackwater.",
+            "The Kessing Street Bridge was built in 1962.",
+            "The Kessing Street Bridge had four spans."]
+    bad = ["Olga Pemberton said 300 firefighters worked in Zurich.",
+           "The Kessing Street Bridge was built in 1899 by Acme Steel."]
+    return [{"id": f"{split}{n}{label}", "origin": "news", "split": split, "document": document,
+             "summary": text, "label": label}
+            for split in ("dev", "test")
+            for label, texts in ((1, good), (0, bad)) for n, text in enumerate(texts)]
+
+
+def test_compare_scores_checker_and_baselines_on_the_same_rows(tmp_path):
+    path = write_rows(tmp_path / "news.jsonl", _toy_news())
+    results = compare(path, split="test")
+    assert [r.scorer for r in results] == ["checker", "bigram precision", "novelty"]
+    assert {(r.rows, r.positives, r.dev_rows) for r in results} == {(5, 3, 5)}
+    novelty_result = results[2]
+    assert novelty_result.balanced_accuracy == 1.0  # every invented row has a new name/number
+    assert results[0].default_cut is not None
+    assert results[1].default_cut is None and results[2].default_cut is None
+
+
+def test_compare_runs_the_judge_on_a_sample_beside_the_checker_on_that_sample(tmp_path):
+    path = write_rows(tmp_path / "news.jsonl", _toy_news())
+    seen = []
+
+    async def judge(document: str, summary: str) -> float:
+        seen.append(summary)
+        return novelty(document, summary)
+
+    results = compare(path, split="test", judge=judge, limit=2)
+    names = [r.scorer for r in results]
+    assert names == ["checker", "bigram precision", "novelty", "judge",
+                     "checker, judge's sample"]
+    judged, checker_on_sample = results[3], results[4]
+    assert judged.rows == checker_on_sample.rows == 2 and judged.limit == 2
+    assert len(seen) == 4  # 2 dev + 2 test rows, no more
+    assert results[0].rows == 5  # the others still see every row

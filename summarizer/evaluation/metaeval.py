@@ -2,7 +2,10 @@
 
 Rows carry `id, benchmark, origin, split (dev|test), document, summary, label` (1 = consistent).
 The threshold is always chosen on the dev rows of the same file and origin, then applied to the
-split being reported, so that no figure is tuned on the rows it describes.
+split being reported, so that no figure is tuned on the rows it describes. The offline checker
+is also measured at the product's own cuts (`checking.offline.DEFAULT_THRESHOLD`, below which a
+summary is flagged unsupported, and `SUPPORTED_CUT`), and beside two plain baselines scored on
+the same rows: bigram precision and name/number novelty.
 """
 
 from __future__ import annotations
@@ -18,7 +21,9 @@ from itertools import pairwise
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeGuard
 
+from ..checking import offline
 from ..checking.offline import Sources
+from ..text import NAME_CONNECTORS, extract_numbers, find_entities, number_found, tokenize
 
 if TYPE_CHECKING:
     from ..checking.judge import LLMJudge
@@ -41,6 +46,15 @@ class Row:
 
 
 @dataclass(frozen=True)
+class CutFigures:
+    """A scorer at a fixed cut (not chosen on these rows): predicted consistent at or above it."""
+
+    threshold: float
+    balanced_accuracy: float
+    flagged_consistent: float | None  # consistent `split` rows scored below the cut; None: none
+
+
+@dataclass(frozen=True)
 class Evaluation:
     """Figures for one file/origin/split: threshold from dev rows, metrics on `split` rows."""
 
@@ -56,6 +70,9 @@ class Evaluation:
     limit: int | None = None  # rows sampled from each of dev and `split`; None: all rows
     available_rows: int | None = None  # `split` rows before sampling
     available_dev_rows: int | None = None  # dev rows before sampling
+    scorer: str = "checker"
+    default_cut: CutFigures | None = None  # the offline checker at its DEFAULT_THRESHOLD
+    supported_cut: CutFigures | None = None  # ... and at its SUPPORTED_CUT
 
 
 def load_rows(path: str | Path, origin: str | None = None, split: str | None = None) -> list[Row]:
@@ -188,17 +205,113 @@ def judge_scorer(judge: LLMJudge) -> AsyncScorer:
     return scorer
 
 
+@dataclass(frozen=True)
+class _Document:
+    """What the baselines compare a summary with: the document's tokens, bigrams, numbers."""
+
+    words: frozenset[str]  # lower-cased tokens
+    bigrams: frozenset[tuple[str, str]]
+    numbers: frozenset[float]
+    lowercase: frozenset[str]  # stems the document writes in lower case (not names)
+
+    @classmethod
+    def of(cls, document: str) -> _Document:
+        tokens = tokenize(document)
+        words = [t.lower for t in tokens]
+        return cls(words=frozenset(words), bigrams=frozenset(pairwise(words)),
+                   numbers=frozenset(q.value for q in extract_numbers(document)),
+                   lowercase=frozenset(t.stem for t in tokens if t.text[:1].islower()))
+
+
+def bigram_precision(document: str, summary: str) -> float:
+    """Share of the summary's bigrams (lower-cased tokens) found in the document; its words for
+    a one-word summary; 1.0 for a summary with no words."""
+    return _bigram_precision(_Document.of(document), summary)
+
+
+def novelty(document: str, summary: str) -> float:
+    """1 - the share of the summary's names and numbers that the document does not give; 1.0
+    for a summary with neither. A name is found when the document uses each of its words, a
+    number when the document gives it or a figure it rounds ('about 1.2m')."""
+    return _novelty(_Document.of(document), summary)
+
+
+def _bigram_precision(document: _Document, summary: str) -> float:
+    words = [t.lower for t in tokenize(summary)]
+    if len(words) < 2:
+        return sum(w in document.words for w in words) / len(words) if words else 1.0
+    grams = list(pairwise(words))
+    return sum(g in document.bigrams for g in grams) / len(grams)
+
+
+def _novelty(document: _Document, summary: str) -> float:
+    tokens = tokenize(summary)
+    names = [[tokens[i].lower for i in run if tokens[i].lower not in NAME_CONNECTORS]
+             for run in find_entities(tokens, summary, set(document.lowercase))]
+    found = [all(w in document.words for w in name) for name in names if name]
+    found += [number_found(q.value, document.numbers) for q in extract_numbers(summary)]
+    return 1.0 - found.count(False) / len(found) if found else 1.0
+
+
+def bigram_scorer() -> Scorer:
+    """Bigram precision as a scorer; documents are analysed once however many summaries."""
+    profile = lru_cache(maxsize=64)(_Document.of)
+    return lambda document, summary: _bigram_precision(profile(document), summary)
+
+
+def novelty_scorer() -> Scorer:
+    """Name and number novelty as a scorer (higher = fewer new names and numbers)."""
+    profile = lru_cache(maxsize=64)(_Document.of)
+    return lambda document, summary: _novelty(profile(document), summary)
+
+
+# Plain baselines measured beside the checker, on the same rows, each with its own dev threshold.
+BASELINES: dict[str, Callable[[], Scorer]] = {"bigram precision": bigram_scorer,
+                                              "novelty": novelty_scorer}
+
+
 def evaluate(path: str | Path, origin: str | None = None, split: str = "test",
              scorer: Scorer | AsyncScorer | None = None, *, limit: int | None = None,
-             seed: int = 0, concurrency: int = 4) -> Evaluation:
+             seed: int = 0, concurrency: int = 4, name: str | None = None) -> Evaluation:
     """Choose the threshold on dev rows, then report balanced accuracy and AUC on `split` rows.
 
+    With no `scorer` the offline checker is measured, also at the product's fitted cuts.
     `scorer` may be async (a model-backed judge): rows are then scored concurrently, at most
     `concurrency` at once, in one event loop. `limit` scores a sample of that many rows of each
     of dev and `split`, stratified by label and drawn with `seed`, for scorers too slow for all.
     """
-    scorer = scorer or support_scorer()
     rows = load_rows(path, origin=origin)
+    return evaluate_rows(rows, path, origin, split, scorer or support_scorer(), limit=limit,
+                         seed=seed, concurrency=concurrency, cuts=scorer is None,
+                         name=name or ("checker" if scorer is None else "scorer"))
+
+
+def compare(path: str | Path, origin: str | None = None, split: str = "test", *,
+            judge: AsyncScorer | None = None, limit: int | None = None, seed: int = 0,
+            concurrency: int = 4) -> list[Evaluation]:
+    """The offline checker (also at its fitted cuts) and the baselines, on the same rows, each
+    with its own threshold from dev rows; then the judge, when given, on a sample of `limit`
+    rows of each of dev and `split`, and the checker on that same sample so that the two can be
+    compared row for row."""
+    rows = load_rows(path, origin=origin)
+    checker = support_scorer()
+    results = [evaluate_rows(rows, path, origin, split, checker, cuts=True, name="checker")]
+    results += [evaluate_rows(rows, path, origin, split, make(), name=name)
+                for name, make in BASELINES.items()]
+    if judge is not None:
+        results.append(evaluate_rows(rows, path, origin, split, judge, limit=limit, seed=seed,
+                                     concurrency=concurrency, name="judge"))
+        if limit is not None:
+            results.append(evaluate_rows(rows, path, origin, split, checker, limit=limit,
+                                         seed=seed, cuts=True, name="checker, judge's sample"))
+    return results
+
+
+def evaluate_rows(rows: Sequence[Row], path: str | Path, origin: str | None, split: str,
+                  scorer: Scorer | AsyncScorer, *, limit: int | None = None, seed: int = 0,
+                  concurrency: int = 4, cuts: bool = False, name: str = "scorer") -> Evaluation:
+    """`evaluate` on rows already loaded (of one file and origin); `cuts` adds the figures at
+    the offline checker's fitted cuts, which mean something for that scorer only."""
     all_dev = [r for r in rows if r.split == "dev"]
     all_chosen = [r for r in rows if r.split == split]
     if not all_dev:
@@ -229,7 +342,21 @@ def evaluate(path: str | Path, origin: str | None = None, split: str = "test",
         limit=limit,
         available_rows=len(all_chosen),
         available_dev_rows=len(all_dev),
+        scorer=name,
+        # Read at call time: the cuts are refitted from time to time (checking/support_fit.json).
+        default_cut=at_cut(labels, scores, offline.DEFAULT_THRESHOLD) if cuts else None,
+        supported_cut=at_cut(labels, scores, offline.SUPPORTED_CUT) if cuts else None,
     )
+
+
+def at_cut(labels: Sequence[int], scores: Sequence[float], cut: float) -> CutFigures:
+    """Balanced accuracy at a fixed cut, and the share of consistent rows it flags (scored
+    below it)."""
+    consistent = [s for y, s in zip(labels, scores, strict=True) if y == 1]
+    flagged = sum(1 for s in consistent if s < cut) / len(consistent) if consistent else None
+    return CutFigures(threshold=cut,
+                      balanced_accuracy=balanced_accuracy(labels, [int(s >= cut) for s in scores]),
+                      flagged_consistent=flagged)
 
 
 def sample_rows(rows: Sequence[Row], n: int, seed: int = 0) -> list[Row]:

@@ -26,10 +26,16 @@ Against the set's key facts (`evals/data/key_facts.json`), where the set has the
   asked for).
 Position bias is reported beside coverage: overview citations to the first vs the last third of
 the articles, in input order.
+
+Against hand labels (`evals/data/embedded_labels.json`, the embedded model's sentences read
+against their passages), for a run of the model the labels were written for:
+- true_among_supported: of the sentences the run marks supported, those a reader labelled true.
+  A false sentence marked supported, or one never labelled, counts against it: the target is 1.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Sequence
@@ -119,6 +125,64 @@ def score_run(name: str, result: Result, threshold: float = DEFAULT_THRESHOLD,
     }
     scores.position = position_bias(result)
     return scores
+
+
+@dataclass
+class LabelScores:
+    """A run's sentences on one hand-labelled set, held to their labels."""
+
+    name: str
+    mode: str  # the writing mode of the run, which the labels are kept by
+    sentences: int = 0
+    supported: int = 0  # marked supported by the run
+    true: int = 0  # of those, labelled true
+    false: list[str] = field(default_factory=list)  # marked supported but labelled false
+    unlabelled: list[str] = field(default_factory=list)  # marked supported, not labelled yet
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+Labels = dict[tuple[str, str, str, str], bool | None]  # (set, mode, where, key) -> true
+HASH_ONLY = frozenset({"seeds"})  # shared articles: their sentences are named by key only
+
+
+def load_labels(path: Path) -> Labels:
+    """The hand labels by set, writing mode, place in the run and sentence key."""
+    rows = json.loads(path.read_text(encoding="utf-8"))["rows"]
+    return {(r["set"], r["mode"], r["where"], r["key"]): r["true"] for r in rows}
+
+
+def sentence_key(text: str) -> str:
+    """How a labelled sentence is found again (as `evals/label_embedded.py` keys it)."""
+    return hashlib.sha1(normalise(text).encode("utf-8")).hexdigest()[:16]
+
+
+def score_labels(name: str, result: Result, labels: Labels) -> LabelScores | None:
+    """The run's sentences against the labels of its set; None when the set has none."""
+    if not any(key[0] == name for key in labels):
+        return None
+    mode = result.writing.mode if result.writing else "quoted"
+    placed = [(f"article {n}", s) for n, a in enumerate(result.articles, 1) for s in a.summary]
+    placed += [("overview", s) for s in result.overview]
+    scores = LabelScores(name=name, mode=mode, sentences=len(placed))
+    for where, sentence in placed:
+        if sentence.support != "supported":
+            continue
+        scores.supported += 1
+        key = sentence_key(sentence.text)
+        true = labels.get((name, mode, where, key))
+        if true:
+            scores.true += 1
+        else:
+            shown = f"sentence {key}" if name in HASH_ONLY else sentence.text
+            (scores.unlabelled if true is None else scores.false).append(f"{where}: {shown}")
+    return scores
+
+
+def true_among_supported(scores: Sequence[LabelScores]) -> float | None:
+    """Share of the sentences marked supported that a reader labelled true, over the sets."""
+    return share(sum(s.true for s in scores), sum(s.supported for s in scores))
 
 
 def find_leaks(result: Result) -> list[str]:
