@@ -214,3 +214,48 @@ def test_cli_evaluates_the_llm_judge_on_labelled_rows(tmp_path: Path,
     # The default judge is still the offline checker: no model is built.
     assert main(["eval", "faithfulness", "--data", str(data)]) == 0
     assert "6 rows, 3 labelled consistent" in capsys.readouterr().out and len(seen) == 1
+
+
+def test_a_sentence_judged_whole_costs_one_call_and_no_split():
+    """Inside a run a restatement is one sentence: judged as it stands, with no claims call."""
+    backend = ScriptedBackend(default=judge_by({
+        "Three vehicles fell into the river.": ("supported", "Three vehicles fell into the "
+                                                             "Velle River."),
+        "Four vehicles fell into the river.": ("contradicted", "Three vehicles fell into the "
+                                                              "Velle River."),
+    }))
+    judge = LLMJudge(backend)
+    held = asyncio.run(judge.check_whole("Three vehicles fell into the river.", PASSAGES))
+    assert held.supported and held.label == "supported" and held.reason is None
+    assert held.evidence is not None and held.evidence.text == "Three vehicles fell into the " \
+                                                               "Velle River."
+    wrong = asyncio.run(judge.check_whole("Four vehicles fell into the river.", PASSAGES))
+    assert not wrong.supported and wrong.label == "unsupported"
+    assert wrong.reason == "claim 'Four vehicles fell into the river.' contradicted by the sources"
+    assert [r.prompt_id for r in backend.requests] == ["judge", "judge"]
+
+
+def test_a_judge_given_a_callers_path_counts_its_calls_there():
+    from summarizer.llm.caller import Caller
+
+    backend = ScriptedBackend(default=judge_by({
+        "The bridge collapsed on Saturday.": ("supported", "collapsed on Saturday morning"),
+    }))
+    caller = Caller(backend, concurrency=1)
+    judge = LLMJudge(backend, caller=caller)
+    asyncio.run(judge.check_whole("The bridge collapsed on Saturday.", PASSAGES))
+    asyncio.run(judge.check("The bridge collapsed on Saturday.", PASSAGES))
+    assert caller.calls == 3 and caller.calls_for(LLMJudge.PROMPTS) == 3
+    assert caller.calls_by_prompt == {"judge": 2, "claims": 1}
+    assert caller.prompts == {"judge": "2", "claims": "2"}
+
+
+def test_a_judge_of_its_own_shares_the_runs_cache_bound_and_progress(tmp_path: Path):
+    from summarizer.llm.cache import Cache
+    from summarizer.llm.caller import Caller
+
+    run = Caller(ScriptedBackend(), concurrency=2, cache=Cache(tmp_path / "c.sqlite3"))
+    judging = run.sibling(ScriptedBackend(model="judge-model"))
+    assert judging._limit is run._limit and judging.cache is run.cache
+    assert judging.progress is run.progress and judging.backend.model == "judge-model"
+    assert judging.calls == 0 and judging is not run

@@ -375,6 +375,39 @@ async def test_api_options_verify_chooses_the_mode(tmp_path: Path, sync: int):
     assert refused.status_code == 422
 
 
+@pytest.mark.anyio
+async def test_a_digest_follows_the_verify_setting_and_uses_the_judge_of_its_own(
+        tmp_path: Path):
+    from summarizer.server.service import Service
+    from summarizer.server.store import open_store
+
+    main_model = ScriptedBackend(default=model())
+    judge = ScriptedBackend(default=model(), model="judge-model")
+    store = open_store(tmp_path / "digest.sqlite3")
+    service = Service(Settings(writing="fused", verify="llm"), store, lambda: main_model,
+                      lambda: judge)
+    await service.start()
+    try:
+        docs = _examples()
+        await service.ingest([{"text": d.text, "title": d.title, "source": d.source,
+                               "published": "2026-03-14"} for d in docs])
+        job, _ = await service.request_digest("2026-03-14")
+        for _ in range(600):
+            if (await service.job(job.id)).status in ("done", "failed"):
+                break
+            await asyncio.sleep(0.05)
+        data = (await service.latest_digest("2026-03-14")).contract()
+    finally:
+        await service.stop()
+        store.close()
+    assert data["writing"]["verify"] == "llm" and data["writing"]["judged"] > 0
+    assert "judge" not in {r.prompt_id for r in main_model.requests}
+    assert {r.prompt_id for r in judge.requests} == {"judge"}
+    assert data["usage"]["judge_calls"] == len(judge.requests)
+    assert data["usage"]["judge_model"] == "judge-model"
+    assert any(s["verified_by"] == "llm" for story in data["stories"] for s in story["summary"])
+
+
 # -- what a reader sees -----------------------------------------------------------------------
 
 
