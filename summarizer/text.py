@@ -143,7 +143,6 @@ EXCLUSIVE_CLASSES = (
     "arrested charged convicted acquitted released fined",
     "died killed injured wounded hurt survived",
     "won lost drew",
-    "increase decrease rise fall drop gain loss",
     "million billion thousand hundred trillion",
     "dollar pound euro yen",
 )

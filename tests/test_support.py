@@ -6,7 +6,14 @@ import time
 
 import pytest
 
-from summarizer.checking.offline import DEFAULT_THRESHOLD, Sources, Verdict, check
+from summarizer.checking.offline import (
+    DEFAULT_THRESHOLD,
+    SUPPORTED_CUT,
+    Sources,
+    Verdict,
+    check,
+    classify,
+)
 
 PASSAGES = [
     "The interior minister said on Tuesday that 45,000 people had been evacuated from the "
@@ -142,3 +149,158 @@ def test_the_unswapped_sentences_are_supported():
                   "Activists poured yellow and blue paint on the road.",
                   "Prices rose sharply in March."):
         assert check(claim, SWAP_SOURCE).supported, claim
+
+
+# ---------------------------------------------------------------------------------------------
+# Relations: every word of the claim is in the source, the relation between them is not
+
+
+def _verdict(source: str, claim: str) -> Verdict:
+    return Sources([source]).check(claim)
+
+
+@pytest.mark.parametrize(("source", "claim", "reason"), [
+    # the doer and the done-to swapped
+    ("Harbour police arrested the ferry captain after the collision on Monday.",
+     "The ferry captain arrested harbour police after the collision on Monday.",
+     "roles reversed around 'arrested'"),
+    # another actor of the same sentence given the verb
+    ("The mayor closed both approaches to the bridge after the emergency management office "
+     "warned of flooding.",
+     "The emergency management office closed both approaches to the bridge.",
+     "'closed' done by mayor in the source"),
+    # a speaker of the story, but not of this statement
+    ("The new levy will cut emissions by a fifth, the environment minister said on Tuesday. "
+     "Farmers said the levy was unfair.",
+     "Farmers said the new levy will cut emissions by a fifth.",
+     "attributed to someone the source does not quote"),
+    # a condition turned around
+    ("The Green party will join the coalition if there is a consensus on coal, its leader "
+     "said, warning against early elections.",
+     "The Green party will join the coalition if there are early elections.",
+     "a condition the source does not set"),
+    # a possibility stated as a fact
+    ("The storm may reach the northern coast on Friday, forecasters said.",
+     "The storm will reach the northern coast on Friday.",
+     "'reach' stated as sure where the source says it may be"),
+])
+def test_a_relation_the_source_does_not_state_is_flagged_as_role(source, claim, reason):
+    verdict = _verdict(source, claim)
+    assert "role" in verdict.flags
+    assert reason in (explain_claim(source, claim))
+
+
+def explain_claim(source: str, claim: str) -> str:
+    """The reason given for the claim's weakest sentence, whatever its label."""
+    from summarizer.checking.offline import explain
+
+    return explain(Sources([source]).analyse(claim)[0])
+
+
+@pytest.mark.parametrize(("source", "claim"), [
+    ("Harbour police arrested the ferry captain after the collision on Monday.",
+     "Harbour police arrested the ferry captain after the collision on Monday."),
+    ("The bridge was closed by the mayor on Monday after the river rose.",
+     "The mayor closed the bridge on Monday."),  # passive voice undone
+    ("Mr. Okafor, the mayor of Alden, closed the bridge on Monday.",
+     "Mr. Okafor closed the bridge on Monday."),  # an apposition names the same doer
+    ("The Green party will join the coalition if there is a consensus on coal, its leader said.",
+     "The Green party will join the coalition if there is a consensus on coal."),
+    ("The storm may reach the northern coast on Friday, forecasters said.",
+     "The storm could reach the northern coast on Friday."),
+    ("The new levy will cut emissions by a fifth, the environment minister said on Tuesday.",
+     "The environment minister said the new levy will cut emissions by a fifth."),
+])
+def test_the_same_relation_in_other_words_raises_no_role_flag(source, claim):
+    verdict = _verdict(source, claim)
+    assert "role" not in verdict.flags, verdict.reason
+
+
+def test_a_number_given_to_another_quantity_is_flagged_as_number():
+    source = ("The river rose to 6.2 metres on Sunday, 2.1 metres above flood stage, the "
+              "weather service said.")
+    verdict = _verdict(source, "The river rose to 2.1 metres on Sunday.")
+    assert "number" in verdict.flags
+    assert "'2.1' belongs to another quantity" in explain_claim(
+        source, "The river rose to 2.1 metres on Sunday.")
+    assert "number" not in _verdict(source, "The river rose to 6.2 metres on Sunday.").flags
+
+
+# ---------------------------------------------------------------------------------------------
+# False alarms on well-written summaries
+
+
+def test_list_markers_are_not_numbers_of_the_claim():
+    sources = Sources(PASSAGES)
+    verdict = sources.check("1. Rescue teams from the Red Cross worked through the night.\n"
+                            "2) Mr. Okafor, the mayor of Alden, did not resign after the flood.")
+    assert verdict.supported, verdict.reason
+
+
+@pytest.mark.parametrize("claim", [
+    "The passage discusses how rescue teams from the Red Cross worked through the night.",
+    "The article reports that rescue teams from the Red Cross worked through the night.",
+    "According to the article, rescue teams from the Red Cross worked through the night.",
+    "Rescue teams from the Red Cross worked through the night, according to the report.",
+])
+def test_words_about_the_text_are_left_out_of_the_claim(claim):
+    plain = check("Rescue teams from the Red Cross worked through the night.", PASSAGES)
+    verdict = check(claim, PASSAGES)
+    assert verdict.score == pytest.approx(plain.score)
+    assert verdict.supported
+
+
+@pytest.mark.parametrize(("source", "claim"), [
+    ("officials say some 735, 000 people were moved out of the valley .",
+     "Officials say about 735,000 people were moved out of the valley."),
+    ("the project will cost 1. 1 million pounds , the council said .",
+     "The project will cost 1.1 million pounds, the council said."),
+])
+def test_numbers_split_by_a_tokeniser_in_the_source_match(source, claim):
+    reason = explain_claim(source, claim)
+    assert "number" not in reason
+
+
+def test_a_demonym_matches_its_country_in_a_lower_cased_source():
+    source = "forces backed by russia advanced on the town of aleppo on monday ."
+    claim = "On Monday, forces backed by Russian troops advanced on the town of Aleppo."
+    assert "names" not in explain_claim(source, claim)
+    assert "names 'Syrian'" in explain_claim(
+        source, "On Monday, forces backed by Syrian troops advanced on the town of Aleppo.")
+
+
+def test_a_lower_cased_claim_keeps_the_name_check():
+    source = "Jim Okafor, the mayor of Alden, said the town would rebuild its sea wall."
+    assert "names 'John Okafor'" in explain_claim(
+        source, "john okafor said the town would rebuild its sea wall.")
+    assert "names" not in explain_claim(
+        source, "jim okafor said the town would rebuild its sea wall.")
+
+
+@pytest.mark.parametrize(("source", "claim"), [
+    # winning is defeating, whatever the closed word class says
+    ("Alden won the county final against Brill on Sunday.",
+     "Alden defeated Brill in the county final on Sunday."),
+    # a sentence to prison is a jailing
+    ("The driver was sentenced to five years in prison on Friday.",
+     "The driver was jailed for five years on Friday."),
+    # 'falling' is said of costs, not of sales
+    ("Sales rose 5% in March while costs were falling.",
+     "Sales increased by 5% in March."),
+])
+def test_an_opposite_or_kin_word_about_another_thing_is_not_a_swap(source, claim):
+    assert "where the source has" not in explain_claim(source, claim)
+
+
+def test_a_verb_of_another_thing_in_the_source_is_still_caught():
+    source = "Sales rose 5% in March while costs were falling."
+    verdict = _verdict(source, "Sales fell 5% in March.")
+    assert "role" in verdict.flags
+    assert "'fell' done by costs in the source" in explain_claim(source, "Sales fell 5% in March.")
+
+
+def test_verdict_labels_follow_the_two_fitted_cuts():
+    assert DEFAULT_THRESHOLD < SUPPORTED_CUT
+    assert classify(SUPPORTED_CUT) == "supported"
+    assert classify((DEFAULT_THRESHOLD + SUPPORTED_CUT) / 2) == "uncertain"
+    assert classify(DEFAULT_THRESHOLD - 0.01) == "unsupported"

@@ -9,6 +9,8 @@ import pytest
 from summarizer.text import (
     ABBREVIATIONS,
     MONTH,
+    claim_body,
+    conditions,
     extract_dates,
     extract_numbers,
     figure,
@@ -17,11 +19,16 @@ from summarizer.text import (
     initials,
     is_content,
     is_figure,
+    is_hedged,
+    is_verb_like,
+    join_split_numbers,
     normalise,
     number_found,
     number_units,
     parse_number,
     plain_word,
+    roles,
+    speaker_of,
     split_polarity,
     split_sentences,
     stem,
@@ -226,3 +233,96 @@ def test_initials_and_plain_words():
     assert initials(["bank", "of", "england"]) == "be"
     assert plain_word("U.S.") == "us"
     assert plain_word("Reyle’s") == "reyle"
+
+
+# ---------------------------------------------------------------------------------------------
+# What a claim says: list markers, words about the text, split numbers
+
+
+def test_a_list_marker_does_not_end_a_sentence_but_a_number_at_a_sentence_end_does():
+    text = "Summary:\n1. The mayor closed the road. 2. Prices rose by 2. Then they fell.\n3) Done."
+    assert [text[a:b] for a, b in split_sentences(text)] == [
+        "Summary:", "1. The mayor closed the road.", "2. Prices rose by 2.", "Then they fell.",
+        "3) Done."]
+
+
+@pytest.mark.parametrize(("sentence", "body"), [
+    ("1. The mayor closed the road.", "The mayor closed the road."),
+    ("- Prices rose.", "Prices rose."),
+    ("The passage discusses the flood in Alden.", "the flood in Alden."),
+    ("The article reports that 45 people died.", "45 people died."),
+    ("According to the article, the river rose.", "the river rose."),
+    ("The river rose, according to the report.", "The river rose"),
+    ("The report was published on Monday.", "The report was published on Monday."),
+])
+def test_claim_body_leaves_out_list_markers_and_words_about_the_text(sentence, body):
+    start, end = claim_body(sentence)
+    assert sentence[start:end] == body
+
+
+@pytest.mark.parametrize(("text", "values"), [
+    ("some 735, 000 people", [735_000]),
+    ("1. 1 million people", [1_100_000]),
+    ("a 3. 5 % rise", [3.5]),
+    ("in 2015, 300 people", [2015, 300]),  # a year and a count stay two numbers
+])
+def test_numbers_split_by_a_tokeniser_are_joined_in_place(text, values):
+    joined = join_split_numbers(text)
+    assert len(joined) == len(text)
+    assert [q.value for q in extract_numbers(joined)] == values
+
+
+def test_a_one_letter_scale_may_be_a_unit():
+    (quantity,) = extract_numbers("The river rose to 6.2 m on Sunday.")
+    assert quantity.readings() == (6_200_000, 6.2)
+    (million,) = extract_numbers("It cost 6.2 million.")
+    assert million.readings() == (6_200_000,)
+
+
+def test_a_name_after_a_title_with_a_period_is_a_name():
+    assert _entities("Police said Mr. Okafor spoke later.", {stem("police")}) == ["Okafor"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Who does what
+
+
+def _roles(text: str, verb: str) -> tuple[set[str], set[str]]:
+    tokens = tokenize(text)
+    i = next(i for i, t in enumerate(tokens) if t.lower == verb)
+    assert is_verb_like(tokens, i)
+    return roles(tokens, text, i)
+
+
+@pytest.mark.parametrize(("text", "verb", "agent", "patient"), [
+    ("The mayor closed both approaches.", "closed", {"mayor"}, {"approach"}),
+    ("Both approaches were closed by the mayor.", "closed", {"mayor"}, {"approach"}),
+    ("Mr Okafor, the mayor of Alden, closed the bridge.", "closed",
+     {"mr", "okafor", "mayor", "alden"}, {stem("bridge")}),
+    ("Forces backed by Russia advanced.", "backed", {"russia"}, {stem("forces")}),
+    ("Police arrested the driver, who had fled.", "fled", {"driver"}, set()),
+])
+def test_roles_are_read_from_word_order_with_the_passive_undone(text, verb, agent, patient):
+    assert _roles(text, verb) == (agent, patient)
+
+
+def test_the_speaker_is_read_before_or_after_the_word_of_speech():
+    for text in ("The minister said the levy was fair.", "The levy was fair, said the minister.",
+                 "According to the minister, the levy was fair."):
+        assert speaker_of(tokenize(text), text) == {"minister"}
+    assert speaker_of(tokenize("He said it was fair."), "He said it was fair.") == set()
+
+
+def test_conditions_carry_their_content_and_polarity():
+    text = "They will join if there is a consensus, but not unless coal is phased out."
+    assert conditions(tokenize(text), text) == [({"consensus"}, False),
+                                                ({"coal", "phas"}, True)]
+    text = "She asked if the road was open."
+    assert conditions(tokenize(text), text) == []
+
+
+def test_a_hedge_governs_the_verb_after_it():
+    tokens = tokenize("The storm may well reach the coast.")
+    assert is_hedged(tokens, 4)
+    tokens = tokenize("The storm will reach the coast.")
+    assert not is_hedged(tokens, 3)

@@ -360,21 +360,19 @@ class Sources:
         return None
 
     def _attribution(self, tokens: list[Token], text: str, best: _SourceSentence) -> list[str]:
-        """A claim quoting someone the source does not quote for it ('the mayor said' where the
-        source has the council say it), that person being named in the source."""
+        """A claim quoting someone the source does not quote for it ('the critics said' where
+        the source has the minister say it), that person being named near it in the source."""
         speaker = speaker_of(tokens, text)
         window = self.sentences[max(0, best.index - 1) : best.index + 2]
         if not speaker or not speaker <= set().union(*(s.content for s in window)):
             return []
-        quoted = []
-        for source in window:
+        # who says the aligned sentence: its own speaker, else the next sentence's ('..., he said')
+        for source in self.sentences[best.index : best.index + 2]:
             if any(t.lower in SPEECH_WORDS or t.lower == "according" for t in source.tokens):
-                who = speaker_of(source.tokens, self.passages[source.passage])
-                if not who:
-                    return []  # 'he said': who it is cannot be told from the words
-                quoted.append(who)
-        if quoted and not any(speaker & who for who in quoted):
-            return ["attributed to someone the source does not quote for it"]
+                quoted = speaker_of(source.tokens, self.passages[source.passage])
+                if quoted and not speaker & quoted:
+                    return ["attributed to someone the source does not quote for it"]
+                return []  # the same speaker, or 'he said': who it is cannot be told
         return []
 
     def _conditions(self, tokens: list[Token], text: str, best: _SourceSentence) -> list[str]:
