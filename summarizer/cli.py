@@ -364,13 +364,15 @@ def _eval_sets(args: argparse.Namespace) -> int:
     if args.format == "json":
         print(json.dumps({
             "split": args.split, "default_threshold": offline.DEFAULT_THRESHOLD,
-            "supported_cut": offline.SUPPORTED_CUT, "sets": rows, "skipped": skipped,
+            "supported_cut": offline.SUPPORTED_CUT, "checker_fitted_on": offline.FIT.get(
+                "fitted_on"), "sets": rows, "skipped": skipped,
             "judge": usage.model_dump() if usage else None, "seconds": round(seconds, 1),
         }, indent=2))
         return EXIT_OK
     print(f"# Faithfulness: offline checker against baselines ({args.data})")
     print(f"\nThresholds chosen on dev rows; default cut {offline.DEFAULT_THRESHOLD:.3f} and "
-          f"supported cut {offline.SUPPORTED_CUT:.3f} as fitted in the checker.")
+          f"supported cut {offline.SUPPORTED_CUT:.3f} as fitted in the checker, fitted on "
+          f"{offline.FIT.get('fitted_on', 'dev rows')}.")
     if usage is not None:
         print(f"Judge: llm, {usage.backend} {usage.model}; {usage.llm_calls} model calls, "
               f"{usage.cache_hits} cache hits, {seconds:.0f} s"

@@ -180,3 +180,17 @@ def test_eval_pipeline_reports_key_facts_and_disputes_per_set(tmp_path: Path,
     assert report["pipeline"]["mean"]["key_fact_coverage"] is not None
     assert "pipeline.key_fact_coverage" in report["figures"]
     assert "pipeline.disputes_found" in report["figures"]
+
+
+def test_the_supported_cut_gets_its_own_line_only_where_it_differs(
+        tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch):
+    data = tmp_path / "labelled.jsonl"
+    _write_fixture(data)
+    monkeypatch.setattr(offline, "DEFAULT_THRESHOLD", 0.4)
+    monkeypatch.setattr(offline, "SUPPORTED_CUT", 0.7)
+    assert main(["eval", "faithfulness", "--data", str(data)]) == 0
+    out = capsys.readouterr().out
+    assert "at the default cut 0.400" in out and "at the supported cut 0.700" in out
+    monkeypatch.setattr(offline, "SUPPORTED_CUT", 0.4)
+    assert main(["eval", "faithfulness", "--data", str(data)]) == 0
+    assert "supported cut" not in capsys.readouterr().out

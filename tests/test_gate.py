@@ -130,10 +130,11 @@ def test_a_false_sentence_marked_supported_fails_the_gate(tmp_path: Path):
 
 
 def test_the_report_lists_the_false_sentences_marked_supported():
-    from summarizer.evaluation.suite import to_markdown
+    from summarizer.evaluation.suite import to_html, to_markdown
 
-    text = to_markdown(_labelled_report(["article 2: The bridge was built in 1926."],
-                                        ["overview: Unread."]))
+    report = _labelled_report(["article 2: The bridge was built in 1926."], ["overview: Unread."])
+    text = to_markdown(report)
+    assert "examples (quoted)" in to_html(report)
     assert "## Hand labels" in text
     assert "| examples | quoted | 25 | 24 | 22 | 1 | 1 |" in text
     assert "- examples article 2: The bridge was built in 1926." in text
