@@ -447,9 +447,13 @@ def number_units(tokens: Sequence[Token], text: str) -> list[tuple[float, str, s
             j += 1
         value = parse_number(text[tokens[i].start : tokens[j - 1].end])
         if value is not None:
-            for unit in tokens[j : j + 3]:
+            for k, unit in enumerate(tokens[j : j + 3], j):
+                if re.search(r"[,;:()]", text[tokens[k - 1].end : unit.start]):
+                    break  # "Copeland, 28, was stabbed": an age, not 28 stabbings
                 if is_content(unit):
-                    pairs.append((value, unit.stem, text[tokens[i].start : unit.end]))
+                    age = k + 1 < len(tokens) and tokens[k + 1].lower == "old"
+                    if not age:  # "the 27-year-old": an age, not a count of years
+                        pairs.append((value, unit.stem, text[tokens[i].start : unit.end]))
                     break
                 if unit.lower in ("of", "and", "to", "or"):  # "30 of the", "20 to 30": no unit
                     break
@@ -690,7 +694,7 @@ def is_list_marker(text: str, start: int, stop: int) -> bool:
 
 
 # "735, 000" and "1. 1 million": numbers split by a tokeniser, as CNN/DM and XSum texts have them.
-_SPLIT_THOUSANDS = re.compile(r"(?<![\d.])(\d{1,3}), (?=\d{3}(?![\d.,]|\s?\d))")
+_SPLIT_THOUSANDS = re.compile(r"(?<![\d.])(\d{1,3}), (?=\d{3}(?![\d,]|\.\d|\s?\d))")
 _SPLIT_DECIMAL = re.compile(r"(?<![\d.])(\d{1,3})\. (?=\d{1,2}\s*(?:%|per|million|billion|"
                             r"thousand|trillion|bn|m\b|km|kg|ft|m\b))")
 

@@ -161,6 +161,10 @@ class Sources:
         self.written_lower: set[str] = set()
         self.text_lower = "\n".join(" ".join(p.lower().split()) for p in self.passages)
         self._index: dict[str, list[int]] = {}
+        # computed when a claim first asks: the roles around a source word, a sentence's numbers
+        self._roles_at: dict[tuple[int, int], tuple[set[str], set[str]]] = {}
+        self._numbers_at: dict[int, list[tuple[float, set[str]]]] = {}
+        self._speaker_at: dict[int, set[str] | None] = {}  # None: the sentence quotes no one
         for number, passage in enumerate(self.passages):
             self._add_passage(number, passage)
         self.names = self.capitalised - self.written_lower
@@ -205,8 +209,8 @@ class Sources:
         self.stems.update(stems)
         self.lower.update(t.lower for t in tokens)
         for i, token in enumerate(tokens[1:], 1):
-            if token.text[:1].isupper() and passage[tokens[i - 1].end : token.start].strip() \
-                    in ("", ",", "-", "'"):
+            gap = passage[tokens[i - 1].end : token.start].strip()
+            if token.text[:1].isupper() and gap in ("", ",", "-", "'"):
                 self.capitalised.add(token.lower)
         runs = find_entities(tokens, passage, set())
         if lowered:
@@ -296,18 +300,17 @@ class Sources:
         return check
 
     def _recase(self, tokens: list[Token], text: str) -> tuple[list[Token], str]:
-        """A lower-cased claim with the capitals of the names the sources write, and of unknown
-        words beside them or after a title ('john smith' where the sources have 'Jim Smith'),
-        so that its names are checked as a cased claim's are."""
+        """A lower-cased claim with the capitals of the names the sources write, and of an unknown
+        word before one of them or after a title ('john okafor' where the sources have 'Jim
+        Okafor'), so that its names are checked as a cased claim's are."""
         if any(t.text[:1].isupper() for t in tokens[1:]) or not self.names:
             return tokens, text
         named = [t.lower in self.names for t in tokens]
         for i, token in enumerate(tokens):
             unknown = token.lower not in self.lower and token.stem not in self.stems \
                 and token.lower.isalpha() and is_content(token)
-            beside = (i > 0 and (named[i - 1] or tokens[i - 1].lower in TITLES)) \
-                or (i + 1 < len(tokens) and named[i + 1])
-            if unknown and beside:
+            if unknown and ((i > 0 and tokens[i - 1].lower in TITLES) or (
+                    i + 1 < len(tokens) and tokens[i + 1].lower in self.names)):
                 named[i] = True
         if not any(named):
             return tokens, text
@@ -348,8 +351,10 @@ class Sources:
     def _role_clash(self, verb: str, agent: set[str], patient: set[str],
                     source: _SourceSentence, place: int) -> str | None:
         """How the claim's doer and done-to of a verb differ from the source's, if they do."""
-        passage = self.passages[source.passage]
-        s_agent, s_patient = roles(source.tokens, passage, place)
+        key = (source.index, place)
+        if key not in self._roles_at:
+            self._roles_at[key] = roles(source.tokens, self.passages[source.passage], place)
+        s_agent, s_patient = self._roles_at[key]
         if (agent & s_patient and not agent & s_agent) or (patient & s_agent
                                                           and not patient & s_patient):
             return f"roles reversed around '{verb}'"
@@ -368,12 +373,21 @@ class Sources:
             return []
         # who says the aligned sentence: its own speaker, else the next sentence's ('..., he said')
         for source in self.sentences[best.index : best.index + 2]:
-            if any(t.lower in SPEECH_WORDS or t.lower == "according" for t in source.tokens):
-                quoted = speaker_of(source.tokens, self.passages[source.passage])
+            quoted = self._speaker(source)
+            if quoted is not None:
                 if quoted and not speaker & quoted:
                     return ["attributed to someone the source does not quote for it"]
                 return []  # the same speaker, or 'he said': who it is cannot be told
         return []
+
+    def _speaker(self, source: _SourceSentence) -> set[str] | None:
+        """Who a source sentence quotes (empty for 'he said'); None if it quotes no one."""
+        if source.index not in self._speaker_at:
+            speaks = any(t.lower in SPEECH_WORDS or t.lower == "according"
+                         for t in source.tokens)
+            self._speaker_at[source.index] = speaker_of(
+                source.tokens, self.passages[source.passage]) if speaks else None
+        return self._speaker_at[source.index]
 
     def _conditions(self, tokens: list[Token], text: str, best: _SourceSentence) -> list[str]:
         """An 'if' / 'unless' clause that is not a condition the source sets."""
@@ -439,6 +453,14 @@ class Sources:
                     return True
         return False
 
+    def _numbers_of(self, source: _SourceSentence) -> list[tuple[float, set[str]]]:
+        """The numbers in digits of a source sentence, each with the content words around it."""
+        if source.index not in self._numbers_at:
+            self._numbers_at[source.index] = [
+                (value, _around(source.tokens, j)) for j, token in enumerate(source.tokens)
+                if (value := _number_value(token)) is not None]
+        return self._numbers_at[source.index]
+
     def _misplaced_numbers(self, tokens: list[Token],
                            sources: Sequence[_SourceSentence]) -> list[str]:
         """A number of the source given to another quantity of it: 'rose to 2.1 m' where the
@@ -451,11 +473,8 @@ class Sources:
             mine = _around(tokens, i)
             same = other = 0
             for source in sources:
-                for j, theirs in enumerate(source.tokens):
-                    known = _number_value(theirs)
-                    if known is None:
-                        continue
-                    overlap = len(mine & _around(source.tokens, j))
+                for known, context in self._numbers_of(source):
+                    overlap = len(mine & context)
                     if number_found(value, [known]):
                         same = max(same, overlap)
                     else:
