@@ -735,7 +735,7 @@ CLAUSE_WORDS = frozenset("""that which who whom whose while when where after bef
 PREPOSITIONS = frozenset("""of in on at to for with from by into onto about over under after
     before between through during against across along toward towards near""".split())
 RELATIVES = frozenset("who which that".split())
-NOUN_PHRASE_WORDS = frozenset("the a an of its their his her both all some two in from at"
+NOUN_PHRASE_WORDS = frozenset("the a an of its their his her both all some two in from at and"
                               .split())
 FILLERS = frozenset("also still already just then reportedly allegedly now later".split())
 _GAP_PUNCTUATION = re.compile(r"[,;:()\"“”!?—–]|\s-\s")
@@ -904,3 +904,16 @@ def is_hedged(tokens: Sequence[Token], verb: int) -> bool:
 
 def _is_subject_boundary(word: str) -> bool:
     return word in CERTAIN
+
+
+def clause_ids(tokens: Sequence[Token], text: str) -> list[int]:
+    """The clause of each token, counted from 0: a new one after punctuation or at a word that
+    opens a clause ('as', 'while', 'after', 'who'); 'and' and 'or' join names, not clauses."""
+    ids = []
+    clause = 0
+    for i, token in enumerate(tokens):
+        if i and (_gap(text, tokens, i - 1, i)
+                  or (token.lower in CLAUSE_WORDS and token.lower not in ("and", "or", "than"))):
+            clause += 1
+        ids.append(clause)
+    return ids

@@ -169,6 +169,11 @@ def _verdict(source: str, claim: str) -> Verdict:
      "warned of flooding.",
      "The emergency management office closed both approaches to the bridge.",
      "'closed' done by mayor in the source"),
+    # a name tied to the doer that the source has acting in another clause
+    ("Ankara said that Turkey would not act alone. Turkey asked its allies for a joint "
+     "operation in the north as forces backed by Russia advanced on the town.",
+     "Turkey has requested a joint operation with Russia.",
+     "ties Turkey to Russia, who acts apart in the source"),
     # a speaker of the story, but not of this statement
     ("The new levy will cut emissions by a fifth, the environment minister said on Tuesday. "
      "Farmers said the levy was unfair.",
@@ -200,6 +205,9 @@ def explain_claim(source: str, claim: str) -> str:
 @pytest.mark.parametrize(("source", "claim"), [
     ("Harbour police arrested the ferry captain after the collision on Monday.",
      "Harbour police arrested the ferry captain after the collision on Monday."),
+    ("Ankara said that Turkey would not act alone. Turkey and Russia agreed on a joint "
+     "operation in the north as their forces advanced on the town.",
+     "Turkey agreed on a joint operation with Russia."),
     ("The bridge was closed by the mayor on Monday after the river rose.",
      "The mayor closed the bridge on Monday."),  # passive voice undone
     ("Mr. Okafor, the mayor of Alden, closed the bridge on Monday.",
@@ -292,11 +300,10 @@ def test_an_opposite_or_kin_word_about_another_thing_is_not_a_swap(source, claim
     assert "where the source has" not in explain_claim(source, claim)
 
 
-def test_a_verb_of_another_thing_in_the_source_is_still_caught():
+def test_an_opposite_of_the_same_thing_is_caught_where_the_word_is_said_of_another():
     source = "Sales rose 5% in March while costs were falling."
-    verdict = _verdict(source, "Sales fell 5% in March.")
-    assert "role" in verdict.flags
-    assert "'fell' done by costs in the source" in explain_claim(source, "Sales fell 5% in March.")
+    assert "'fell' where the source has its opposite" in explain_claim(
+        source, "Sales fell 5% in March.")
 
 
 def test_verdict_labels_follow_the_two_fitted_cuts():

@@ -35,6 +35,7 @@ from ..text import (
     WEEKDAYS,
     Token,
     claim_body,
+    clause_ids,
     conditions,
     extract_dates,
     extract_numbers,
@@ -66,6 +67,9 @@ DEFAULT_THRESHOLD: float = FIT["cuts"]["unsupported"]
 SUPPORTED_CUT: float = FIT["cuts"]["supported"]
 
 Label = Literal["supported", "uncertain", "unsupported"]
+
+# "with Russia", "alongside Russia", "against Russia": a name tied to the doer of the clause.
+PARTNER_WORDS = frozenset({"with", "alongside", "against", "beside"})
 
 # Below this unigram precision the "little overlap" reason is given when nothing sharper applies.
 LOW_OVERLAP = 0.5
@@ -344,6 +348,7 @@ class Sources:
             hedged = [is_hedged(s.tokens, j) for s, j in places]
             if all(hedged) and not is_hedged(tokens, i):
                 found.append(f"'{token.text}' stated as sure where the source says it may be")
+        found += self._apart(tokens, text, best)
         found += self._attribution(tokens, text, best)
         found += self._conditions(tokens, text, best)
         return _unique(found)
@@ -355,14 +360,51 @@ class Sources:
         if key not in self._roles_at:
             self._roles_at[key] = roles(source.tokens, self.passages[source.passage], place)
         s_agent, s_patient = self._roles_at[key]
-        if (agent & s_patient and not agent & s_agent) or (patient & s_agent
-                                                          and not patient & s_patient):
+        if (agent & s_patient and s_agent and not agent & s_agent) or (
+                patient & s_agent and s_patient and not patient & s_patient):
             return f"roles reversed around '{verb}'"
+        # another doer: the claim's is in the sentence, but only after the verb (before it, it
+        # may be the doer with a clause between: 'Frankie, who plays for Dagenham, took ...')
+        later = {t.stem for t in source.tokens[place + 1 :]}
+        earlier = {t.stem for t in source.tokens[:place]}
         if agent and s_agent and not agent & s_agent and not agent & s_patient \
-                and agent <= source.content:
+                and agent <= later and not agent & earlier:
             doer = " ".join(t.text for t in source.tokens if t.stem in s_agent)
             return f"'{verb}' done by {doer} in the source"
         return None
+
+    def _apart(self, tokens: list[Token], text: str, best: _SourceSentence) -> list[str]:
+        """Two names the claim ties in one clause ('Turkey requested an operation with Russia')
+        that the aligned source sentence keeps in separate clauses, the second one acting in
+        its own ('Turkey asked its allies ... as forces backed by Russia advanced')."""
+        names = _name_runs(tokens, text, self.lowercase_vocab, self.names)
+        if len(names) < 2:
+            return []
+        passage = self.passages[best.passage]
+        source_clause = clause_ids(best.tokens, passage)
+        where: dict[str, set[int]] = {}
+        for j, token in enumerate(best.tokens):
+            where.setdefault(token.stem, set()).add(source_clause[j])
+        acting: dict[str, set[int]] = {}  # stem -> the clauses where it does a verb
+        for j in range(len(best.tokens)):
+            if is_verb_like(best.tokens, j):
+                key = (best.index, j)
+                if key not in self._roles_at:
+                    self._roles_at[key] = roles(best.tokens, passage, j)
+                for stem in self._roles_at[key][0]:
+                    acting.setdefault(stem, set()).add(source_clause[j])
+        claim_clause = clause_ids(tokens, text)
+        heads = [(tokens[run[-1]].stem, claim_clause[run[0]], claim_clause[run[-1]],
+                  text[tokens[run[0]].start : tokens[run[-1]].end],
+                  run[0] > 0 and tokens[run[0] - 1].lower in PARTNER_WORDS) for run in names]
+        for first, clause, _, first_text, _ in heads:
+            for second, begins, ends, second_text, partner in heads:
+                if first == second or begins != ends or clause != begins or not partner:
+                    continue
+                if first in where and second in acting and not where[first] & where[second] \
+                        and acting[second] & where[second]:
+                    return [f"ties {first_text} to {second_text}, who acts apart in the source"]
+        return []
 
     def _attribution(self, tokens: list[Token], text: str, best: _SourceSentence) -> list[str]:
         """A claim quoting someone the source does not quote for it ('the critics said' where
@@ -422,8 +464,12 @@ class Sources:
         for i, token in enumerate(tokens):
             word = token.stem
             opposites = OPPOSITE.get(word, set())
-            if word not in near and opposites & near \
-                    and self._said_of_the_same(tokens, i, opposites, near_sentences):
+            # the opposite said of the same thing, and the word itself (if there) of another:
+            # 'sales fell' against 'sales rose while costs were falling'
+            if opposites & near \
+                    and self._said_of_the_same(tokens, i, opposites, near_sentences) \
+                    and not (word in near
+                             and self._said_of_the_same(tokens, i, {word}, near_sentences)):
                 # the more telling reason first: "fell" for "rose" is an opposite, not a kin
                 swaps.append(f"'{token.text}' where the source has its opposite")
                 continue
@@ -621,6 +667,20 @@ def _number_value(token: Token) -> float | None:
         return float(token.lower.replace(",", "").rstrip("stndrh"))
     except ValueError:
         return None
+
+
+def _name_runs(tokens: Sequence[Token], text: str, lowercase: set[str],
+               names: set[str]) -> list[list[int]]:
+    """Runs of adjacent name words: capitalised runs, and words the sources write as names."""
+    named = {i for run in find_entities(tokens, text, lowercase) for i in run}
+    named |= {i for i, t in enumerate(tokens) if t.lower in names}
+    runs: list[list[int]] = []
+    for i in sorted(named):
+        if runs and runs[-1][-1] == i - 1 and not text[tokens[i - 1].end : tokens[i].start].strip():
+            runs[-1].append(i)
+        else:
+            runs.append([i])
+    return runs
 
 
 def _content_runs(tokens: Sequence[Token]) -> list[list[int]]:
