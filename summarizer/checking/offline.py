@@ -313,8 +313,10 @@ class Sources:
         for i, token in enumerate(tokens):
             unknown = token.lower not in self.lower and token.stem not in self.stems \
                 and token.lower.isalpha() and is_content(token)
+            after_name = i > 0 and tokens[i - 1].lower in self.names  # 'united beat aston'
             if unknown and ((i > 0 and tokens[i - 1].lower in TITLES) or (
-                    i + 1 < len(tokens) and tokens[i + 1].lower in self.names)):
+                    i + 1 < len(tokens) and tokens[i + 1].lower in self.names
+                    and not after_name)):
                 named[i] = True
         if not any(named):
             return tokens, text
