@@ -688,9 +688,15 @@ def claim_body(sentence: str) -> tuple[int, int]:
 
 
 def is_list_marker(text: str, start: int, stop: int) -> bool:
-    """'1.' or '2)' opening a line: a period there does not end a sentence."""
-    line = text.rfind("\n", 0, stop) + 1
-    return bool(re.fullmatch(r"[ \t]*\(?\d{1,2}", text[max(line, start):stop]))
+    """'1.' or '2)' opening a line or a sentence: a period there does not end a sentence."""
+    near = max(start, stop - 8)  # a marker is short: no need to look further back
+    piece = text[near:stop]
+    line = piece.rfind("\n")
+    if line >= 0:
+        piece = piece[line + 1 :]
+    elif near > start:
+        return False
+    return bool(re.fullmatch(r"[ \t]*\(?\d{1,2}", piece))
 
 
 # "735, 000" and "1. 1 million": numbers split by a tokeniser, as CNN/DM and XSum texts have them.

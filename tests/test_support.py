@@ -311,3 +311,25 @@ def test_verdict_labels_follow_the_two_fitted_cuts():
     assert classify(SUPPORTED_CUT) == "supported"
     assert classify((DEFAULT_THRESHOLD + SUPPORTED_CUT) / 2) == "uncertain"
     assert classify(DEFAULT_THRESHOLD - 0.01) == "unsupported"
+
+
+def _word(n: int) -> str:
+    """A made-up word of letters for a number: 0 -> 'ba', 27 -> 'bbb'."""
+    letters = "b"
+    while True:
+        n, r = divmod(n, 26)
+        letters += chr(97 + r)
+        if not n:
+            return letters
+
+
+def test_a_long_line_with_no_stop_is_checked_in_linear_time():
+    # varied words: the token alignment (difflib) is slow on a short unit repeated, and so is
+    # number pairing on a line of thousands of numbers, whatever the relation checks do
+    words = [("closed", "said", "rose", "Alden", "40")[i % 5] if i % 7 == 0
+             else _word((i * 7919) % 4001) for i in range(16_000)]
+    line = " ".join(words)  # one 'sentence' of 16,000 words
+    sources = Sources([line])
+    start = time.perf_counter()
+    sources.check(line[: len(line) // 2])
+    assert time.perf_counter() - start < 2.0

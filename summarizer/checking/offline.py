@@ -71,6 +71,12 @@ Label = Literal["supported", "uncertain", "unsupported"]
 # "with Russia", "alongside Russia", "against Russia": a name tied to the doer of the clause.
 PARTNER_WORDS = frozenset({"with", "alongside", "against", "beside"})
 
+# Relations are read in sentences: a longer "sentence" (a line with no stop) is not checked for
+# them, and a word is looked for in at most so many places of one source sentence, so that a
+# check stays linear in the length of its text.
+LONGEST_SENTENCE = 150
+MOST_PLACES = 20
+
 # Below this unigram precision the "little overlap" reason is given when nothing sharper applies.
 LOW_OVERLAP = 0.5
 
@@ -169,6 +175,7 @@ class Sources:
         self._roles_at: dict[tuple[int, int], tuple[set[str], set[str]]] = {}
         self._numbers_at: dict[int, list[tuple[float, set[str]]]] = {}
         self._speaker_at: dict[int, set[str] | None] = {}  # None: the sentence quotes no one
+        self._positions_at: dict[int, dict[str, list[int]]] = {}
         for number, passage in enumerate(self.passages):
             self._add_passage(number, passage)
         self.names = self.capitalised - self.written_lower
@@ -331,15 +338,15 @@ class Sources:
                close: list[_SourceSentence]) -> list[str]:
         """Relations the claim gets wrong though its words are in the source sentence: who does
         the verb (reversed roles, another actor), who says it, on what condition, how surely."""
-        if best is None:
+        if best is None or len(tokens) > LONGEST_SENTENCE:
             return []
         found = []
         candidates = [best, *(c for c in close if c is not best)]
         for i, token in enumerate(tokens):
             if token.lower in SPEECH_WORDS or not is_verb_like(tokens, i):
                 continue
-            places = [(s, j) for s in candidates for j, st in enumerate(s.stems)
-                      if st == token.stem]
+            places = [(s, j) for s in candidates
+                      for j in self._positions(s).get(token.stem, ())[:MOST_PLACES]]
             if not places:
                 continue
             agent, patient = roles(tokens, text, i)
@@ -367,10 +374,9 @@ class Sources:
             return f"roles reversed around '{verb}'"
         # another doer: the claim's is in the sentence, but only after the verb (before it, it
         # may be the doer with a clause between: 'Frankie, who plays for Dagenham, took ...')
-        later = {t.stem for t in source.tokens[place + 1 :]}
-        earlier = {t.stem for t in source.tokens[:place]}
-        if agent and s_agent and not agent & s_agent and not agent & s_patient \
-                and agent <= later and not agent & earlier:
+        positions = self._positions(source)
+        only_later = all(positions.get(w) and positions[w][0] > place for w in agent)
+        if agent and s_agent and not agent & s_agent and not agent & s_patient and only_later:
             doer = " ".join(t.text for t in source.tokens if t.stem in s_agent)
             return f"'{verb}' done by {doer} in the source"
         return None
@@ -380,7 +386,8 @@ class Sources:
         that the aligned source sentence keeps in separate clauses, the second one acting in
         its own ('Turkey asked its allies ... as forces backed by Russia advanced')."""
         names = _name_runs(tokens, text, self.lowercase_vocab, self.names)
-        if len(names) < 2:
+        if len(names) < 2 or not any(run[0] and tokens[run[0] - 1].lower in PARTNER_WORDS
+                                     for run in names):
             return []
         passage = self.passages[best.passage]
         source_clause = clause_ids(best.tokens, passage)
@@ -494,12 +501,22 @@ class Sources:
         """Whether a source word of `others` shares a content word with tokens[i]'s own
         surroundings: 'prices fell' against 'prices rose', not against 'jobs falling'."""
         mine = _around(tokens, i)
-        others = set(others)
         for source in sources:
-            for j, other in enumerate(source.stems):
-                if other in others and mine & _around(source.tokens, j):
-                    return True
+            positions = self._positions(source)
+            for other in others:
+                for j in positions.get(other, ())[:MOST_PLACES]:
+                    if mine & _around(source.tokens, j):
+                        return True
         return False
+
+    def _positions(self, source: _SourceSentence) -> dict[str, list[int]]:
+        """Where each stem stands in a source sentence, in order."""
+        if source.index not in self._positions_at:
+            positions: dict[str, list[int]] = {}
+            for j, word in enumerate(source.stems):
+                positions.setdefault(word, []).append(j)
+            self._positions_at[source.index] = positions
+        return self._positions_at[source.index]
 
     def _numbers_of(self, source: _SourceSentence) -> list[tuple[float, set[str]]]:
         """The numbers in digits of a source sentence, each with the content words around it."""
@@ -513,7 +530,9 @@ class Sources:
                            sources: Sequence[_SourceSentence]) -> list[str]:
         """A number of the source given to another quantity of it: 'rose to 2.1 m' where the
         source has it rise to 6.2 m, 2.1 m being how far above flood stage."""
-        found = []
+        found: list[str] = []
+        if len(tokens) > LONGEST_SENTENCE:
+            return found
         for i, token in enumerate(tokens):
             value = _number_value(token)
             if value is None:
