@@ -1,16 +1,17 @@
 """Offline support checker: is a claim backed by the source passages? No model, no network.
 
-A claim is split into sentences; each sentence is aligned with the source sentence sharing most
-of its content words and scored from lexical evidence (unigram and bigram precision against that
-sentence, and the share of its words a token alignment finds in place of other words there) and
-from the errors summaries typically make (a name, number or date found in no passage, a negation
-the source does not have, a number, colour, kin word... swapped for another of its kind, or a
-word for its opposite). The weights come
-from a small logistic regression fitted on dev rows of FRANK and SummEdits (evals/fit_support.py,
+A claim is split into sentences (list markers and words about the text, "The article reports
+that", left out); each sentence is aligned with the source sentence sharing most of its content
+words and scored from lexical evidence (unigram and bigram precision against that sentence, and
+the share of its words a token alignment finds in place of other words there) and from the errors
+summaries typically make (a name, number or date found in no passage, a negation the source does
+not have, a number, colour, kin word... swapped for another of its kind, or a word for its
+opposite said of the same thing). The weights and cuts come from a small logistic regression
+fitted on the dev rows of every labelled set (evals/fit_support.py writes support_fit.json;
 figures in evals/README.md); a claim scores as its weakest sentence, because one bad sentence
-makes it unsupported.
+makes it unsupported. Relations the words alone do not show (who does what, who says it, on what
+condition, how surely, which quantity a number gives) are flagged for a judge, not scored.
 """
-
 from __future__ import annotations
 
 import difflib
