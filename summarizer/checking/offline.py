@@ -12,6 +12,7 @@ figures in evals/README.md); a claim scores as its weakest sentence, because one
 makes it unsupported. Relations the words alone do not show (who does what, who says it, on what
 condition, how surely, which quantity a number gives) are flagged for a judge, not scored.
 """
+
 from __future__ import annotations
 
 import difflib
