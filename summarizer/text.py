@@ -729,7 +729,8 @@ BE_FORMS = frozenset("is are was were be been being am get gets got".split())
 HEDGES = frozenset("""may might could possibly perhaps probably likely unlikely reportedly
     allegedly apparently expected expect expects plan plans planned planning consider considers
     considering proposed proposes propose hope hopes hoped aim aims threatened threatens
-    threaten would-be potential potentially""".split())
+    threaten potential potentially""".split())
+# Between a hedge and the verb, these state it: 'may say it will close' is sure of the closing.
 CERTAIN = frozenset("will did does do has have had".split())
 # Words of speech: the name before them (or after, "said the mayor") is who said it.
 SPEECH_WORDS = frozenset("""said says say told tells announced announces stated states claimed
@@ -903,13 +904,9 @@ def is_hedged(tokens: Sequence[Token], verb: int) -> bool:
         word = tokens[j].lower
         if word in HEDGES:
             return True
-        if word in CLAUSE_WORDS or _is_subject_boundary(word):
+        if word in CLAUSE_WORDS or word in CERTAIN:
             return False
     return False
-
-
-def _is_subject_boundary(word: str) -> bool:
-    return word in CERTAIN
 
 
 def clause_ids(tokens: Sequence[Token], text: str) -> list[int]:
