@@ -66,3 +66,20 @@ def _refuse_lookup(real):
 def anyio_backend() -> str:
     """Async tests (`pytest.mark.anyio`) run on asyncio, as the service does."""
     return "asyncio"
+
+
+@pytest.fixture
+def stub():
+    """The OpenAI-compatible stub server of test_openai_backend, serving on loopback."""
+    import threading
+
+    from test_openai_backend import Stub
+
+    server = Stub()
+    thread = threading.Thread(target=server.server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    yield server
+    server.stopping.set()
+    server.server.shutdown()
+    server.server.server_close()
+    thread.join(timeout=5)

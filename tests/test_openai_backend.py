@@ -102,18 +102,6 @@ class Stub:
 
 
 @pytest.fixture
-def stub():
-    server = Stub()
-    thread = threading.Thread(target=server.server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    yield server
-    server.stopping.set()
-    server.server.shutdown()
-    server.server.server_close()
-    thread.join(timeout=5)
-
-
-@pytest.fixture
 def sleeps() -> list[float]:
     return []
 

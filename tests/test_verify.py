@@ -246,20 +246,6 @@ def test_judge_calls_are_cached_like_any_other(checked, tmp_path: Path):
 # -- a judge model of its own ---------------------------------------------------------------
 
 
-@pytest.fixture
-def stub():
-    import threading
-
-    server = Stub()
-    thread = threading.Thread(target=server.server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    yield server
-    server.stopping.set()
-    server.server.shutdown()
-    server.server.server_close()
-    thread.join(timeout=5)
-
-
 def _judge_at(stub: Stub, monkeypatch: pytest.MonkeyPatch, verdict: str = "supported") -> None:
     """SUMMARIZER_JUDGE_* pointed at the stub, which answers every call with `verdict`."""
     stub.script(*[ok(json.dumps({"verdict": verdict, "evidence": ""}), model="judge-stub")
