@@ -553,6 +553,132 @@ async def test_a_next_day_story_is_marked_as_an_update(settings) -> None:
     assert "Update of “" in markdown.text
 
 
+
+# -- caching the digest: stored renderings, ETags, 304 ---------------------------------------------
+
+MEDIA = ("application/json", "text/markdown", "text/html")
+
+
+async def _renderings(client: httpx.AsyncClient, **headers: str) -> dict[str, httpx.Response]:
+    return {media: await client.get(f"/v1/digests/{DAY}", headers={"Accept": media, **headers})
+            for media in MEDIA}
+
+
+@pytest.mark.anyio
+async def test_each_rendering_has_a_stable_strong_etag_and_a_match_is_304(settings) -> None:
+    async with serving(settings()) as client:
+        assert (await client.get(f"/v1/digests/{DAY}",
+                                 headers={"If-None-Match": "*"})).status_code == 404
+        await client.post("/v1/articles", json={"articles": _example_articles(DAY)})
+        await _build_digest(client, DAY)
+        first = await _renderings(client)
+        again = await _renderings(client)
+        tags = {media: answer.headers["etag"] for media, answer in first.items()}
+        held = {media: await _renderings(client, **{"If-None-Match": tag})
+                for media, tag in tags.items()}
+        json_tag = tags["application/json"]
+        forms = {form: await client.get(f"/v1/digests/{DAY}", headers={"If-None-Match": form})
+                 for form in (json_tag, f"W/{json_tag}", f'"other", W/"x,y", {json_tag}', "*",
+                              ' "other" , W/"x" ', "garbage", json_tag.strip('"'))}
+        two_lines = await client.get(f"/v1/digests/{DAY}", headers=[
+            ("If-None-Match", '"other"'), ("If-None-Match", json_tag)])
+    assert [a.status_code for a in first.values()] == [200, 200, 200]
+    assert len(set(tags.values())) == 3  # each rendering its own tag
+    for media, answer in first.items():
+        assert answer.headers["etag"] == again[media].headers["etag"]  # stable
+        assert answer.content == again[media].content
+        assert answer.headers["etag"].startswith('"')  # strong: not W/
+        assert answer.headers["cache-control"] == "private, max-age=0, must-revalidate"
+        assert answer.headers["vary"] == "Accept"
+        assert answer.headers["content-type"].startswith(media)
+    assert first["application/json"].json()["date"] == DAY
+    assert first["text/markdown"].text.startswith(f"# News digest for {DAY}")
+    for media, answers in held.items():  # its own tag is 304 (no body); another's is 200
+        for asked, answer in answers.items():
+            if asked == media:
+                assert answer.status_code == 304 and answer.content == b""
+                assert answer.headers["etag"] == tags[media]
+                assert answer.headers["cache-control"] == first[media].headers["cache-control"]
+                assert "content-length" not in answer.headers or \
+                    answer.headers["content-length"] == "0"
+            else:
+                assert answer.status_code == 200
+                assert answer.content == first[asked].content
+    assert {form: answer.status_code for form, answer in forms.items()} == {
+        json_tag: 304, f"W/{json_tag}": 304, f'"other", W/"x,y", {json_tag}': 304, "*": 304,
+        ' "other" , W/"x" ': 200, "garbage": 200, json_tag.strip('"'): 200}
+    assert forms["garbage"].content == first["application/json"].content
+    assert two_lines.status_code == 304
+
+
+@pytest.mark.anyio
+async def test_a_new_digest_of_the_day_changes_every_etag(settings) -> None:
+    articles = _example_articles(DAY)
+    async with serving(settings()) as client:
+        await client.post("/v1/articles", json={"articles": articles[:2]})
+        await _build_digest(client, DAY)
+        old = await _renderings(client)
+        await client.post("/v1/articles", json={"articles": articles[2:]})
+        await _build_digest(client, DAY)
+        new = {media: await client.get(f"/v1/digests/{DAY}", headers={
+            "Accept": media, "If-None-Match": old[media].headers["etag"]}) for media in MEDIA}
+    for media in MEDIA:
+        assert new[media].status_code == 200  # the old tag no longer matches
+        assert new[media].headers["etag"] != old[media].headers["etag"]
+    assert len(new["application/json"].json()["articles"]) == 4
+    assert len(old["application/json"].json()["articles"]) == 2
+
+
+@pytest.mark.anyio
+async def test_a_digest_stored_before_renderings_were_kept_is_served_and_then_kept(
+        settings) -> None:
+    from summarizer.server.store import database_target, open_store
+
+    config = settings()
+    async with serving(config) as client:
+        await client.post("/v1/articles", json={"articles": _example_articles(DAY)})
+        await _build_digest(client, DAY)
+        built = await _renderings(client)
+    # The database as the version before the renderings table left it (schema 3).
+    store = open_store(database_target(config))
+    with store._engine.session() as db:
+        db.execute("DROP TABLE digest_renderings")
+        db.execute("DELETE FROM schema_version WHERE version = 4")
+    assert store.schema_version() == 3
+    store.close()
+    async with serving(config) as client:  # migrates to 4: no renderings stored
+        store = open_store(database_target(config))
+        before = store.latest_rendering(DAY, "text/html")
+        served = await _renderings(client)
+        kept = store.latest_rendering(DAY, "text/html")
+        cached = await client.get(f"/v1/digests/{DAY}", headers={
+            "Accept": "text/html", "If-None-Match": built["text/html"].headers["etag"]})
+        store.close()
+    assert before is not None and before[1] is None
+    for media in MEDIA:  # rendered on the first read, as the job would have rendered it
+        assert served[media].status_code == 200
+        assert served[media].content == built[media].content
+        assert served[media].headers["etag"] == built[media].headers["etag"]
+    assert kept is not None and kept[1] is not None
+    assert kept[1].etag == built["text/html"].headers["etag"]
+    assert served["text/html"].headers["content-security-policy"].startswith("default-src")
+    assert cached.status_code == 304
+
+
+@pytest.mark.parametrize("engine", ["sqlite"])
+def test_a_304_over_tcp_has_no_body_and_keeps_the_headers(settings) -> None:
+    with live(settings()) as client:
+        client.post("/v1/articles", json={"articles": _example_articles(DAY)})
+        _wait_live(client, client.post("/v1/digests", json={"date": DAY}).json()["job_id"])
+        page = client.get(f"/v1/digests/{DAY}", headers={"Accept": "text/html"})
+        again = client.get(f"/v1/digests/{DAY}", headers={
+            "Accept": "text/html", "If-None-Match": page.headers["etag"]})
+    assert page.status_code == 200 and page.content
+    assert again.status_code == 304 and again.content == b""
+    for name in ("etag", "cache-control", "vary", "content-security-policy"):
+        assert again.headers[name] == page.headers[name]
+    assert again.headers["x-content-type-options"] == "nosniff"
+
 # -- a real `serve` process -----------------------------------------------------------------------
 
 

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -19,8 +22,15 @@ from summarizer.llm.base import Backend
 from summarizer.llm.scripted import ScriptedBackend
 from summarizer.pipeline import digest
 from summarizer.render import to_html, to_json, to_markdown
-from summarizer.server.service import Service, _JobProgress, day_of
-from summarizer.server.store import Job, open_store
+from summarizer.server.service import (
+    DIGEST_MEDIA,
+    RENDERER,
+    Page,
+    Service,
+    _JobProgress,
+    day_of,
+)
+from summarizer.server.store import Job, Rendering, open_store
 from summarizer.settings import Settings
 
 pytestmark = pytest.mark.anyio
@@ -123,6 +133,75 @@ async def test_a_digest_keeps_the_typed_result_and_renders_it_when_read(tmp_path
     assert stored.contract() == {"date": DAY, **to_json(result)}
     assert stored.markdown() == to_markdown(result, title)
     assert stored.html() == to_html(result, title)
+
+
+
+async def test_a_finished_digest_is_stored_rendered_with_a_hash_of_each_rendering(
+        tmp_path: Path) -> None:
+    async with running(tmp_path / "db.sqlite3") as service:
+        await service.ingest(_examples())
+        await _build(service)
+        stored = {media: await asyncio.to_thread(service.store.latest_rendering, DAY, media)
+                  for media in DIGEST_MEDIA}
+        served = {media: await service.digest_page(DAY, media) for media in DIGEST_MEDIA}
+        digest_now = await service.latest_digest(DAY)
+    result = digest_now.result()
+    assert result is not None
+    title = f"News digest for {DAY}"
+    expected = {"application/json": json.dumps({"date": DAY, **to_json(result)},
+                                               ensure_ascii=False, separators=(",", ":")),
+                "text/markdown": to_markdown(result, title), "text/html": to_html(result, title)}
+    for media, found in stored.items():
+        assert found is not None and found[1] is not None  # stored when the job ended
+        rendering = found[1]
+        assert rendering.body == expected[media] and rendering.renderer == RENDERER
+        digest = hashlib.sha256(expected[media].encode()).hexdigest()[:32]
+        assert rendering.etag == f'"{digest}"'
+        assert served[media] == Page(media, rendering.etag, expected[media].encode())
+
+
+async def test_a_rendering_made_by_another_version_is_rendered_again(tmp_path: Path) -> None:
+    async with running(tmp_path / "db.sqlite3") as service:
+        await service.ingest(_examples())
+        await _build(service)
+        fresh = await asyncio.to_thread(service.store.latest_rendering, DAY, "text/markdown")
+        assert fresh is not None and fresh[1] is not None
+        await asyncio.to_thread(service.store.put_rendering, replace(
+            fresh[1], etag='"old"', body="# Rendered by 0.0.1", renderer="0.0.1"))
+        served = await service.digest_page(DAY, "text/markdown")
+        kept = await asyncio.to_thread(service.store.latest_rendering, DAY, "text/markdown")
+    assert served == Page.of(fresh[1])
+    assert kept == fresh  # stored again by this version
+
+
+async def test_an_unchanged_rendering_is_read_from_the_database_once(tmp_path: Path) -> None:
+    async with running(tmp_path / "db.sqlite3") as service:
+        await service.ingest(_examples())
+        await _build(service)
+        read = service.store.rendering
+        reads: list[int] = []
+
+        def counted(seq: int, media: str) -> Rendering | None:
+            reads.append(seq)
+            return read(seq, media)
+
+        service.store.rendering = counted
+        first = [await service.digest_page(DAY, "text/html") for _ in range(3)]
+        found = await asyncio.to_thread(service.store.latest_rendering, DAY, "text/html")
+        assert found is not None and found[1] is not None
+        await asyncio.to_thread(service.store.put_rendering,
+                                replace(found[1], etag='"changed"', body="<p>changed</p>"))
+        changed = await service.digest_page(DAY, "text/html")
+    assert len(reads) == 2  # the first read, then the changed tag
+    assert first[0] == first[1] == first[2]
+    assert changed == Page("text/html", '"changed"', b"<p>changed</p>")
+
+
+async def test_no_digest_is_not_found_in_any_rendering(tmp_path: Path) -> None:
+    async with running(tmp_path / "db.sqlite3") as service:
+        for media in DIGEST_MEDIA:
+            with pytest.raises(NotFound, match="POST /v1/digests"):
+                await service.digest_page(DAY, media)
 
 
 async def test_a_digest_lists_each_duplicate_once(tmp_path: Path) -> None:

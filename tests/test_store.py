@@ -7,6 +7,7 @@ import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -24,6 +25,7 @@ from summarizer.llm.scripted import ScriptedBackend
 from summarizer.models import Article, Duplicate, Removal
 from summarizer.server.store import (
     LATEST_VERSION,
+    Rendering,
     Store,
     database_target,
     mask_password,
@@ -71,6 +73,15 @@ class Target:
             with psycopg.connect(PG_URL, autocommit=True,
                                  options=f"-c search_path={self.schema}") as db:
                 db.execute(statement)
+
+    def rows(self, query: str) -> list[object]:
+        """The first column of a query's rows, read behind the store's back."""
+        if self.engine == "sqlite":
+            with sqlite3.connect(self.path) as db:
+                return [row[0] for row in db.execute(query)]
+        with psycopg.connect(PG_URL, autocommit=True,
+                             options=f"-c search_path={self.schema}") as db:
+            return [row[0] for row in db.execute(query)]
 
     def clean_up(self) -> None:
         for store in self.opened:
@@ -397,6 +408,65 @@ def test_digests_before_a_day_are_the_latest_of_each_earlier_day(store: Store) -
         "2026-05-02", "2026-05-01", "2026-04-30", "2026-04-28", "2026-04-20",
     ]
 
+
+
+def rendering(media: str, body: str, renderer: str = "1") -> Rendering:
+    return Rendering(digest=0, media=media, etag=f'"{media}:{body}"', body=body,
+                     renderer=renderer)
+
+
+def test_a_digest_is_stored_with_its_renderings_and_read_without_parsing(store: Store) -> None:
+    assert store.latest_rendering("2026-05-01", "text/html") is None
+    seq = store.put_digest("2026-05-01", "job1", {"stories": []},
+                           [rendering("text/html", "<p>Ünï</p>"),
+                            rendering("text/markdown", "# M")])
+    html = store.latest_rendering("2026-05-01", "text/html")
+    tag_only = store.latest_rendering("2026-05-01", "text/markdown", body=False)
+    assert html == (seq, Rendering(digest=seq, media="text/html", etag='"text/html:<p>Ünï</p>"',
+                                   body="<p>Ünï</p>", renderer="1"))
+    assert tag_only == (seq, Rendering(digest=seq, media="text/markdown",
+                                       etag='"text/markdown:# M"', body=None, renderer="1"))
+    assert store.latest_rendering("2026-05-01", "application/json") == (seq, None)  # not stored
+
+
+def test_a_rendering_kept_later_replaces_the_one_stored(store: Store) -> None:
+    seq = store.put_digest("2026-05-01", "job1", {"stories": []})
+    assert store.latest_rendering("2026-05-01", "text/html") == (seq, None)
+    store.put_rendering(replace(rendering("text/html", "old", "0.9"), digest=seq))
+    store.put_rendering(replace(rendering("text/html", "new", "1.0"), digest=seq))
+    found = store.latest_rendering("2026-05-01", "text/html")
+    assert found is not None and found[1] is not None
+    assert (found[1].body, found[1].renderer) == ("new", "1.0")
+    assert store.digest_data(seq) == {"stories": []}
+    assert store.digest_data(seq + 1000) is None
+
+
+def test_a_newer_digest_of_a_day_is_served_and_the_older_renderings_go(target: Target) -> None:
+    store = target.open()
+    first = store.put_digest("2026-05-01", "job1", {"n": 1}, [rendering("text/html", "one")])
+    other_day = store.put_digest("2026-05-02", "job2", {"n": 2}, [rendering("text/html", "two")])
+    second = store.put_digest("2026-05-01", "job3", {"n": 3}, [rendering("text/html", "three")])
+    assert first < other_day < second
+    found = store.latest_rendering("2026-05-01", "text/html")
+    assert found is not None and found[1] is not None
+    assert (found[0], found[1].body) == (second, "three")
+    kept = target.rows("SELECT digest_seq FROM digest_renderings ORDER BY digest_seq")
+    assert kept == [other_day, second]
+
+
+def test_digests_stored_before_the_renderings_table_are_kept_by_the_migration(
+        target: Target) -> None:
+    store = target.open()
+    store.put_digest("2026-05-01", "job1", {"stories": [], "old": True})
+    store.close()
+    target.sql("DROP TABLE digest_renderings")  # the schema as version 3 left it
+    target.sql("DELETE FROM schema_version WHERE version = 4")
+    upgraded = target.open()
+    assert upgraded.schema_version() == LATEST_VERSION
+    found = upgraded.latest_rendering("2026-05-01", "application/json")
+    assert found is not None and found[1] is None  # to be rendered on its first read
+    assert upgraded.digest_data(found[0]) == {"stories": [], "old": True}
+    assert upgraded.latest_digest("2026-05-01") == {"stories": [], "old": True}
 
 # the LLM cache
 

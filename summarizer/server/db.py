@@ -100,6 +100,21 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
         # The parts a finished job could not do (JSON list of {part, id, reason}).
         "ALTER TABLE jobs ADD COLUMN failed TEXT",
     )),
+    (4, (
+        # Each digest's renderings as served (JSON, Markdown, HTML) with their ETags, so that
+        # a read sends stored text instead of parsing and rendering the stored result.
+        # `renderer`: the summarizer version that rendered them; another version renders
+        # again on its first read. Digests stored before this step have no rows here and are
+        # rendered on their first read, then served from here.
+        """CREATE TABLE digest_renderings (
+            digest_seq BIGINT NOT NULL,
+            media TEXT NOT NULL,
+            etag TEXT NOT NULL,
+            body TEXT NOT NULL,
+            renderer TEXT NOT NULL,
+            PRIMARY KEY (digest_seq, media)
+        )""",
+    )),
 )
 LATEST_VERSION = MIGRATIONS[-1][0]
 CURRENT_VERSION_SQL = "SELECT COALESCE(MAX(version), 0) FROM schema_version"

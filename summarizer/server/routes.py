@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
@@ -16,7 +17,6 @@ from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import (
     HTMLResponse,
     JSONResponse,
-    PlainTextResponse,
     Response,
     StreamingResponse,
 )
@@ -189,24 +189,78 @@ async def post_digest(body: DigestIn, service: ServiceDep, response: Response) -
 DIGEST_MEDIA = {"application/json": {"schema": {"$ref": COMPONENTS + SUMMARY_SCHEMA}},
                 "text/markdown": {"schema": {"type": "string"}},
                 "text/html": {"schema": {"type": "string"}}}
+# The Content-Type each stored rendering is sent with.
+DIGEST_TYPES = {"application/json": "application/json",
+                "text/markdown": "text/markdown; charset=utf-8",
+                "text/html": "text/html; charset=utf-8"}
+# A later digest of the same day replaces this one at the same URL, so a client may keep the
+# answer but must ask again (with If-None-Match) before each use: max-age=0, must-revalidate.
+# `private`: an answer given behind an API key is that client's, never a shared cache's.
+DIGEST_CACHING = "private, max-age=0, must-revalidate"
+ENTITY_TAG = re.compile(r'(?:W/)?("[^"]*")')
+
+
+def _header(description: str, *, required: bool = True) -> dict[str, Any]:
+    return {"description": description, "required": required, "schema": {"type": "string"}}
+
+
+DIGEST_HEADERS = {
+    "ETag": _header("Strong validator of this rendering (JSON, Markdown and HTML each have "
+                    "their own); send it back in If-None-Match"),
+    "Cache-Control": _header(f"`{DIGEST_CACHING}`: a later digest of the day may replace "
+                             "this one, so revalidate before each use"),
+    "Vary": _header("`Accept`: the rendering depends on it"),
+    "Content-Security-Policy": _header("On HTML: no scripts, no requests of its own",
+                                       required=False),
+}
+IF_NONE_MATCH = {"name": "If-None-Match", "in": "header", "required": False,
+                 "description": "ETags of renderings the client holds (or `*`); when one "
+                                "matches the current one (weak comparison), the answer is 304",
+                 "schema": {"type": "string"}}
 
 
 @v1.get("/v1/digests/{day}", summary="The latest digest of a day (JSON, Markdown or HTML)",
         operation_id="get_digest",
         description="JSON (the output contract, with `date`) unless `Accept` asks for "
-                    "text/markdown or text/html.",
-        responses={200: {"description": "The digest", "content": DIGEST_MEDIA},
+                    "text/markdown or text/html. Each rendering is stored when the digest's "
+                    "job ends and carries an ETag; `If-None-Match` with it answers 304 until "
+                    "a new digest of the day replaces it.",
+        openapi_extra={"parameters": [IF_NONE_MATCH]},
+        responses={200: {"description": "The digest", "content": DIGEST_MEDIA,
+                         "headers": DIGEST_HEADERS},
+                   304: {"description": "The rendering named in If-None-Match is still the "
+                                        "current one; no body", "headers": DIGEST_HEADERS},
                    **_errors(401, 404, 422, 503)})
 async def get_digest(day: Day, request: Request, service: ServiceDep) -> Response:
-    digest = await service.latest_digest(day.isoformat())
-    accept = request.headers.get("accept", "")
+    media = _negotiate(request.headers.get("accept", ""))
+    page = await service.digest_page(day.isoformat(), media)
+    headers = {"ETag": page.etag, "Cache-Control": DIGEST_CACHING, "Vary": "Accept"}
+    if media == "text/html":
+        headers["Content-Security-Policy"] = HTML_POLICY
+    held = request.headers.getlist("if-none-match")
+    if held and _client_holds(held, page.etag):
+        return Response(status_code=304, headers=headers)
+    return Response(page.content, media_type=DIGEST_TYPES[media], headers=headers)
+
+
+def _negotiate(accept: str) -> str:
+    """The rendering an Accept header asks for: HTML, else Markdown, else JSON."""
     if "text/html" in accept:
-        return HTMLResponse(await asyncio.to_thread(digest.html),
-                            headers={"Content-Security-Policy": HTML_POLICY})
+        return "text/html"
     if "text/markdown" in accept:
-        return PlainTextResponse(await asyncio.to_thread(digest.markdown),
-                                 media_type="text/markdown; charset=utf-8")
-    return JSONResponse(await asyncio.to_thread(digest.contract))
+        return "text/markdown"
+    return "application/json"
+
+
+def _client_holds(values: list[str], etag: str) -> bool:
+    """Whether If-None-Match (each line a list of tags, or `*`) names the current rendering:
+    `*` names any, and on GET tags compare weakly (RFC 9110, 13.1.2): W/"x" matches "x"."""
+    for value in values:
+        if value.strip() == "*":
+            return True
+        if any(tag.group(1) == etag for tag in ENTITY_TAG.finditer(value)):
+            return True
+    return False
 
 
 @v1.get("/v1/jobs/{job_id}", summary="A job's status and progress", operation_id="get_job",

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import logging
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from functools import cached_property
 from typing import Any
 from uuid import uuid4
 
+from .. import __version__
 from ..dedup import ArticleIndex, duplicate_of
 from ..errors import InputError, NotFound, SummarizerError
 from ..ingest import no_readable_article, read_record
@@ -21,11 +26,17 @@ from ..render import to_html, to_json, to_markdown
 from ..settings import Settings
 from ..writing import WritingSetting
 from .metrics import METRICS
-from .store import Job, Store
+from .store import Job, Rendering, Store
 
 log = logging.getLogger(__name__)
 
 PROGRESS_STEP = 0.05  # store progress in steps, not on every model call
+# The media types a digest is served in; each has its own stored rendering and ETag.
+DIGEST_MEDIA = ("application/json", "text/markdown", "text/html")
+# What made a stored rendering: one made by another version is rendered again when read.
+RENDERER = __version__
+# Digest pages kept in memory per process (a 200-article digest is ~0.5 MB of JSON, more HTML).
+PAGE_CACHE_BYTES = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -48,7 +59,8 @@ def day_of(published: str | None, today: date | None = None) -> str:
 
 @dataclass(frozen=True)
 class Digest:
-    """A day's digest as stored: the run's typed result, rendered when it is read.
+    """A day's digest as stored: the run's typed result. Its renderings are made when its job
+    ends and stored beside it (Service.digest_rendering serves those).
 
     Rows written before the result was kept hold their JSON, Markdown and HTML as rendered
     then; those are served as they are.
@@ -63,6 +75,10 @@ class Digest:
 
     def result(self) -> Result | None:
         """The typed result, or None for a row that holds only its renderings."""
+        return self._result
+
+    @cached_property
+    def _result(self) -> Result | None:
         stored = self.data.get("result")
         return None if stored is None else Result.model_validate(stored)
 
@@ -92,10 +108,49 @@ class Digest:
                         texts=tuple(sentence["text"] for sentence in s.get("summary", [])))
                 for s in self.data["contract"].get("stories", [])]
 
+    def rendering(self, media: str, digest: int = 0) -> Rendering:
+        """The digest as served in one of DIGEST_MEDIA, with its ETag; `digest` is its row."""
+        if media == "text/markdown":
+            text = self.markdown()
+        elif media == "text/html":
+            text = self.html()
+        else:
+            text = json_text(self.contract())
+        return Rendering(digest=digest, media=media, etag=etag_of(text), body=text,
+                         renderer=RENDERER)
+
+    def renderings(self) -> list[Rendering]:
+        """Every rendering, to store with the digest."""
+        return [self.rendering(media) for media in DIGEST_MEDIA]
+
     @staticmethod
     def stored(day: str, result: Result) -> dict[str, Any]:
         """What the store keeps of a digest built for a day."""
         return {"date": day, "result": result.model_dump(mode="json")}
+
+
+@dataclass(frozen=True)
+class Page:
+    """A digest rendering as sent: its media type, ETag and bytes."""
+
+    media: str
+    etag: str
+    content: bytes
+
+    @classmethod
+    def of(cls, rendering: Rendering) -> Page:
+        return cls(rendering.media, rendering.etag, (rendering.body or "").encode("utf-8"))
+
+
+def json_text(value: Any) -> str:
+    """JSON as the API sends it (Starlette's JSONResponse spelling: compact, UTF-8)."""
+    return json.dumps(value, ensure_ascii=False, allow_nan=False, indent=None,
+                      separators=(",", ":"))
+
+
+def etag_of(text: str) -> str:
+    """A strong ETag for a body: a hash of its bytes, so equal tags mean equal bytes."""
+    return '"' + hashlib.sha256(text.encode("utf-8")).hexdigest()[:32] + '"'
 
 
 class Service:
@@ -119,6 +174,7 @@ class Service:
         self._index_lock = asyncio.Lock()
         self._jobs = asyncio.Semaphore(settings.job_concurrency)
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._pages: OrderedDict[tuple[int, str], Page] = OrderedDict()  # (digest row, media)
         self._watcher: asyncio.Task[None] | None = None
 
     @property
@@ -199,6 +255,55 @@ class Service:
             raise NotFound(f"no digest for {day} yet; start one with POST /v1/digests",
                            field="date")
         return Digest(day, data)
+
+    async def digest_page(self, day: str, media: str) -> Page:
+        """The newest digest of a day as `media` (one of DIGEST_MEDIA), ready to send, with its
+        ETag; NotFound before there is one.
+
+        Each read asks the database for the rendering's tag only; the bytes come from this
+        process's memory while the tag is the same. A digest stored before renderings were
+        kept, or rendered by another version, is rendered now and stored, so only its first
+        read pays for parsing and rendering.
+        """
+        for _ in range(3):  # again only if a newer digest landed between two statements
+            found = await asyncio.to_thread(self.store.latest_rendering, day, media, body=False)
+            if found is None:
+                raise NotFound(f"no digest for {day} yet; start one with POST /v1/digests",
+                               field="date")
+            seq, stored = found
+            if stored is None or stored.renderer != RENDERER:
+                page = await asyncio.to_thread(self._render_stored, seq, day, media)
+            else:
+                cached = self._pages.get((seq, media))
+                if cached is not None and cached.etag == stored.etag:
+                    self._pages.move_to_end((seq, media))
+                    return cached
+                page = await asyncio.to_thread(self._read_page, seq, media)
+            if page is not None:
+                self._keep(seq, page)
+                return page
+        raise SummarizerError(f"the digest of {day} kept changing while it was read")
+
+    def _read_page(self, seq: int, media: str) -> Page | None:
+        rendering = self.store.rendering(seq, media)
+        return None if rendering is None else Page.of(rendering)
+
+    def _render_stored(self, seq: int, day: str, media: str) -> Page | None:
+        data = self.store.digest_data(seq)
+        if data is None:
+            return None
+        rendering = Digest(day, data).rendering(media, seq)
+        self.store.put_rendering(rendering)
+        return Page.of(rendering)
+
+    def _keep(self, seq: int, page: Page) -> None:
+        """Keep a page in memory, the least recently read ones leaving first over the cap."""
+        self._pages[(seq, page.media)] = page
+        self._pages.move_to_end((seq, page.media))
+        total = sum(len(p.content) for p in self._pages.values())
+        while total > PAGE_CACHE_BYTES and len(self._pages) > 1:
+            _, dropped = self._pages.popitem(last=False)
+            total -= len(dropped.content)
 
     # -- ingest ----------------------------------------------------------------------------------
 
@@ -338,8 +443,11 @@ class Service:
             if job.kind == "summary":
                 await asyncio.to_thread(self.store.put_job_result, job.id, to_json(result))
             else:
-                await asyncio.to_thread(self.store.put_digest, job.key, job.id,
-                                        Digest.stored(job.key, result))
+                built = Digest(job.key, Digest.stored(job.key, result))
+                # Rendered once here, so that reads send stored text (digest_rendering).
+                renderings = await asyncio.to_thread(built.renderings)
+                await asyncio.to_thread(self.store.put_digest, job.key, job.id, built.data,
+                                        renderings)
             # What the model could not do is listed; asking for the job again redoes only that.
             await self._finish(job, "done", None, [f.model_dump() for f in result.failed])
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,9 +14,11 @@ from uuid import uuid4
 from ..errors import InputError, SummarizerError
 from ..llm.cache import Cache
 from ..models import Article, Duplicate, Removal
+from ..sqlite import SqliteSession
 from .db import (
     LATEST_VERSION,
     Engine,
+    PostgresSession,
     database_target,
     mask_password,
     migrate,
@@ -25,8 +27,8 @@ from .db import (
     schema_version,
 )
 
-__all__ = ["LATEST_VERSION", "Job", "Store", "check_day", "database_target", "mask_password",
-           "open_store"]
+__all__ = ["LATEST_VERSION", "Job", "Rendering", "Store", "check_day", "database_target",
+           "mask_password", "open_store"]
 
 JOB_STATUSES = ("queued", "running", "done", "failed")
 
@@ -39,6 +41,17 @@ CLAIM_SQL = {
     "postgresql": "UPDATE jobs SET status = 'running', updated = ? WHERE id = ("
                   "SELECT id FROM jobs WHERE id = ? AND status = 'queued' FOR UPDATE SKIP LOCKED)",
 }
+
+
+@dataclass(frozen=True)
+class Rendering:
+    """A digest as served in one media type: its text, its ETag, and the version that made it."""
+
+    digest: int  # the digest's row (digests.seq)
+    media: str  # application/json | text/markdown | text/html
+    etag: str  # the ETag header's value, quotes included
+    body: str | None  # None when read without it
+    renderer: str
 
 
 @dataclass(frozen=True)
@@ -327,11 +340,22 @@ class Store:
 
     # digests
 
-    def put_digest(self, day: str, job_id: str, data: dict[str, Any]) -> None:
-        """Store a digest (the JSON output contract) built for a day; the newest one wins."""
-        with self._engine.session() as db:
-            db.execute("INSERT INTO digests (day, job_id, data, created) VALUES (?, ?, ?, ?)",
-                       (check_day(day), job_id, json.dumps(data, ensure_ascii=False), now()))
+    def put_digest(self, day: str, job_id: str, data: dict[str, Any],
+                   renderings: Sequence[Rendering] = ()) -> int:
+        """Store a digest (the JSON output contract) built for a day, with its renderings; the
+        newest one wins. Its row number (`Rendering.digest`)."""
+        with self._engine.session() as db, db.transaction():
+            seq: int = db.execute(
+                "INSERT INTO digests (day, job_id, data, created) VALUES (?, ?, ?, ?) "
+                "RETURNING seq",
+                (check_day(day), job_id, json.dumps(data, ensure_ascii=False), now()),
+            ).fetchone()[0]
+            # The day's earlier digests are never served again: their renderings go.
+            db.execute("DELETE FROM digest_renderings WHERE digest_seq IN "
+                       "(SELECT seq FROM digests WHERE day = ? AND seq < ?)", (check_day(day), seq))
+            for rendering in renderings:
+                self._put_rendering(db, replace(rendering, digest=seq))
+        return seq
 
     def latest_digest(self, day: str) -> dict[str, Any] | None:
         """The newest digest stored for a day, if any."""
@@ -339,6 +363,58 @@ class Store:
             row = db.execute("SELECT data FROM digests WHERE day = ? ORDER BY seq DESC LIMIT 1",
                              (check_day(day),)).fetchone()
         return json.loads(row[0]) if row else None
+
+    def digest_data(self, seq: int) -> dict[str, Any] | None:
+        """The digest stored in row `seq`, if there is one."""
+        with self._engine.session() as db:
+            row = db.execute("SELECT data FROM digests WHERE seq = ?", (seq,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def latest_rendering(self, day: str, media: str, *,
+                         body: bool = True) -> tuple[int, Rendering | None] | None:
+        """(row, its rendering as `media`) of the newest digest of a day; the rendering is None
+        when none is stored, the whole answer None when the day has no digest. `body=False`
+        leaves the text out (enough to answer a matching If-None-Match)."""
+        text = "r.body" if body else "NULL"
+        with self._engine.session() as db:
+            row = db.execute(
+                f"SELECT d.seq, r.etag, {text}, r.renderer FROM digests d "
+                "LEFT JOIN digest_renderings r ON r.digest_seq = d.seq AND r.media = ? "
+                "WHERE d.day = ? ORDER BY d.seq DESC LIMIT 1", (media, check_day(day)),
+            ).fetchone()
+        if row is None:
+            return None
+        seq, etag, stored, renderer = row
+        if etag is None:
+            return seq, None
+        return seq, Rendering(digest=seq, media=media, etag=etag, body=stored, renderer=renderer)
+
+    def rendering(self, seq: int, media: str) -> Rendering | None:
+        """The rendering as `media` stored for the digest in row `seq`, if there is one."""
+        with self._engine.session() as db:
+            row = db.execute("SELECT etag, body, renderer FROM digest_renderings "
+                             "WHERE digest_seq = ? AND media = ?", (seq, media)).fetchone()
+        if row is None:
+            return None
+        etag, body, renderer = row
+        return Rendering(digest=seq, media=media, etag=etag, body=body, renderer=renderer)
+
+    def put_rendering(self, rendering: Rendering) -> None:
+        """Keep (or replace) one rendering of a stored digest."""
+        with self._engine.session() as db:
+            self._put_rendering(db, rendering)
+
+    @staticmethod
+    def _put_rendering(db: SqliteSession | PostgresSession, rendering: Rendering) -> None:
+        if rendering.body is None:
+            raise ValueError("a rendering is stored with its body")
+        db.execute(
+            "INSERT INTO digest_renderings (digest_seq, media, etag, body, renderer) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (digest_seq, media) DO UPDATE SET "
+            "etag = excluded.etag, body = excluded.body, renderer = excluded.renderer",
+            (rendering.digest, rendering.media, rendering.etag, rendering.body,
+             rendering.renderer),
+        )
 
     def digests_before(self, day: str, days: int) -> list[tuple[str, dict[str, Any]]]:
         """(day, digest): latest digest of each of the `days` days before `day`, newest first."""
