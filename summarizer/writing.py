@@ -126,10 +126,10 @@ def fused(text: str, candidate: Candidate, threshold: float | None,
     Hard gates first, whatever the mode: a restatement that reads as an instruction to a model,
     brings more than a word or two of its own, or drops most of the sentence it restates fails.
     Then the offline checker (the fitted cuts, or one `threshold` when the user set one):
-    `offline` keeps only what it finds supported; `llm` gives every restatement to the judge;
-    `auto` gives the judge what it finds uncertain or where a relation check fired (a number
-    counting another quantity, a role swapped), keeps the rest it supports, and refuses what it
-    does not.
+    `offline` keeps only what it finds supported with no relation check fired; `llm` gives
+    every restatement to the judge; `auto` gives the judge what it finds uncertain or where a
+    relation check fired (a number counting another quantity, a role swapped), keeps the rest
+    it supports, and refuses what it does not.
     """
     doubt = suspicious(text) or suspicious(candidate.shown.text)
     if doubt:
@@ -152,7 +152,9 @@ def fused(text: str, candidate: Candidate, threshold: float | None,
     doubtful = verdict.label == "uncertain" or (verdict.label == "supported" and verdict.flags)
     if verify == "llm" or (verify == "auto" and doubtful):
         return Held(sentence.model_copy(update={"verified_by": "llm"}), passages, verdict)
-    if not verdict.supported:
+    if not verdict.supported or verdict.flags:
+        # A relation check that fired is doubt enough where no judge decides: the source's own
+        # words serve instead.
         return verdict.reason or "not supported by its sources"
     return sentence
 

@@ -98,7 +98,7 @@ class Verdict:
     supported: bool  # label == "supported"
     score: float  # 0..1, the calibrated probability that the claim is supported
     evidence: Span | None  # source sentence best aligned with the claim (its weakest sentence)
-    reason: str | None  # why not supported; None when supported
+    reason: str | None  # why not supported, or which relation check fired; else None
     label: Label = "supported"
     # Checks of relations that fired on the weakest sentence ("role", "number"), even where
     # the score is high: what a judge is asked about first.
@@ -255,7 +255,7 @@ class Sources:
             supported=label == "supported",
             score=weakest.score,
             evidence=self._span(weakest.evidence),
-            reason=None if label == "supported" else explain(weakest),
+            reason=None if label == "supported" and not weakest.flags else explain(weakest),
             label=label,
             flags=weakest.flags,
         )
