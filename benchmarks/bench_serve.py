@@ -11,8 +11,11 @@ is timed first; then this checkout's server opens the same file (its migrations 
 digest is one stored before them: rendered on its first read) and is timed; then it builds the
 digest again (rendered when its job ends) and is timed once more.
 
+With `--postgres URL` the server keeps its data in a database of its own that the benchmark
+creates on that PostgreSQL server (and drops afterwards) instead of a SQLite file.
+
     .venv/bin/python benchmarks/bench_serve.py [--before /tmp/before] [--articles 200]
-        [--requests 400]
+        [--requests 400] [--postgres postgresql://postgres@127.0.0.1/postgres]
 """
 
 from __future__ import annotations
@@ -27,8 +30,9 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
@@ -50,14 +54,32 @@ def _free_port() -> int:
 
 
 @contextmanager
-def serving(checkout: Path, folder: Path) -> Iterator[httpx.Client]:
-    """`summarizer serve` from `checkout` on the SQLite file in `folder`; a client for it."""
+def own_database(server: str) -> Iterator[str]:
+    """A new database on the PostgreSQL server at `server`, as a URL; dropped afterwards."""
+    import psycopg
+
+    name = f"bench_serve_{os.getpid()}"
+    with psycopg.connect(server, autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name}")
+    try:
+        yield urlunsplit(urlsplit(server)._replace(path=f"/{name}"))
+    finally:
+        with psycopg.connect(server, autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@contextmanager
+def serving(checkout: Path, folder: Path, database_url: str | None) -> Iterator[httpx.Client]:
+    """`summarizer serve` from `checkout` on the SQLite file in `folder` (or the PostgreSQL
+    database at `database_url`); a client for it."""
     port = _free_port()
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("SUMMARIZER_", "OPENAI_", "DATABASE_URL"))}
     env |= {"PYTHONPATH": str(checkout), "SUMMARIZER_BACKEND": "scripted",
             "SUMMARIZER_ALLOW_NETWORK": "0", "SUMMARIZER_DB_PATH": str(folder / "service.sqlite3"),
             "SUMMARIZER_CACHE_PATH": str(folder / "cache.sqlite3")}
+    if database_url:
+        env["DATABASE_URL"] = database_url
     log = (folder / f"server-{port}.log").open("w")
     process = subprocess.Popen([sys.executable, "-m", "summarizer", "serve", "--port", str(port)],
                                cwd=checkout, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -106,7 +128,12 @@ async def timed(url: str, headers: dict[str, str], clients: int, requests: int,
     async with httpx.AsyncClient(limits=limits, timeout=60) as client:
 
         async def one_client() -> None:
-            nonlocal left
+            nonlocal left, warm
+            await client.get(url, headers=headers)  # its connection opened before timing
+            warm += 1
+            if warm == clients:
+                ready.set()
+            await ready.wait()
             while left > 0:
                 left -= 1
                 started = time.perf_counter()
@@ -115,8 +142,12 @@ async def timed(url: str, headers: dict[str, str], clients: int, requests: int,
                 if answer.status_code != status:
                     raise SystemExit(f"GET {url} answered {answer.status_code}, not {status}")
 
+        ready = asyncio.Event()
+        warm = 0
+        running = [asyncio.create_task(one_client()) for _ in range(clients)]
+        await ready.wait()
         started = time.perf_counter()
-        await asyncio.gather(*(one_client() for _ in range(clients)))
+        await asyncio.gather(*running)
     return times, time.perf_counter() - started
 
 
@@ -140,7 +171,8 @@ def measure(client: httpx.Client, label: str, requests: int) -> dict[str, str]:
         cases.append(("JSON, 304", {"If-None-Match": answer.headers["etag"]}, 304))
     for name, headers, status in cases:
         body = client.get(url, headers=headers)  # also warms this rendering up
-        hashes[name] = hashlib.sha256(body.content).hexdigest()[:12]
+        digest = hashlib.sha256(body.content).hexdigest()[:12]
+        hashes[name] = f"{digest} ({len(body.content) // 1000} KB)"
         for clients in CONCURRENCY:
             times, seconds = asyncio.run(timed(url, headers, clients, requests, status))
             print(f"| {label} | {name} | {clients} | {percentile(times, 0.5):.1f} | "
@@ -148,19 +180,21 @@ def measure(client: httpx.Client, label: str, requests: int) -> dict[str, str]:
     return hashes
 
 
-def run(before: Path | None, count: int, requests: int) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
+def run(before: Path | None, count: int, requests: int, postgres: str | None) -> None:
+    with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
         folder = Path(tmp)
-        print(f"{count} articles, {requests} GETs per row, SQLite, one server process")
+        database_url = stack.enter_context(own_database(postgres)) if postgres else None
+        print(f"{count} articles, {requests} GETs per row, "
+              f"{'PostgreSQL' if postgres else 'SQLite'}, one server process")
         print("| server | rendering | clients | p50 ms | p99 ms | GETs/s |")
         print("|---|---|---|---|---|---|")
         hashes = {}
         if before is not None:
-            with serving(before, folder) as client:
+            with serving(before, folder, database_url) as client:
                 seconds = build(client, count, post=True)
                 print(f"(before: digest built in {seconds:.1f} s)")
                 hashes["before"] = measure(client, "before", requests)
-        with serving(ROOT, folder) as client:
+        with serving(ROOT, folder, database_url) as client:
             if before is None:
                 seconds = build(client, count, post=True)
                 print(f"(digest built in {seconds:.1f} s)")
@@ -179,5 +213,8 @@ if __name__ == "__main__":
     parser.add_argument("--before", type=Path, help="a checkout of the commit to compare with")
     parser.add_argument("--articles", type=int, default=200)
     parser.add_argument("--requests", type=int, default=400, help="GETs per row")
+    parser.add_argument("--postgres", help="a PostgreSQL server's URL (a database on it is "
+                                           "created for the run and dropped)")
     args = parser.parse_args()
-    run(args.before.resolve() if args.before else None, args.articles, args.requests)
+    run(args.before.resolve() if args.before else None, args.articles, args.requests,
+        args.postgres)
