@@ -60,7 +60,7 @@ def day_of(published: str | None, today: date | None = None) -> str:
 @dataclass(frozen=True)
 class Digest:
     """A day's digest as stored: the run's typed result. Its renderings are made when its job
-    ends and stored beside it (Service.digest_rendering serves those).
+    ends and stored beside it (Service.digest_page serves those).
 
     Rows written before the result was kept hold their JSON, Markdown and HTML as rendered
     then; those are served as they are.
@@ -444,7 +444,7 @@ class Service:
                 await asyncio.to_thread(self.store.put_job_result, job.id, to_json(result))
             else:
                 built = Digest(job.key, Digest.stored(job.key, result))
-                # Rendered once here, so that reads send stored text (digest_rendering).
+                # Rendered once here, so that reads send stored text (digest_page).
                 renderings = await asyncio.to_thread(built.renderings)
                 await asyncio.to_thread(self.store.put_digest, job.key, job.id, built.data,
                                         renderings)
