@@ -102,3 +102,11 @@ def test_every_sentence_the_embedded_model_gives_is_a_source_sentence(backend, n
         assert sentence.support == "supported"
         assert sentence.text == sentence.citations[0].quote
         assert sentence.text in texts[sentence.citations[0].article_id]
+
+
+@pytest.mark.parametrize(("cpus", "threads"), [(None, 1), (1, 1), (2, 1), (8, 4)])
+def test_the_embedded_model_uses_half_the_cpus_by_default(monkeypatch, cpus, threads):
+    from summarizer.llm import local
+
+    monkeypatch.setattr(local.os, "cpu_count", lambda: cpus)
+    assert local.default_threads() == threads
