@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 import pytest
@@ -235,3 +236,87 @@ def test_a_copy_of_an_article_known_by_its_source_alone_keeps_that_outlet():
     copy = _article(f"Copy\n{body}", "b.txt", source="Reuters")
     (merged,) = dedup([first, copy]).articles
     assert merged.sources == ("Courier", "Reuters")
+
+
+# Made-up words, so that texts share vocabulary without sharing sentences, as one story's
+# coverage does; no number, day, month or denial among them.
+VOCABULARY = [a + b for a in ("ka", "lo", "mi", "ren", "to", "sa", "vel", "dor", "pe", "bri")
+              for b in ("ga", "nu", "ris", "tol", "me", "da", "fen", "sko")]
+
+
+def _story(seed: int, sentences: int = 24) -> list[str]:
+    """Sentences of 12 to 20 words drawn from the shared vocabulary."""
+    rng = random.Random(seed)
+    return [" ".join(rng.choice(VOCABULARY) for _ in range(rng.randint(12, 20))).capitalize()
+            + "." for _ in range(sentences)]
+
+
+def _edited(sentences: list[str], every: int) -> list[str]:
+    """The sentences with one word in `every` substituted, deleted or given a word before it."""
+    words = " ".join(sentences).split(" ")
+    out = []
+    for i, word in enumerate(words):
+        kind = (i // every) % 3
+        if i % every != every // 2:
+            out.append(word)
+        elif kind == 0:
+            out.append("zorbel" + word[-1] if word.endswith(".") else "zorbel")
+        elif kind == 1:
+            out.extend(["zorbel", word])
+        elif word.endswith("."):
+            out[-1] += "."
+    return " ".join(out).replace(". ", ".\n").split("\n")
+
+
+def _two_paragraphs(sentences: list[str], title: str) -> str:
+    # Two long paragraphs: too few for a body copy, so the whole text must give it away.
+    half = len(sentences) // 2
+    return "\n".join([title, " ".join(sentences[:half]), " ".join(sentences[half:])])
+
+
+def test_a_copy_with_two_percent_of_its_words_edited_is_merged_into_the_original():
+    story = _story(1)
+    original = _article(_two_paragraphs(story, "Quayside plans"), "a.txt", source="Daily A")
+    copy = _article(_two_paragraphs(_edited(story, 50), "Quayside plans"), "b.txt",
+                    source="Evening B")
+    assert copy.text != original.text
+    result = dedup([original, copy])
+    assert [a.id for a in result.articles] == [original.id]
+    assert result.articles[0].sources == ("Daily A", "Evening B")
+    index = ArticleIndex()
+    index.add(original)
+    assert index.find(copy) == original.id
+
+
+def test_a_copy_with_one_word_in_thirty_edited_is_still_merged():
+    story = _story(2)
+    original = _article(" ".join(story), "a.txt")  # a feed's whole article on one line
+    copy = _article(" ".join(_edited(story, 30)), "b.txt")
+    assert len(dedup([original, copy]).articles) == 1
+
+
+def test_an_edited_copy_that_gives_another_number_is_kept_so_the_dispute_shows():
+    story = _story(3)
+    story[5] = story[5][:-1] + " at a cost of 40 crowns."
+    edited = _edited(story, 50)
+    edited[5] = edited[5].replace("40 crowns", "45 crowns")
+    assert "45 crowns" in edited[5]
+    result = dedup([_article(_two_paragraphs(story, "Costs"), "a.txt"),
+                    _article(_two_paragraphs(edited, "Costs"), "b.txt")])
+    assert len(result.articles) == 2
+
+
+def test_different_articles_that_share_one_vocabulary_stay_apart():
+    articles = [_article(_two_paragraphs(_story(seed), f"Report {seed}"), f"{seed}.txt")
+                for seed in range(10, 30)]
+    result = dedup(articles)
+    assert len(result.articles) == 20
+    assert not [d for d in result.duplicates if d.kind == "article"]
+
+
+def test_an_update_that_adds_a_third_more_reporting_stays_apart():
+    story = _story(4)
+    update = story + _story(5, sentences=len(story) // 3)
+    result = dedup([_article(_two_paragraphs(story, "Quay"), "a.txt"),
+                    _article(_two_paragraphs(update, "Quay"), "b.txt")])
+    assert len(result.articles) == 2

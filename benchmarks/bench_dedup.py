@@ -1,0 +1,202 @@
+"""Time dedup and measure how many planted near copies it merges, and whether it merges more.
+
+    python benchmarks/bench_dedup.py [--sizes 1000 10000] [--repeat 1]
+
+Each article is ~5 KB of paragraphs whose sentences are drawn from one shared vocabulary (a few
+common words most of the time, as in real prose), so distinct articles share many words, as one
+story's coverage does. Every ten distinct articles also print one wire paragraph of their story
+verbatim, so stories that share a paragraph must still stay apart. Paragraphs are short (1-3
+sentences, 60% of articles), long (5-10, 25%) or the whole body on one line (15%, as some feeds
+send it). 10% of the articles are
+planted near copies of an earlier distinct one, with 1%, 2% or 5% of their words edited
+(substituted, inserted or deleted; figures are left alone: a copy with other numbers is a
+dispute, not a copy). Prints, per size: articles/s for the article pass alone (`ArticleIndex`
+find then add, as `server/service.py` ingests) and for the whole `dedup` (articles, then
+paragraphs, as `pipeline.prepare` runs it); recall per edit level (planted copies merged into
+their original); false positives (distinct articles merged, or copies merged into another
+article); and the time ratio between sizes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import platform
+import random
+import sys
+import time
+from dataclasses import dataclass
+from itertools import accumulate, pairwise
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from summarizer.dedup import ArticleIndex, dedup  # noqa: E402
+from summarizer.models import Article  # noqa: E402
+
+LEVELS = (0.01, 0.02, 0.05)
+ARTICLE_CHARS = 5000
+# Sentences per paragraph: short paragraphs, long ones, and a feed's whole body on one line.
+LAYOUTS = ((1, 3), (5, 10), (200, 200))
+LAYOUT_SHARES = (0.6, 0.25, 0.15)
+STORY_SIZE = 10  # distinct articles per story, sharing one wire paragraph
+
+
+@dataclass
+class Corpus:
+    articles: list[Article]
+    original_of: dict[str, str]  # planted copy id -> original id
+    level_of: dict[str, float]  # planted copy id -> share of words edited
+
+
+def _vocabulary(rng: random.Random) -> list[str]:
+    syllables = ["ka", "lo", "mi", "ren", "to", "sa", "vel", "dor", "an", "pe", "ri", "ust",
+                 "mo", "ne", "ga", "bri", "ol", "tes"]
+    words: set[str] = set()
+    while len(words) < 4000:
+        words.add("".join(rng.choice(syllables) for _ in range(rng.randint(1, 3))))
+    return sorted(words)
+
+
+def _draw(rng: random.Random, vocab: list[str], weights: list[float]) -> str:
+    if rng.random() < 0.03:
+        return str(rng.randint(2, 999))  # a figure, now and then
+    return rng.choices(vocab, cum_weights=weights)[0]
+
+
+def _sentence(rng: random.Random, vocab: list[str], weights: list[float]) -> list[str]:
+    return [_draw(rng, vocab, weights) for _ in range(rng.randint(12, 28))]
+
+
+def _render(title: list[str], paragraphs: list[list[list[str]]]) -> str:
+    lines = [" ".join(title).capitalize()]
+    for paragraph in paragraphs:
+        lines.append(" ".join(" ".join(s).capitalize() + "." for s in paragraph))
+    return "\n".join(lines)
+
+
+def _article(text: str, k: int) -> Article:
+    return Article(id=hashlib.sha1(text.encode()).hexdigest()[:16], origin=f"{k}.txt", text=text,
+                   source=f"Outlet {k}")
+
+
+def _edit(rng: random.Random, paragraphs: list[list[list[str]]], level: float,
+          vocab: list[str], weights: list[float]) -> list[list[list[str]]]:
+    """A copy with `level` of its words substituted, inserted or deleted (figures untouched)."""
+    copy = [[list(s) for s in p] for p in paragraphs]
+    places = [(p, s) for p, para in enumerate(copy) for s in range(len(para))]
+    total = sum(len(copy[p][s]) for p, s in places)
+    for _ in range(max(1, round(level * total))):
+        p, s = rng.choice(places)
+        sentence = copy[p][s]
+        i = rng.randrange(len(sentence))
+        if sentence[i][0].isdigit():
+            continue  # leave figures alone; the draw is rare, so few edits are lost
+        op = rng.choice(("sub", "ins", "del"))
+        if op == "sub":
+            sentence[i] = rng.choices(vocab, cum_weights=weights)[0]
+        elif op == "ins":
+            sentence.insert(i, rng.choices(vocab, cum_weights=weights)[0])
+        elif len(sentence) > 4:
+            del sentence[i]
+    return copy
+
+
+def corpus(n: int, seed: int = 1) -> Corpus:
+    rng = random.Random(seed)
+    vocab = _vocabulary(rng)
+    # Zipf: a few common words everywhere (cumulative weights, for rng.choices)
+    weights = list(accumulate(1 / (rank + 1) for rank in range(len(vocab))))
+    distinct = n - n // 10
+    bodies: list[tuple[list[str], list[list[list[str]]]]] = []
+    wire: list[list[str]] = []
+    for k in range(distinct):
+        if k % STORY_SIZE == 0:
+            wire = [_sentence(rng, vocab, weights) for _ in range(2)]
+        paragraphs: list[list[list[str]]] = [wire]
+        layout = rng.choices(LAYOUTS, LAYOUT_SHARES)[0]
+        sentences, chars = [], 0
+        while chars < ARTICLE_CHARS:
+            sentences.append(_sentence(rng, vocab, weights))
+            chars += len(" ".join(sentences[-1])) + 2
+        while sentences:
+            size = rng.randint(*layout)
+            paragraphs.append(sentences[:size])
+            sentences = sentences[size:]
+        rng.shuffle(paragraphs)  # the wire paragraph sits anywhere in the article
+        bodies.append((_sentence(rng, vocab, weights)[:8], paragraphs))
+    distincts = [_article(_render(*body), k) for k, body in enumerate(bodies)]
+    articles = list(distincts)
+    original_of: dict[str, str] = {}
+    level_of: dict[str, float] = {}
+    for c in range(n - distinct):
+        k = rng.randrange(distinct)
+        level = LEVELS[c % len(LEVELS)]
+        title, paragraphs = bodies[k]
+        copy = _article(_render(title, _edit(rng, paragraphs, level, vocab, weights)),
+                        distinct + c)
+        original = distincts[k]
+        # After its original, anywhere: an article and its copies arrive over the day.
+        articles.insert(rng.randint(articles.index(original) + 1, len(articles)), copy)
+        original_of[copy.id] = original.id
+        level_of[copy.id] = level
+    return Corpus(articles, original_of, level_of)
+
+
+def article_pass(articles: list[Article]) -> dict[str, str]:
+    """Copy id -> original id, as the service ingests: find, else add."""
+    index = ArticleIndex()
+    merged = {}
+    for article in articles:
+        original = index.find(article)
+        if original is None:
+            index.add(article)
+        elif original != article.id:
+            merged[article.id] = original
+    return merged
+
+
+def score(data: Corpus, merged: dict[str, str]) -> tuple[dict[float, float], int]:
+    recall = {}
+    for level in LEVELS:
+        copies = [c for c, lv in data.level_of.items() if lv == level]
+        hits = sum(merged.get(c) == data.original_of[c] for c in copies)
+        recall[level] = hits / len(copies)
+    false = sum(1 for c, o in merged.items() if data.original_of.get(c) != o)
+    return recall, false
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
+    parser.add_argument("--repeat", type=int, default=1, help="best of N timings per size")
+    args = parser.parse_args(argv)
+    print(f"{platform.processor() or platform.machine()}, Python {platform.python_version()}")
+    seconds = []
+    for size in args.sizes:
+        data = corpus(size)
+        kb = sum(len(a.text) for a in data.articles) / len(data.articles) / 1000
+        index_s = full_s = float("inf")
+        for _ in range(args.repeat):
+            started = time.perf_counter()
+            merged = article_pass(data.articles)
+            index_s = min(index_s, time.perf_counter() - started)
+            started = time.perf_counter()
+            result = dedup(data.articles)
+            full_s = min(full_s, time.perf_counter() - started)
+        seconds.append(index_s)
+        recall, false = score(data, merged)
+        full = {d.article_id: d.duplicate_of for d in result.duplicates if d.kind == "article"}
+        assert score(data, full) == (recall, false), "dedup and ArticleIndex disagree"
+        print(f"{size} articles ({kb:.1f} KB avg, {len(data.original_of)} planted copies): "
+              f"article pass {index_s:.2f} s = {size / index_s:.0f} articles/s; "
+              f"dedup {full_s:.2f} s = {size / full_s:.0f} articles/s")
+        print("  recall " + ", ".join(f"{lv:.0%} edits {r:.3f}" for lv, r in recall.items())
+              + f"; false positives {false}")
+    for (a, ta), (b, tb) in pairwise(zip(args.sizes, seconds, strict=True)):
+        print(f"{a} -> {b} articles: x{b / a:.1f} in size, x{tb / ta:.1f} in article-pass time")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
