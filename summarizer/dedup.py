@@ -2,8 +2,11 @@
 
 Texts are compared as sets of word n-grams. Each n-gram is a 64-bit hash of its words (built
 with numpy from one hash per word, no strings joined), and each set gets a MinHash signature
-under one table of permutations shared by every text; banded LSH over the signatures finds
-candidates, and the exact Jaccard similarity of the two n-gram sets (plus equal figures) decides.
+under one table of permutations shared by every text (built once, applied to all the sets of an
+article in one numpy product); banded LSH over the signatures finds candidates, and the exact
+Jaccard similarity of the two sets of n-gram hashes (a 64-bit collision aside) and equal figures
+decide. Nothing is merged on a MinHash estimate. (datasketch did this before; its per-sketch
+objects and per-element hashing were most of the cost.)
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from .text import MONTHS, NEGATIONS, NUMBER_WORDS, ROUGH_NUMBERS, WEEKDAYS, figu
 
 # Word 3-grams: a substituted, inserted or deleted word breaks 3 of them, not 5, so a copy with
 # 2% of its words edited keeps a Jaccard of ~0.89 (~0.82 with 5-grams, often under the cut) while
-# a text with a quarter more of its own reporting still falls under 0.8 with either size.
+# a text with a third more of its own reporting still falls under 0.8 with either size.
 ARTICLE_SHINGLE = 3
 ARTICLE_THRESHOLD = 0.8  # Jaccard of word 3-grams, confirmed exactly: wire copies with small edits
 PARAGRAPH_THRESHOLD = 0.8  # Jaccard of word 3-grams, confirmed exactly before removal
@@ -40,13 +43,13 @@ COPY_PARAGRAPH_THRESHOLD = 0.7
 # MinHash signatures of 96 values in 24 bands of 4: a pair at Jaccard 0.7 shares a band with
 # probability 0.9986, at 0.8 with 0.999997, at 0.3 with 0.18 and at 0.1 with 0.002; a candidate
 # costs one exact comparison, never a merge by itself. (datasketch's MinHashLSH picks bands that
-# balance false positives against misses, which left a pair at 0.8 a candidate about half the
-# time: copies just over the cut went unfound.)
+# balance false positives against misses: 9 of 13 at 0.8, where a pair at 0.8 is a candidate 40%
+# of the time, and 14 of 9 at 0.7, 44% at 0.7: copies just over the cut went unfound.)
 BANDS, ROWS = 24, 4
 # A text of this many n-grams or more is signed by a quarter of them (chosen by hash): the
 # signature costs a quarter, and 100 sampled n-grams still make a pair at 0.8 a candidate.
 SAMPLE_FROM = 400
-WORD_CACHE = 1 << 20  # words whose hash is kept; the cache starts again past this
+WORD_CACHE = 1 << 17  # words whose hash is kept (~16 MB); the cache starts again past this
 NUM_PERM = BANDS * ROWS
 
 WORD = re.compile(r"\w+")
@@ -118,12 +121,12 @@ def dedup(articles: list[Article]) -> Deduped:
                    duplicates=duplicates + paragraphs.duplicates)
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, slots=True)
 class Sketch:
     """A text as compared: hashes of its word n-grams, their MinHash bands, its figures."""
 
     grams: _U64  # 64-bit hashes of the n-grams, repeats included
-    bands: list[int]  # the LSH key of each band of its MinHash signature
+    bands: tuple[int, ...]  # the LSH key of each band of its MinHash signature
     figures: frozenset[str]
 
     def distinct(self) -> _U64:
@@ -424,12 +427,15 @@ def duplicate_of(article: Article, original: str) -> Duplicate:
 def _hash_words(words: Sequence[str]) -> _U64:
     """A 64-bit hash of each word; words seen before are looked up, not hashed again."""
     hashes = list(map(_WORD_HASHES.get, words))
-    if None in hashes:
-        if len(_WORD_HASHES) > WORD_CACHE:
-            _WORD_HASHES.clear()
-        for i, value in enumerate(hashes):
-            if value is None:
-                hashes[i] = _WORD_HASHES[words[i]] = xxhash.xxh64_intdigest(words[i].encode())
+    try:
+        return np.fromiter(hashes, dtype=np.uint64, count=len(hashes))
+    except TypeError:  # a word not seen before (None): cheaper to learn than to look for
+        pass
+    if len(_WORD_HASHES) > WORD_CACHE:
+        _WORD_HASHES.clear()
+    for i, value in enumerate(hashes):
+        if value is None:
+            hashes[i] = _WORD_HASHES[words[i]] = xxhash.xxh64_intdigest(words[i].encode())
     return np.fromiter(hashes, dtype=np.uint64, count=len(hashes))
 
 
@@ -467,7 +473,9 @@ def _sketches(pieces: Sequence[tuple[_U64, _U64, frozenset[str]]]) -> list[Sketc
     signatures = np.minimum.reduceat(permuted, starts, axis=1).T  # (sets, NUM_PERM)
     rows = signatures.reshape(len(pieces), BANDS, ROWS).astype(np.uint64)
     bands = (rows * _ROW_PLACES).sum(axis=2, dtype=np.uint64) + _BAND_OFFSETS
-    return [Sketch(grams=grams, bands=keys, figures=figures)
+    # Tuples of ints, not lists: the garbage collector stops tracking them, and a big index
+    # holds hundreds of thousands.
+    return [Sketch(grams=grams, bands=tuple(keys), figures=figures)
             for (grams, _, figures), keys in zip(pieces, bands.tolist(), strict=True)]
 
 
