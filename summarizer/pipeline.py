@@ -471,7 +471,6 @@ class _Run:
             "overview_dropped": sum(1 for s in overview if s.support != "supported"),
         })
 
-
     def usage(self) -> Usage:
         """The run's calls, the judge's among them (and its backend when it has its own)."""
         usage = self.caller.usage()
