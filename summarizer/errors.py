@@ -2,7 +2,8 @@
 
     SummarizerError
     ├── InputError          the user's input cannot be used; `field` names the part at fault
-    │   └── NotFound        a job, digest or file asked for does not exist
+    │   ├── NotFound        a job, digest or file asked for does not exist
+    │   └── FetchError      a URL could not be fetched; `url` and `reason` say which and why
     ├── ConfigError         a setting, key or optional dependency is missing or wrong
     │   └── PromptError     a prompt file is missing, malformed, or rendered without a variable
     ├── BackendError        the model could not answer (after retries where retrying helps)
@@ -31,6 +32,16 @@ class InputError(SummarizerError):
 
 class NotFound(InputError):
     """What was asked for does not exist: an unknown job, a day with no digest, a missing file."""
+
+
+class FetchError(InputError):
+    """A URL could not be fetched as an article (or feed): refused, unreachable, an HTTP error,
+    too large, not the content asked for. `reason` is the human part ("HTTP 404 Not Found")."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        super().__init__(f"cannot fetch {url}: {reason}", field="url")
+        self.url = url
+        self.reason = reason
 
 
 class ConfigError(SummarizerError):

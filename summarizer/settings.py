@@ -92,6 +92,14 @@ class Settings(BaseSettings):
     job_stale_seconds: float = Field(default=60.0, gt=0)  # no heartbeat this long: resumed
     update_window_days: int = Field(default=7, ge=0)  # how far back a story can continue
 
+    # Articles fetched from URLs (fetch.py)
+    fetch_timeout: float = Field(default=10.0, gt=0)  # seconds for one fetch in all
+    fetch_max_bytes: int = Field(default=10_000_000, ge=1024)  # a page's most bytes, unpacked
+    fetch_max_redirects: int = Field(default=5, ge=0)
+    # true: fetch from private, loopback, link-local and other non-public addresses too
+    allow_private_urls: bool = False
+    respect_robots: bool = True  # false: fetch what a site's robots.txt disallows
+
     def keys(self) -> set[str]:
         """The bearer keys the service accepts."""
         raw = self.api_keys.get_secret_value() if self.api_keys else ""
