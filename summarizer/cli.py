@@ -8,6 +8,7 @@ import dataclasses
 import json
 import logging
 import os
+import signal
 import sqlite3
 import sys
 import tempfile
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING
 from tqdm import tqdm
 
 from . import __version__
-from .errors import GateError, InputError, RateLimited, SummarizerError
+from .errors import GateError, InputError, NotFound, RateLimited, SummarizerError
 from .ingest import no_readable_article, read_inputs
 from .llm import BACKENDS, make_backend, make_judge_backend
 from .llm.cache import Cache
@@ -87,6 +88,30 @@ def build_parser() -> argparse.ArgumentParser:
                     "binds to loopback only.")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=_positive, default=8000, help="port (default 8000)")
+    serve.add_argument("--with-worker", action=argparse.BooleanOptionalAction, default=None,
+                       help="also run jobs, feeds, schedules and webhooks in this process "
+                            "(default: SUMMARIZER_WITH_WORKER, true); --no-worker when "
+                            "`summarizer worker` processes do")
+    commands.add_parser(
+        "worker", help="run digest and summary jobs, feeds, schedules and webhooks",
+        description="Run queued jobs, poll feeds, build the scheduled digest and send webhooks, "
+                    "sharing the database (DATABASE_URL or SUMMARIZER_DB_PATH) with any number "
+                    "of API processes and other workers. Stop with Ctrl-C or SIGTERM.")
+    feeds = commands.add_parser(
+        "feeds", help="add, list, remove and poll RSS and Atom feeds",
+        description="Feeds the service's workers poll for articles (every "
+                    "SUMMARIZER_FEED_INTERVAL_SECONDS), in the service's database.")
+    feed = feeds.add_subparsers(dest="feeds", required=True)
+    add = feed.add_parser("add", help="add a feed (polled at once by a running worker)")
+    add.add_argument("url", help="the feed's http(s) URL")
+    add.add_argument("--name", help="the outlet its articles are credited to "
+                                    "(default: the feed's own title)")
+    listing = feed.add_parser("list", help="the feeds, with their last poll and any error")
+    listing.add_argument("--format", choices=("text", "json"), default="text")
+    remove = feed.add_parser("remove", help="stop polling a feed (its articles stay)")
+    remove.add_argument("feed_id", metavar="ID")
+    poll = feed.add_parser("poll", help="poll feeds now, in this process, and say what came")
+    poll.add_argument("feed_id", nargs="?", metavar="ID", help="one feed (default: every feed)")
     evaluate = commands.add_parser("eval", help="run the evaluations",
                                    description="Evaluations of the summarizer and its checker.")
     evals = evaluate.add_subparsers(dest="eval", required=True)
@@ -173,7 +198,8 @@ def _positive(value: str) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="summarizer: %(message)s")
-    commands = {"summarize": _summarize, "serve": _serve, "eval": _evaluate}
+    commands = {"summarize": _summarize, "serve": _serve, "worker": _worker, "feeds": _feeds,
+                "eval": _evaluate}
     try:
         return commands[args.command](args)
     except SummarizerError as e:
@@ -236,8 +262,72 @@ def _serve(args: argparse.Namespace) -> int:
         raise InputError(f"refusing to serve on {args.host} without API keys; set "
                          "SUMMARIZER_API_KEYS (comma-separated bearer keys) or bind to "
                          "127.0.0.1")
+    if args.with_worker is not None:
+        settings = settings.model_copy(update={"with_worker": args.with_worker})
     uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
     return EXIT_OK
+
+
+def _worker(_: argparse.Namespace) -> int:
+    from .server.service import open_service
+
+    settings = get_settings()
+    logging.getLogger("summarizer").setLevel(logging.INFO)
+
+    async def work() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        async with open_service(settings, worker=True) as service:
+            assert service.worker is not None
+            log.info("worker %s started", service.worker.id)
+            await stop.wait()
+
+    asyncio.run(work())
+    return EXIT_OK
+
+
+def _feeds(args: argparse.Namespace) -> int:
+    from .server import feeds
+    from .server.service import open_service
+
+    settings = get_settings()
+
+    async def run() -> int:
+        async with open_service(settings, worker=False, index=args.feeds == "poll") as service:
+            store = service.store
+            if args.feeds == "add":
+                feed, added = await asyncio.to_thread(
+                    store.add_feed, feeds.check_url(args.url), args.name)
+                print(f"{'added' if added else 'already there'}: {feed.id} {feed.url}")
+            elif args.feeds == "remove":
+                if not await asyncio.to_thread(store.remove_feed, args.feed_id):
+                    raise NotFound(f"no feed with id {args.feed_id}; see `summarizer feeds "
+                                   "list`")
+                print(f"removed {args.feed_id}")
+            elif args.feeds == "list":
+                rows = [feeds.describe(f) for f in await asyncio.to_thread(store.feeds)]
+                if args.format == "json":
+                    print(json.dumps(rows, ensure_ascii=False, indent=2))
+                for row in rows if args.format == "text" else ():
+                    state = f"error: {row['error']}" if row["error"] else "ok"
+                    print(f"{row['id']}  {row['url']}  {row['name'] or '-'}  "
+                          f"polled {row['polled'] or 'never'}, next {row['next_poll']}  {state}")
+            else:
+                polls = await feeds.poll_now(service, args.feed_id)
+                if args.feed_id and not polls:
+                    raise NotFound(f"no feed with id {args.feed_id}; see `summarizer feeds "
+                                   "list`")
+                for poll in polls:
+                    counts = Counter(e.status for e in poll.entries)
+                    said = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+                    print(f"{poll.feed_id}: {poll.status}"
+                          + (f" ({poll.error})" if poll.error else "")
+                          + (f": {said}" if said else ""))
+            return EXIT_OK
+
+    return asyncio.run(run())
 
 
 def _evaluate(args: argparse.Namespace) -> int:

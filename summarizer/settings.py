@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import time
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import platformdirs
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -88,8 +90,32 @@ class Settings(BaseSettings):
     # The CLI skips a file (or stdin) larger than this before reading it
     max_file_bytes: int = Field(default=20_000_000, ge=1024)
     sync_summary_articles: int = Field(default=5, ge=0)  # more than this: 202 and a job
-    job_concurrency: int = Field(default=1, ge=1)  # digest and summary jobs at once
-    job_stale_seconds: float = Field(default=60.0, gt=0)  # no heartbeat this long: resumed
+    job_concurrency: int = Field(default=1, ge=1)  # digest and summary jobs at once, per worker
+    # A worker holds a job for this long, renewed by its heartbeat; a worker that stops (killed,
+    # machine lost) lets its job go to another this long after its last heartbeat.
+    job_lease_seconds: float = Field(default=6.0, ge=1)
+    # `summarizer serve` runs a worker in its process too (one command for everything); false:
+    # the API only queues, and `summarizer worker` processes run the jobs.
+    with_worker: bool = True
+    worker_poll_seconds: float = Field(default=1.0, gt=0)  # how often a worker looks for work
+
+    # Feeds (RSS, Atom): polled this often, each; a failing feed waits twice as long after each
+    # failure, up to feed_max_backoff_seconds.
+    feed_interval_seconds: float = Field(default=900.0, ge=1)
+    feed_max_backoff_seconds: float = Field(default=6 * 3600.0, ge=1)
+    feed_max_entries: int = Field(default=50, ge=1)  # newest entries read per poll
+
+    # The daily digest: built at digest_at (HH:MM, or HH:MM:SS) in `timezone`, once a day
+    # whatever the number of workers. The timezone also decides which day an article is of.
+    digest_at: time | None = None
+    timezone: str = "UTC"
+    # today: the digest built at digest_at is of that day; yesterday: of the day before.
+    digest_day: Literal["today", "yesterday"] = "today"
+    # When a digest is done: POST it here, signed with webhook_secret (HMAC-SHA256).
+    webhook_url: str | None = None
+    webhook_secret: SecretStr | None = None
+    webhook_max_attempts: int = Field(default=8, ge=1)
+    webhook_retry_seconds: float = Field(default=30.0, gt=0)  # first wait; doubles, up to 1 h
     update_window_days: int = Field(default=7, ge=0)  # how far back a story can continue
 
     # Articles fetched from URLs (fetch.py)
@@ -99,6 +125,20 @@ class Settings(BaseSettings):
     # true: fetch from private, loopback, link-local and other non-public addresses too
     allow_private_urls: bool = False
     respect_robots: bool = True  # false: fetch what a site's robots.txt disallows
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as e:
+            raise ValueError(f"unknown time zone {value!r}; use an IANA name such as "
+                             "Europe/Paris or UTC") from e
+        return value
+
+    def zone(self) -> ZoneInfo:
+        """The time zone digests are scheduled and dated in."""
+        return ZoneInfo(self.timezone)
 
     def keys(self) -> set[str]:
         """The bearer keys the service accepts."""

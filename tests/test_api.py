@@ -18,7 +18,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import EXAMPLES
+from conftest import BACK_TO_VERSION_3, EXAMPLES
 from fastapi import FastAPI
 
 from summarizer.errors import (
@@ -642,11 +642,11 @@ async def test_a_digest_stored_before_renderings_were_kept_is_served_and_then_ke
     # The database as the version before the renderings table left it (schema 3).
     store = open_store(database_target(config))
     with store._engine.session() as db:
-        db.execute("DROP TABLE digest_renderings")
-        db.execute("DELETE FROM schema_version WHERE version = 4")
+        for statement in BACK_TO_VERSION_3:
+            db.execute(statement)
     assert store.schema_version() == 3
     store.close()
-    async with serving(config) as client:  # migrates to 4: no renderings stored
+    async with serving(config) as client:  # migrates to the latest: no renderings stored
         store = open_store(database_target(config))
         before = store.latest_rendering(DAY, "text/html")
         served = await _renderings(client)
@@ -772,7 +772,7 @@ def _wait_on_server(client: httpx.Client, job_id: str, timeout: float = 60) -> d
 
 def test_a_job_survives_a_killed_server(seeds: Path, make_server, engine: str):
     server = make_server(engine, SUMMARIZER_SCRIPTED_DELAY="0.8",
-                         SUMMARIZER_JOB_STALE_SECONDS="2")
+                         SUMMARIZER_JOB_LEASE_SECONDS="2")
     with server.client() as client:
         client.post("/v1/articles", json={"articles": _seed_articles(seeds)})
         job = client.post("/v1/digests", json={"date": "2015-10-02"}).json()

@@ -27,10 +27,10 @@ from summarizer.server.service import (
     RENDERER,
     Page,
     Service,
-    _JobProgress,
     day_of,
 )
 from summarizer.server.store import Job, Rendering, open_store
+from summarizer.server.worker import JobProgress
 from summarizer.settings import Settings
 
 pytestmark = pytest.mark.anyio
@@ -265,12 +265,14 @@ async def test_unknown_jobs_and_missing_digests_are_not_found(tmp_path: Path) ->
 async def test_a_job_left_running_by_a_stopped_service_is_finished_by_the_next(
         tmp_path: Path) -> None:
     path = tmp_path / "db.sqlite3"
-    async with running(path, lambda: ScriptedBackend(delay=0.3)) as service:
+    lease = 1.0  # the stopped worker's lease runs out this long after its last renewal
+    async with running(path, lambda: ScriptedBackend(delay=0.3),
+                       job_lease_seconds=lease) as service:
         await service.ingest(_examples())
         job, _ = await service.request_digest(DAY)
         while (await service.job(job.id)).status != "running":
             await asyncio.sleep(0.02)
-    async with running(path) as restarted:
+    async with running(path, job_lease_seconds=lease) as restarted:
         assert (await restarted.job(job.id)).status in ("queued", "running")
         finished = await _finished(restarted, job.id)
         contract = (await restarted.latest_digest(DAY)).contract()
@@ -294,7 +296,7 @@ class SlowRows:
 
 async def test_progress_is_written_off_the_event_loop_and_the_newest_fraction_stays() -> None:
     rows = SlowRows()
-    progress = _JobProgress(rows, "job")  # type: ignore[arg-type]
+    progress = JobProgress(rows, "job")  # type: ignore[arg-type]
     progress.add(40)
     started = time.perf_counter()
     for _ in range(38):

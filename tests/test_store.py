@@ -6,6 +6,7 @@ import asyncio
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from functools import lru_cache
@@ -15,6 +16,7 @@ from uuid import uuid4
 
 import psycopg
 import pytest
+from conftest import BACK_TO_VERSION_3
 
 from summarizer import sqlite
 from summarizer.errors import ConfigError, InputError, StoreUnavailable
@@ -284,7 +286,7 @@ def test_one_active_job_per_key(store: Store) -> None:
     summary, created_summary = store.start_job("summary", "2026-05-01")
     assert created_summary and summary.id != job.id  # same key, other kind
 
-    store.claim_job(job.id)
+    assert store.claim_next_job("w1", 60).id == job.id
     assert store.start_job("digest", "2026-05-01") == (store.get_job(job.id), False)  # running
     store.update_job(job.id, status="done")
     again, created_after_done = store.start_job("digest", "2026-05-01")
@@ -294,13 +296,34 @@ def test_one_active_job_per_key(store: Store) -> None:
     assert store.start_job("digest", "2026-05-01")[1] is True  # a failed job can be retried
 
 
-def test_a_job_is_claimed_once(store: Store) -> None:
+def test_jobs_are_claimed_oldest_first_each_by_one_worker(store: Store) -> None:
+    first, _ = store.start_job("digest", "2026-05-01")
+    second, _ = store.start_job("summary", "batch-1")
+    claimed = store.claim_next_job("w1", 60)
+    assert claimed is not None and claimed.id == first.id and claimed.status == "running"
+    assert claimed.updated >= first.updated
+    assert store.claim_next_job("w2", 60).id == second.id
+    assert store.claim_next_job("w3", 60) is None  # both are leased
+
+
+def test_a_lease_is_renewed_by_its_holder_only(store: Store) -> None:
     job, _ = store.start_job("digest", "2026-05-01")
-    assert store.claim_job(job.id) is True
-    assert store.claim_job(job.id) is False
-    assert store.claim_job("no-such-job") is False
-    claimed = store.get_job(job.id)
-    assert claimed is not None and claimed.status == "running" and claimed.updated >= job.updated
+    store.claim_next_job("w1", 60)
+    assert store.renew_lease(job.id, "w1", 60) is True
+    assert store.renew_lease(job.id, "w2", 60) is False
+    store.update_job(job.id, status="done")
+    assert store.renew_lease(job.id, "w1", 60) is False  # finished: nothing to hold
+
+
+def test_a_job_whose_lease_ran_out_goes_to_another_worker(store: Store) -> None:
+    job, _ = store.start_job("digest", "2026-05-01")
+    store.claim_next_job("dead", 1)
+    assert store.claim_next_job("w2", 60) is None  # still leased
+    time.sleep(1.05)
+    taken = store.claim_next_job("w2", 60)
+    assert taken is not None and taken.id == job.id and taken.status == "running"
+    assert store.renew_lease(job.id, "dead", 60) is False  # the first worker lost it
+    assert store.renew_lease(job.id, "w2", 60) is True
 
 
 def test_jobs_record_progress_status_and_error(store: Store) -> None:
@@ -323,41 +346,23 @@ def test_jobs_record_progress_status_and_error(store: Store) -> None:
         store.update_job(done.id, status="finished")
 
 
-def test_a_restarted_server_finds_and_requeues_its_jobs(target: Target) -> None:
+def test_a_running_job_from_before_leases_is_taken_up(target: Target) -> None:
     store = target.open()
-    first, _ = store.start_job("digest", "2026-05-01")
-    second, _ = store.start_job("digest", "2026-05-02")
-    finished, _ = store.start_job("digest", "2026-05-03")
-    store.claim_job(first.id)
-    store.claim_job(finished.id)
-    store.update_job(finished.id, status="done")
-    store.close()  # the server dies with `first` running
-
-    restarted = target.open()
-    assert [(j.id, j.status) for j in restarted.unfinished_jobs()] == [
-        (first.id, "running"), (second.id, "queued"),
-    ]
-    assert restarted.requeue_running() == 1
-    assert [(j.id, j.status) for j in restarted.unfinished_jobs()] == [
-        (first.id, "queued"), (second.id, "queued"),
-    ]
-    assert restarted.claim_job(first.id)  # and it can be resumed
-
-
-def test_requeue_with_stale_after_spares_jobs_still_reporting(store: Store) -> None:
     job, _ = store.start_job("digest", "2026-05-01")
-    store.claim_job(job.id)
-    assert store.requeue_running(stale_after=3600) == 0
-    assert store.get_job(job.id).status == "running"
-    assert store.requeue_running(stale_after=0) == 1
+    store.update_job(job.id, status="running")  # as an older version left it: no lease
+    store.close()
+    restarted = target.open()
+    assert [(j.id, j.status) for j in restarted.unfinished_jobs()] == [(job.id, "running")]
+    taken = restarted.claim_next_job("w1", 60)
+    assert taken is not None and taken.id == job.id
 
 
-def test_unfinished_jobs_of_every_kind_are_resumed_oldest_first(store: Store) -> None:
+def test_unfinished_jobs_of_every_kind_are_claimed_oldest_first(store: Store) -> None:
     old, _ = store.start_job("digest", "2026-05-01")
     summary, _ = store.start_job("summary", "batch-1")
     new, _ = store.start_job("digest", "2026-05-02")
     assert [job.id for job in store.unfinished_jobs()] == [old.id, summary.id, new.id]
-    assert [store.claim_job(job.id) for job in store.unfinished_jobs()] == [True, True, True]
+    assert [store.claim_next_job("w", 60).id for _ in range(3)] == [old.id, summary.id, new.id]
     assert [job.status for job in store.unfinished_jobs()] == ["running"] * 3
     store.update_job(summary.id, status="done")
     assert [job.id for job in store.unfinished_jobs()] == [old.id, new.id]
@@ -379,11 +384,13 @@ def test_two_stores_starting_one_key_at_once_get_one_job(target: Target) -> None
     assert len(stores[0].unfinished_jobs()) == 1
 
 
-def test_two_stores_claiming_one_job_at_once_get_it_once(target: Target) -> None:
+def test_two_stores_claiming_at_once_get_each_job_once(target: Target) -> None:
+    # Two stores stand for two workers: the database alone decides who runs what.
     stores = [target.open(), target.open()]
-    job, _ = stores[0].start_job("digest", "2026-05-01")
-    results = in_threads(16, lambda i: stores[i % 2].claim_job(job.id))
-    assert results.count(True) == 1
+    jobs = [stores[0].start_job("digest", f"2026-05-{d:02d}")[0].id for d in range(1, 9)]
+    results = in_threads(16, lambda i: stores[i % 2].claim_next_job(f"w{i}", 60))
+    claimed = [job.id for job in results if job is not None]
+    assert sorted(claimed) == sorted(jobs)  # every job once, none twice
 
 
 # digests
@@ -459,8 +466,8 @@ def test_digests_stored_before_the_renderings_table_are_kept_by_the_migration(
     store = target.open()
     store.put_digest("2026-05-01", "job1", {"stories": [], "old": True})
     store.close()
-    target.sql("DROP TABLE digest_renderings")  # the schema as version 3 left it
-    target.sql("DELETE FROM schema_version WHERE version = 4")
+    for statement in BACK_TO_VERSION_3:  # the schema as version 3 left it
+        target.sql(statement)
     upgraded = target.open()
     assert upgraded.schema_version() == LATEST_VERSION
     found = upgraded.latest_rendering("2026-05-01", "application/json")

@@ -7,7 +7,6 @@ of error.
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 import logging
 import math
@@ -40,7 +39,6 @@ from ..errors import (
     SummarizerError,
     UnreadableReply,
 )
-from ..llm import make_backend
 from ..llm.base import Backend
 from ..settings import Settings, get_settings
 from .metrics import METRICS
@@ -54,8 +52,7 @@ from .routes import (
     v1,
 )
 from .schemas import components
-from .service import Service
-from .store import database_target, open_store
+from .service import open_service
 
 log = logging.getLogger(__name__)
 
@@ -96,18 +93,9 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     backend: Backend | None = app.state.backend
 
-    def build_backend() -> Backend:
-        return backend if backend is not None else make_backend(settings)
-
-    store = await asyncio.to_thread(open_store, database_target(settings))
-    service = Service(settings, store, build_backend)
-    app.state.service = service
-    try:
-        await service.start()
+    async with open_service(settings, worker=settings.with_worker, backend=backend) as service:
+        app.state.service = service
         yield
-    finally:
-        await service.stop()
-        store.close()
 
 
 # -- auth and limits ------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ import re
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
@@ -115,6 +115,60 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
             PRIMARY KEY (digest_seq, media)
         )""",
     )),
+    (5, (
+        # Jobs are claimed with a lease that the worker's heartbeat renews; an expired lease
+        # lets another worker take the job. `worker`: who holds it.
+        "ALTER TABLE jobs ADD COLUMN lease_until TEXT",
+        "ALTER TABLE jobs ADD COLUMN worker TEXT",
+        # Feeds polled by workers: the validators of the last answer (conditional GET), when
+        # to poll next (pushed ahead on failure), and the last error.
+        """CREATE TABLE feeds (
+            seq {serial},
+            id TEXT NOT NULL UNIQUE,
+            url TEXT NOT NULL UNIQUE,
+            name TEXT,
+            etag TEXT,
+            last_modified TEXT,
+            polled TEXT,
+            next_poll TEXT NOT NULL,
+            failures INTEGER NOT NULL,
+            error TEXT,
+            created TEXT NOT NULL
+        )""",
+        "CREATE INDEX feeds_next_poll ON feeds (next_poll)",
+        # Each entry a feed listed, once: what became of it (stored, duplicate, skipped).
+        """CREATE TABLE feed_entries (
+            feed_id TEXT NOT NULL,
+            entry TEXT NOT NULL,
+            url TEXT,
+            status TEXT NOT NULL,
+            article_id TEXT,
+            reason TEXT,
+            created TEXT NOT NULL,
+            PRIMARY KEY (feed_id, entry)
+        )""",
+        # One row per scheduled digest: the key decides which process builds it.
+        """CREATE TABLE scheduled_digests (
+            day TEXT NOT NULL,
+            at TEXT NOT NULL,
+            job_id TEXT NOT NULL,
+            created TEXT NOT NULL,
+            PRIMARY KEY (day, at)
+        )""",
+        # Webhook deliveries of finished digests, retried with backoff until sent.
+        """CREATE TABLE deliveries (
+            seq {serial},
+            job_id TEXT NOT NULL UNIQUE,
+            day TEXT NOT NULL,
+            status TEXT NOT NULL,
+            attempts INTEGER NOT NULL,
+            next_try TEXT NOT NULL,
+            error TEXT,
+            created TEXT NOT NULL,
+            updated TEXT NOT NULL
+        )""",
+        "CREATE INDEX deliveries_due ON deliveries (status, next_try)",
+    )),
 )
 LATEST_VERSION = MIGRATIONS[-1][0]
 CURRENT_VERSION_SQL = "SELECT COALESCE(MAX(version), 0) FROM schema_version"
@@ -130,6 +184,11 @@ ACCEPTED_TARGETS = ("a PostgreSQL URL (postgresql://user:password@host:5432/db o
 def now() -> str:
     """The current time as an ISO 8601 UTC string; equal-length, so they also sort as text."""
     return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+def later(seconds: float) -> str:
+    """The time `seconds` from now, in the form `now()` gives."""
+    return (datetime.now(UTC) + timedelta(seconds=seconds)).isoformat(timespec="microseconds")
 
 
 def mask_password(url: str) -> str:

@@ -7,36 +7,58 @@ import hashlib
 import json
 import logging
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, tzinfo
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import uuid4
 
 from .. import __version__
 from ..dedup import ArticleIndex, duplicate_of
 from ..errors import InputError, NotFound, SummarizerError
 from ..ingest import no_readable_article, read_record
-from ..llm import make_judge_backend
+from ..llm import make_backend, make_judge_backend
 from ..llm.base import Backend
+from ..llm.caller import Progress
 from ..models import Article, Document, Result, Skip, Usage, VerifyMode, published_at
 from ..pipeline import Earlier, Options, clean, digest, run_options, summarize
 from ..render import to_html, to_json, to_markdown
 from ..settings import Settings
 from ..writing import WritingSetting
 from .metrics import METRICS
-from .store import Job, Rendering, Store
+from .store import Job, Rendering, Store, database_target, open_store
+
+if TYPE_CHECKING:
+    from .worker import Worker
 
 log = logging.getLogger(__name__)
 
-PROGRESS_STEP = 0.05  # store progress in steps, not on every model call
 # The media types a digest is served in; each has its own stored rendering and ETag.
 DIGEST_MEDIA = ("application/json", "text/markdown", "text/html")
 # What made a stored rendering: one made by another version is rendered again when read.
 RENDERER = __version__
 # Digest pages kept in memory per process (a 200-article digest is ~0.5 MB of JSON, more HTML).
 PAGE_CACHE_BYTES = 64 * 1024 * 1024
+
+
+@asynccontextmanager
+async def open_service(settings: Settings, *, worker: bool, index: bool = True,
+                       backend: Backend | None = None) -> AsyncIterator[Service]:
+    """The service over the database the settings name, started, and stopped on leaving."""
+    store = await asyncio.to_thread(open_store, database_target(settings))
+
+    def build_backend() -> Backend:
+        return backend if backend is not None else make_backend(settings)
+
+    service = Service(settings, store, build_backend)
+    try:
+        await service.start(worker=worker, index=index)
+        yield service
+    finally:
+        await service.stop()
+        store.close()
 
 
 @dataclass(frozen=True)
@@ -49,12 +71,15 @@ class Outcome:
     reason: str | None = None
 
 
-def day_of(published: str | None, today: date | None = None) -> str:
-    """The digest day an article belongs to: its publication date (UTC), else today (UTC)."""
+def day_of(published: str | None, today: date | None = None, zone: tzinfo = UTC) -> str:
+    """The digest day an article belongs to: its publication date in `zone`, else today
+    there."""
     moment = published_at(published)
-    if moment is not None:
-        return moment.date().isoformat()
-    return (today or datetime.now(UTC).date()).isoformat()
+    if moment is not None and published is not None:
+        if len(published.strip()) == len("YYYY-MM-DD"):  # a date alone is that day anywhere
+            return moment.date().isoformat()
+        return moment.replace(tzinfo=UTC).astimezone(zone).date().isoformat()
+    return (today or datetime.now(zone).date()).isoformat()
 
 
 @dataclass(frozen=True)
@@ -172,10 +197,9 @@ class Service:
         self._judge_built = False
         self._index = ArticleIndex()
         self._index_lock = asyncio.Lock()
-        self._jobs = asyncio.Semaphore(settings.job_concurrency)
-        self._tasks: dict[str, asyncio.Task[None]] = {}
         self._pages: OrderedDict[tuple[int, str], Page] = OrderedDict()  # (digest row, media)
-        self._watcher: asyncio.Task[None] | None = None
+        self.zone = settings.zone()  # the days articles and digests are of
+        self.worker: Worker | None = None  # runs jobs in this process, when it does
 
     @property
     def backend(self) -> Backend:
@@ -191,41 +215,23 @@ class Service:
             self._judge_built = True
         return self._judge
 
-    async def start(self) -> None:
-        """Index stored articles, resume jobs a stopped server left, and keep watching for more."""
-        stored = await asyncio.to_thread(self.store.recent_articles, "0001-01-01")
-        for article, _ in stored:
-            self._index.add(article)
-        if self.store.dialect == "sqlite":
-            # One process owns a SQLite file: whatever is marked running lost its worker.
-            await asyncio.to_thread(self.store.requeue_running)
-        await self._resume()
-        self._watcher = asyncio.create_task(self._watch(), name="job-watcher")
+    async def start(self, *, worker: bool = True, index: bool = True) -> None:
+        """Index stored articles (unless `index` is false: nothing will be ingested); with
+        `worker`, run queued jobs, feeds and schedules in this process too (else other
+        processes' `summarizer worker` does)."""
+        if index:
+            stored = await asyncio.to_thread(self.store.recent_articles, "0001-01-01")
+            for article, _ in stored:
+                self._index.add(article)
+        if worker:
+            from .worker import Worker
 
-    async def _resume(self) -> None:
-        """Take back jobs whose worker stopped sending heartbeats, then run what is queued."""
-        stale = self.settings.job_stale_seconds
-        requeued = await asyncio.to_thread(self.store.requeue_running, stale_after=stale)
-        if requeued:
-            log.warning("resuming %d job(s) whose worker stopped", requeued)
-        for job in await asyncio.to_thread(self.store.unfinished_jobs):
-            if job.status == "queued":
-                self._launch(job)
-
-    async def _watch(self) -> None:
-        """Several processes may share a database: any of them resumes a dead one's jobs."""
-        while True:
-            await asyncio.sleep(self.settings.job_stale_seconds / 2)
-            try:
-                await self._resume()
-            except Exception:  # noqa: BLE001 - a database hiccup must not end the watch
-                log.exception("could not check for stalled jobs")
+            self.worker = Worker(self)
+            self.worker.start()
 
     async def stop(self) -> None:
-        tasks = [*self._tasks.values(), *([self._watcher] if self._watcher else [])]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        if self.worker is not None:
+            await self.worker.stop()
 
     # -- reading ---------------------------------------------------------------------------------
 
@@ -309,7 +315,12 @@ class Service:
 
     async def ingest(self, records: Sequence[dict[str, Any]]) -> list[Outcome]:
         """Clean each article and store it unless a stored article already has its text."""
-        cleaned = await asyncio.to_thread(_read_and_clean, records)
+        return await self.ingest_documents(await asyncio.to_thread(_read, records))
+
+    async def ingest_documents(self, documents: Sequence[Document | Skip]) -> list[Outcome]:
+        """Articles read elsewhere (a feed's pages): stored, reported as copies, or skipped,
+        one outcome each, in order."""
+        cleaned = await asyncio.to_thread(lambda: list(clean(documents)))
         async with self._index_lock:  # two batches must not both store one wire story
             outcomes = await asyncio.to_thread(lambda: [self._admit(a) for a in cleaned])
         for outcome in outcomes:
@@ -320,7 +331,7 @@ class Service:
         """Store one cleaned article, or record it as a copy of the stored one it repeats."""
         if isinstance(article, Skip):
             return Outcome(id=None, status="skipped", reason=article.reason)
-        day = day_of(article.published)
+        day = day_of(article.published, zone=self.zone)
         original = self._index.find(article)
         if original is not None:
             if article.id != original:
@@ -338,10 +349,11 @@ class Service:
                             writing: WritingSetting | None = None,
                             verify: VerifyMode | None = None) -> dict[str, Any]:
         """Summarise posted articles at once, without storing them (the JSON output contract)."""
-        return to_json(await self._summarize(records, self.options(strict, writing, verify)))
+        return to_json(await self.summarize_records(records, self.options(strict, writing, verify)))
 
-    async def _summarize(self, records: Sequence[dict[str, Any]], options: Options,
-                         progress: _JobProgress | None = None) -> Result:
+    async def summarize_records(self, records: Sequence[dict[str, Any]], options: Options,
+                                progress: Progress | None = None) -> Result:
+        """Summarise posted records (not stored); 422 when none can be read."""
         docs: list[Document] = []
         skips: list[Skip] = []
         for n, record in enumerate(records):
@@ -365,16 +377,8 @@ class Service:
         await asyncio.to_thread(self.store.put_job_payload, job.id,
                                 {"articles": list(records), "strict": strict,
                                  "writing": writing, "verify": verify})
-        self._launch(job)
+        self._wake()
         return job
-
-    async def _build_summary(self, job: Job, progress: _JobProgress) -> Result:
-        payload = await asyncio.to_thread(self.store.job_payload, job.id)
-        if payload is None:
-            raise InputError("the job's articles were not stored; post them again")
-        options = self.options(strict=payload.get("strict", False),
-                               writing=payload.get("writing"), verify=payload.get("verify"))
-        return await self._summarize(payload["articles"], options, progress)
 
     # -- digests ---------------------------------------------------------------------------------
 
@@ -382,11 +386,20 @@ class Service:
         """The running job for this day if there is one, else a new one, started."""
         job, created = await asyncio.to_thread(self.store.start_job, "digest", day)
         if created:
-            self._launch(job)
+            self._wake()
         return job, created
 
-    async def _build_digest(self, job: Job, progress: _JobProgress) -> Result:
-        day = job.key
+    async def build_summary(self, job: Job, progress: Progress) -> Result:
+        """Run a summary job: the articles kept with it, summarised with its options."""
+        payload = await asyncio.to_thread(self.store.job_payload, job.id)
+        if payload is None:
+            raise InputError("the job's articles were not stored; post them again")
+        options = self.options(strict=payload.get("strict", False),
+                               writing=payload.get("writing"), verify=payload.get("verify"))
+        return await self.summarize_records(payload["articles"], options, progress)
+
+    async def build_digest(self, day: str, progress: Progress) -> Result:
+        """Run a digest job: the day's stored articles, continuing earlier days' stories."""
         articles = await asyncio.to_thread(self.store.articles_on, day)
         if not articles:
             raise InputError(f"no articles stored for {day}; post them to /v1/articles first")
@@ -405,63 +418,16 @@ class Service:
         return [story for earlier_day, data in self.store.digests_before(day, window)
                 for story in Digest(earlier_day, data).stories()]
 
-    # -- jobs ------------------------------------------------------------------------------------
+    async def keep_digest(self, day: str, job_id: str, result: Result) -> None:
+        """Store a built digest with its renderings, made once here so reads send stored text."""
+        built = Digest(day, Digest.stored(day, result))
+        renderings = await asyncio.to_thread(built.renderings)
+        await asyncio.to_thread(self.store.put_digest, day, job_id, built.data, renderings)
 
-    def _launch(self, job: Job) -> None:
-        if job.id in self._tasks and not self._tasks[job.id].done():
-            return
-        task = asyncio.create_task(self._run(job), name=f"job-{job.id}")
-        self._tasks[job.id] = task
-        task.add_done_callback(lambda _: self._tasks.pop(job.id, None))
-
-    async def _run(self, job: Job) -> None:
-        async with self._jobs:
-            if not await asyncio.to_thread(self.store.claim_job, job.id):
-                return  # another process took it
-            METRICS.jobs.labels("running").inc()
-            progress = _JobProgress(self.store, job.id)
-            heartbeat = asyncio.create_task(self._heartbeat(job.id))
-            error = None
-            try:  # cancelled (the server is stopping): the job stays running, resumed on start
-                try:
-                    if job.kind == "summary":
-                        result = await self._build_summary(job, progress)
-                    else:
-                        result = await self._build_digest(job, progress)
-                except SummarizerError as e:
-                    error = str(e)
-                except Exception as e:  # noqa: BLE001 - a job must end as failed, not vanish
-                    log.exception("%s job %s failed", job.kind, job.id)
-                    error = f"internal error: {type(e).__name__}"
-                await progress.settle()  # no late fraction may land after the final state
-            finally:
-                heartbeat.cancel()
-                progress.cancel()
-            if error is not None:
-                await self._finish(job, "failed", error)
-                return
-            if job.kind == "summary":
-                await asyncio.to_thread(self.store.put_job_result, job.id, to_json(result))
-            else:
-                built = Digest(job.key, Digest.stored(job.key, result))
-                # Rendered once here, so that reads send stored text (digest_page).
-                renderings = await asyncio.to_thread(built.renderings)
-                await asyncio.to_thread(self.store.put_digest, job.key, job.id, built.data,
-                                        renderings)
-            # What the model could not do is listed; asking for the job again redoes only that.
-            await self._finish(job, "done", None, [f.model_dump() for f in result.failed])
-
-    async def _heartbeat(self, job_id: str) -> None:
-        """Touch the running job now and then, so no other process thinks its worker died."""
-        while True:
-            await asyncio.sleep(self.settings.job_stale_seconds / 4)
-            await asyncio.to_thread(self.store.update_job, job_id)
-
-    async def _finish(self, job: Job, status: str, error: str | None,
-                      failed: list[dict[str, Any]] | None = None) -> None:
-        await asyncio.to_thread(self.store.update_job, job.id, status=status, error=error,
-                                progress=1.0 if status == "done" else None, failed=failed)
-        METRICS.jobs.labels(status).inc()
+    def _wake(self) -> None:
+        """Tell this process's worker, if it runs one, that a job is queued."""
+        if self.worker is not None:
+            self.worker.wake()
 
     def options(self, strict: bool = False, writing: WritingSetting | None = None,
                 verify: VerifyMode | None = None) -> Options:
@@ -469,60 +435,10 @@ class Service:
         return run_options(self.settings, strict=strict, writing=writing, verify=verify)
 
 
-class _JobProgress:
-    """Pipeline progress written to the job's row, so any process can report it.
-
-    The pipeline reports on the event loop; the rows are written in a thread, one write at a
-    time, each carrying the newest fraction, so the loop never waits on the database and the
-    last fraction is the one that stays.
-    """
-
-    def __init__(self, store: Store, job_id: str) -> None:
-        self.store = store
-        self.job_id = job_id
-        self.total = 0
-        self.done = 0
-        self.saved = 0.0
-        self._pending: float | None = None
-        self._writer: asyncio.Task[None] | None = None
-
-    def add(self, n: int) -> None:
-        self.total += n
-
-    def advance(self, n: int = 1) -> None:
-        self.done += n
-        # The total grows as the run learns of more calls; never report 1.0 before the end.
-        fraction = min(0.95, self.done / max(1, self.total))
-        if fraction - self.saved < PROGRESS_STEP:
-            return
-        self.saved = fraction
-        self._pending = round(fraction, 3)
-        if self._writer is None or self._writer.done():
-            self._writer = asyncio.create_task(self._write(), name=f"progress-{self.job_id}")
-
-    async def _write(self) -> None:
-        while self._pending is not None:
-            fraction, self._pending = self._pending, None
-            try:
-                await asyncio.to_thread(self.store.update_job, self.job_id, progress=fraction)
-            except Exception:  # noqa: BLE001 - a lost fraction must not fail the job
-                log.warning("could not record the progress of job %s", self.job_id,
-                            exc_info=True)
-
-    async def settle(self) -> None:
-        """Wait until the newest fraction is written."""
-        if self._writer is not None:
-            await self._writer
-
-    def cancel(self) -> None:
-        if self._writer is not None:
-            self._writer.cancel()
-
-
-def _read_and_clean(records: Sequence[dict[str, Any]]) -> list[Article | Skip]:
-    """Posted records as cleaned articles (or skips), named by their URL or their place."""
-    return clean(read_record(record.get("url") or f"posted article {n + 1}", record)
-                 for n, record in enumerate(records))
+def _read(records: Sequence[dict[str, Any]]) -> list[Document | Skip]:
+    """Posted records as documents (or skips), named by their URL or their place."""
+    return [read_record(record.get("url") or f"posted article {n + 1}", record)
+            for n, record in enumerate(records)]
 
 
 def _count_usage(usage: Usage) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, timedelta
+from dataclasses import astuple, dataclass, replace
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 from uuid import uuid4
@@ -20,6 +20,7 @@ from .db import (
     Engine,
     PostgresSession,
     database_target,
+    later,
     mask_password,
     migrate,
     now,
@@ -27,19 +28,25 @@ from .db import (
     schema_version,
 )
 
-__all__ = ["LATEST_VERSION", "Job", "Rendering", "Store", "check_day", "database_target",
-           "mask_password", "open_store"]
+__all__ = ["LATEST_VERSION", "Delivery", "DigestRow", "Feed", "FeedEntry", "Job", "Rendering",
+           "Store", "check_day", "database_target", "mask_password", "open_store"]
 
 JOB_STATUSES = ("queued", "running", "done", "failed")
 
 ARTICLE_COLUMNS = "id, origin, text, title, source, url, published, sources, removed"
 JOB_COLUMNS = "id, kind, key, status, progress, error, created, updated, failed"
 
-CLAIM_SQL = {
-    "sqlite": "UPDATE jobs SET status = 'running', updated = ? WHERE id = ? AND status = 'queued'",
-    # SKIP LOCKED: a second claimer gives up at once instead of waiting for the first to commit.
-    "postgresql": "UPDATE jobs SET status = 'running', updated = ? WHERE id = ("
-                  "SELECT id FROM jobs WHERE id = ? AND status = 'queued' FOR UPDATE SKIP LOCKED)",
+# The oldest job that is queued, or running on a lease that ran out. A running job written
+# before leases existed has none: its last update stands for it.
+CLAIMABLE = ("status = 'queued' OR (status = 'running' AND COALESCE(lease_until, updated) < ?)")
+CLAIM_NEXT_SQL = {
+    "sqlite": "UPDATE jobs SET status = 'running', worker = ?, lease_until = ?, updated = ? "
+              f"WHERE id = (SELECT id FROM jobs WHERE {CLAIMABLE} ORDER BY seq LIMIT 1) "
+              f"RETURNING {JOB_COLUMNS}",
+    # SKIP LOCKED: a second claimer passes over the row the first holds instead of waiting.
+    "postgresql": "UPDATE jobs SET status = 'running', worker = ?, lease_until = ?, updated = ? "
+                  f"WHERE id = (SELECT id FROM jobs WHERE {CLAIMABLE} ORDER BY seq LIMIT 1 "
+                  f"FOR UPDATE SKIP LOCKED) RETURNING {JOB_COLUMNS}",
 }
 
 
@@ -73,6 +80,58 @@ class Job:
         id, kind, key, status, progress, error, created, updated, failed = row
         return cls(id, kind, key, status, progress, error, created, updated,
                    tuple(json.loads(failed)) if failed else ())
+
+
+@dataclass(frozen=True)
+class DigestRow:
+    """A stored digest without its data: row, day, job, and when it was stored."""
+
+    seq: int
+    day: str
+    job_id: str
+    created: str
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """A webhook owed for a finished digest job."""
+
+    job_id: str
+    day: str
+    status: str  # pending | sent | failed
+    attempts: int
+    next_try: str
+    error: str | None
+
+
+FEED_COLUMNS = "id, url, name, etag, last_modified, polled, next_poll, failures, error, created"
+
+
+@dataclass(frozen=True)
+class Feed:
+    """A feed polled for articles; `error` and `failures` since its last good poll."""
+
+    id: str
+    url: str
+    name: str | None
+    etag: str | None
+    last_modified: str | None
+    polled: str | None
+    next_poll: str
+    failures: int
+    error: str | None
+    created: str
+
+
+@dataclass(frozen=True)
+class FeedEntry:
+    """What became of one entry of a feed: stored, duplicate or skipped (with the reason)."""
+
+    entry: str  # the entry's id in the feed, else its link
+    url: str | None
+    status: str
+    article_id: str | None = None
+    reason: str | None = None
 
 
 def open_store(url_or_path: str | Path, *, schema: str | None = None) -> Store:
@@ -280,10 +339,25 @@ class Store:
             row = db.execute(f"SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,)).fetchone()
         return Job.of(row) if row else None
 
-    def claim_job(self, job_id: str) -> bool:
-        """Move a queued job to running; True only for the one caller that did it."""
+    def claim_next_job(self, worker: str, lease_seconds: float) -> Job | None:
+        """Take the oldest queued job, or a running one whose lease ran out (its worker died),
+        for `worker`, leased for `lease_seconds`; None when there is none. Each job goes to one
+        claimer: PostgreSQL skips rows another claimer holds, SQLite takes the write lock first."""
+        stamp = now()
+        with self._engine.session() as db, db.transaction():
+            row = db.execute(CLAIM_NEXT_SQL[self.dialect], (
+                worker, later(lease_seconds), stamp, stamp,
+            )).fetchone()
+        return Job.of(row) if row else None
+
+    def renew_lease(self, job_id: str, worker: str, lease_seconds: float) -> bool:
+        """Extend the lease `worker` holds on a running job; False if it holds it no more."""
         with self._engine.session() as db:
-            return db.execute(CLAIM_SQL[self.dialect], (now(), job_id)).rowcount == 1
+            return db.execute(
+                "UPDATE jobs SET lease_until = ?, updated = ? "
+                "WHERE id = ? AND worker = ? AND status = 'running'",
+                (later(lease_seconds), now(), job_id, worker),
+            ).rowcount == 1
 
     def update_job(self, job_id: str, *, progress: float | None = None, status: str | None = None,
                    error: str | None = None,
@@ -308,35 +382,13 @@ class Store:
             db.execute(f"UPDATE jobs SET {assignments} WHERE id = ?", (*changes.values(), job_id))
 
     def unfinished_jobs(self) -> list[Job]:
-        """Queued and running jobs, oldest first (a restarted server resumes them)."""
+        """Queued and running jobs, oldest first."""
         with self._engine.session() as db:
             rows = db.execute(
                 f"SELECT {JOB_COLUMNS} FROM jobs WHERE status IN ('queued', 'running') "
                 "ORDER BY seq"
             ).fetchall()
         return [Job.of(row) for row in rows]
-
-    def requeue_running(self, *, stale_after: float | None = None) -> int:
-        """Put running jobs back in the queue (their worker died); how many were moved.
-
-        With several API processes on one database, pass `stale_after` (seconds without an
-        update) so a starting process does not take jobs that another live process is running.
-        """
-        stamp = now()
-        with self._engine.session() as db:
-            if stale_after is None:
-                cursor = db.execute(
-                    "UPDATE jobs SET status = 'queued', updated = ? WHERE status = 'running'",
-                    (stamp,),
-                )
-            else:
-                cutoff = (datetime.now(UTC) - timedelta(seconds=stale_after)).isoformat(
-                    timespec="microseconds")
-                cursor = db.execute(
-                    "UPDATE jobs SET status = 'queued', updated = ? "
-                    "WHERE status = 'running' AND updated < ?", (stamp, cutoff),
-                )
-            return cursor.rowcount
 
     # digests
 
@@ -430,6 +482,190 @@ class Store:
             if digest_day not in latest:
                 latest[digest_day] = json.loads(data)
         return list(latest.items())
+
+    def recent_digests(self, limit: int) -> list[DigestRow]:
+        """The newest digest of each of the `limit` most recent days, newest day first."""
+        with self._engine.session() as db:
+            rows = db.execute(
+                "SELECT d.seq, d.day, d.job_id, d.created FROM digests d WHERE d.seq = "
+                "(SELECT MAX(seq) FROM digests e WHERE e.day = d.day) "
+                "ORDER BY d.day DESC LIMIT ?", (limit,),
+            ).fetchall()
+        return [DigestRow(*row) for row in rows]
+
+    # the daily schedule
+
+    def schedule_digest(self, day: str, at: str) -> Job | None:
+        """Queue the digest scheduled for `day` at `at`, unless a process already did: the
+        queued job (or the day's digest job already under way), else None."""
+        stamp = now()
+        try:
+            with self._engine.session() as db, db.transaction():
+                row = db.execute(
+                    f"SELECT {JOB_COLUMNS} FROM jobs WHERE kind = 'digest' AND key = ? "
+                    "AND status IN ('queued', 'running')", (check_day(day),),
+                ).fetchone()
+                job = Job.of(row) if row else Job(
+                    id=uuid4().hex, kind="digest", key=day, status="queued", progress=0.0,
+                    error=None, created=stamp, updated=stamp)
+                # The key (day, at) is taken once: a second process fails here and rolls back.
+                db.execute("INSERT INTO scheduled_digests (day, at, job_id, created) "
+                           "VALUES (?, ?, ?, ?)", (day, at, job.id, stamp))
+                if row is None:
+                    db.execute(
+                        "INSERT INTO jobs (id, kind, key, status, progress, error, created, "
+                        "updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        (job.id, job.kind, day, job.status, 0.0, None, stamp, stamp),
+                    )
+        except self._engine.unique_violation:
+            return None
+        return job
+
+    # webhook deliveries
+
+    def queue_delivery(self, job_id: str, day: str) -> None:
+        """Owe a webhook for a finished digest job (once per job)."""
+        stamp = now()
+        with self._engine.session() as db:
+            db.execute(
+                "INSERT INTO deliveries (job_id, day, status, attempts, next_try, created, "
+                "updated) VALUES (?, ?, 'pending', 0, ?, ?, ?) ON CONFLICT (job_id) DO NOTHING",
+                (job_id, day, stamp, stamp, stamp),
+            )
+
+    def claim_deliveries(self, hold_seconds: float) -> list[Delivery]:
+        """Pending deliveries whose time has come, held from other workers for `hold_seconds`."""
+        stamp = now()
+        with self._engine.session() as db, db.transaction():
+            rows = db.execute(
+                "UPDATE deliveries SET next_try = ?, updated = ? "
+                "WHERE status = 'pending' AND next_try <= ? "
+                "RETURNING job_id, day, status, attempts, next_try, error",
+                (later(hold_seconds), stamp, stamp),
+            ).fetchall()
+        return [Delivery(*row) for row in rows]
+
+    def record_delivery(self, job_id: str, *, sent: bool, error: str | None = None,
+                        retry_in: float | None = None) -> None:
+        """After an attempt: sent, or failed with `error` and tried again in `retry_in`
+        seconds (None: given up)."""
+        status = "sent" if sent else ("pending" if retry_in is not None else "failed")
+        with self._engine.session() as db:
+            db.execute(
+                "UPDATE deliveries SET status = ?, attempts = attempts + 1, next_try = ?, "
+                "error = ?, updated = ? WHERE job_id = ?",
+                (status, later(retry_in or 0), error, now(), job_id),
+            )
+
+    def deliveries(self) -> list[Delivery]:
+        """Every delivery, newest first."""
+        with self._engine.session() as db:
+            rows = db.execute("SELECT job_id, day, status, attempts, next_try, error "
+                              "FROM deliveries ORDER BY seq DESC").fetchall()
+        return [Delivery(*row) for row in rows]
+
+    # feeds
+
+    def add_feed(self, url: str, name: str | None) -> tuple[Feed, bool]:
+        """The feed at `url`, added now (True) or already there (False)."""
+        stamp = now()
+        feed = Feed(id=uuid4().hex[:12], url=url, name=name, etag=None, last_modified=None,
+                    polled=None, next_poll=stamp, failures=0, error=None, created=stamp)
+        try:
+            with self._engine.session() as db:
+                db.execute(
+                    f"INSERT INTO feeds ({FEED_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    astuple(feed),
+                )
+        except self._engine.unique_violation:
+            existing = self.feed_at(url)
+            if existing is None:  # removed in between: try once more
+                return self.add_feed(url, name)
+            return existing, False
+        return feed, True
+
+    def feed_at(self, url: str) -> Feed | None:
+        with self._engine.session() as db:
+            row = db.execute(f"SELECT {FEED_COLUMNS} FROM feeds WHERE url = ?",
+                             (url,)).fetchone()
+        return Feed(*row) if row else None
+
+    def get_feed(self, feed_id: str) -> Feed | None:
+        with self._engine.session() as db:
+            row = db.execute(f"SELECT {FEED_COLUMNS} FROM feeds WHERE id = ?",
+                             (feed_id,)).fetchone()
+        return Feed(*row) if row else None
+
+    def feeds(self) -> list[Feed]:
+        """Every feed, oldest first."""
+        with self._engine.session() as db:
+            rows = db.execute(f"SELECT {FEED_COLUMNS} FROM feeds ORDER BY seq").fetchall()
+        return [Feed(*row) for row in rows]
+
+    def remove_feed(self, feed_id: str) -> bool:
+        """Forget a feed and its entries; False if there was none (its articles stay)."""
+        with self._engine.session() as db, db.transaction():
+            db.execute("DELETE FROM feed_entries WHERE feed_id = ?", (feed_id,))
+            return db.execute("DELETE FROM feeds WHERE id = ?", (feed_id,)).rowcount == 1
+
+    def claim_due_feeds(self, hold_seconds: float, feed_id: str | None = None) -> list[Feed]:
+        """Feeds due a poll (or the one named, due or not), held from other workers for
+        `hold_seconds` by moving their next poll ahead."""
+        stamp = now()
+        where, params = ("id = ?", (feed_id,)) if feed_id else ("next_poll <= ?", (stamp,))
+        with self._engine.session() as db, db.transaction():
+            rows = db.execute(
+                f"UPDATE feeds SET next_poll = ? WHERE {where} RETURNING {FEED_COLUMNS}",
+                (later(hold_seconds), *params),
+            ).fetchall()
+        return [Feed(*row) for row in rows]
+
+    def record_poll(self, feed_id: str, *, next_in: float, error: str | None,
+                    etag: str | None = None, last_modified: str | None = None,
+                    name: str | None = None) -> None:
+        """After a poll: its validators and the feed's name when it answered, or its error
+        (failures counted), and when to poll next."""
+        stamp = now()
+        with self._engine.session() as db:
+            if error is None:
+                db.execute(
+                    "UPDATE feeds SET etag = COALESCE(?, etag), "
+                    "last_modified = COALESCE(?, last_modified), name = COALESCE(name, ?), "
+                    "polled = ?, next_poll = ?, failures = 0, error = NULL WHERE id = ?",
+                    (etag, last_modified, name, stamp, later(next_in), feed_id),
+                )
+            else:
+                db.execute(
+                    "UPDATE feeds SET polled = ?, next_poll = ?, failures = failures + 1, "
+                    "error = ? WHERE id = ?", (stamp, later(next_in), error, feed_id),
+                )
+
+    def seen_entries(self, feed_id: str, keys: Sequence[str]) -> set[str]:
+        """Which of these entries of a feed were already read."""
+        if not keys:
+            return set()
+        marks = ", ".join("?" * len(keys))
+        with self._engine.session() as db:
+            rows = db.execute(f"SELECT entry FROM feed_entries WHERE feed_id = ? "
+                              f"AND entry IN ({marks})", (feed_id, *keys)).fetchall()
+        return {row[0] for row in rows}
+
+    def put_entry(self, feed_id: str, entry: FeedEntry) -> None:
+        """Record what became of one entry of a feed, so that it is read once."""
+        with self._engine.session() as db:
+            db.execute(
+                "INSERT INTO feed_entries (feed_id, entry, url, status, article_id, reason, "
+                "created) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (feed_id, entry) DO NOTHING",
+                (feed_id, entry.entry, entry.url, entry.status, entry.article_id, entry.reason,
+                 now()),
+            )
+
+    def entries(self, feed_id: str) -> list[FeedEntry]:
+        """What became of each entry of a feed, oldest first."""
+        with self._engine.session() as db:
+            rows = db.execute("SELECT entry, url, status, article_id, reason FROM feed_entries "
+                              "WHERE feed_id = ? ORDER BY created, entry", (feed_id,)).fetchall()
+        return [FeedEntry(*row) for row in rows]
 
     # the LLM call cache
 
