@@ -274,6 +274,108 @@ def to_html(result: Result, title: str | None = None) -> str:
     return PAGE.substitute(title=escape(heading), body="\n".join(body))
 
 
+# Email clients drop <style> blocks and scripts and show no tooltips: every element carries
+# its own style, citations are plain numbers into the sources list, and doubts are spelled out.
+EMAIL_STYLE = {
+    "body": "margin:0;padding:0;background:#f4f3ef;",
+    "frame": "width:100%;background:#f4f3ef;",
+    "sheet": "max-width:640px;margin:0 auto;background:#ffffff;padding:24px 28px;"
+             "font:16px/1.55 Georgia,'Times New Roman',serif;color:#1d1d1f;",
+    "h1": "font-size:26px;line-height:1.25;margin:0 0 18px;",
+    "h2": "font:bold 12px/1.4 Arial,Helvetica,sans-serif;text-transform:uppercase;"
+          "letter-spacing:1px;color:#6b6b70;border-top:1px solid #deddd8;padding-top:14px;"
+          "margin:28px 0 8px;",
+    "h3": "font-size:19px;line-height:1.3;margin:22px 0 4px;",
+    "byline": "font:13px/1.4 Arial,Helvetica,sans-serif;color:#6b6b70;margin:0 0 8px;",
+    "p": "margin:0 0 12px;",
+    "cite": "font:bold 11px Arial,Helvetica,sans-serif;color:#1a5fb4;text-decoration:none;",
+    "agree": "font:12px Arial,Helvetica,sans-serif;color:#2b7a3d;background:#e9f5ec;"
+             "padding:0 4px;",
+    "mark": "font:12px Arial,Helvetica,sans-serif;color:#8a1c1c;background:#fbe9e7;"
+            "padding:0 4px;",
+    "doubted": "color:#6b6b70;",
+    "note": "font:13px/1.45 Arial,Helvetica,sans-serif;color:#6b6b70;margin:0 0 12px;",
+    "dispute": "border-left:3px solid #d9a441;padding-left:10px;margin:0 0 12px;",
+    "sources": "font-size:14px;padding-left:22px;margin:0;",
+    "label": "font:12px Arial,Helvetica,sans-serif;color:#6b6b70;display:block;",
+    "footer": "font:12px/1.45 Arial,Helvetica,sans-serif;color:#6b6b70;"
+              "border-top:1px solid #deddd8;margin-top:28px;padding-top:8px;",
+}
+MARKS = {"unsupported": UNVERIFIED, "uncertain": UNCERTAIN, "suspicious": SUSPICIOUS}
+
+
+def to_email_html(result: Result, title: str | None = None) -> str:
+    """The digest as an email body: styles inline, no scripts, no requests of its own, and
+    nothing that needs hovering (sources are numbered at the end)."""
+    style = EMAIL_STYLE
+    notes = _Notes()
+    count = len(result.articles)
+    heading = title or f"Summary of {count} article{'s' if count != 1 else ''}"
+    body = [f'<h1 style="{style["h1"]}">{escape(heading)}</h1>']
+    for part in _sections(result, _plain):
+        level = "h2" if part.level == 2 else "h3"
+        body.append(f'<{level} style="{style[level]}">{escape(part.heading)}</{level}>')
+        if part.byline:
+            body.append(f'<p style="{style["byline"]}">{escape(part.byline)}</p>')
+        if part.sentences is not None:
+            body += _email_body(part, notes)
+    if notes:
+        body.append(f'<h2 style="{style["h2"]}">Sources</h2><ol style="{style["sources"]}">')
+        for number, citation in notes:
+            body.append(f'<li id="note-{number}" style="{style["p"]}">'
+                        f'<span style="{style["label"]}">'
+                        f"{escape(_note_label(result, citation, _plain))}</span>"
+                        f"“{escape(citation.quote)}”</li>")
+        body.append("</ol>")
+    body.append(f'<div style="{style["footer"]}">'
+                + "".join(f'<p style="{style["p"]}">{escape(line.strip("*"))}</p>'
+                          for line in _footer(result, _plain)[1:]) + "</div>")
+    return EMAIL_PAGE.substitute(title=escape(heading), body_html="\n".join(body),
+                                 body=EMAIL_STYLE["body"], frame=EMAIL_STYLE["frame"],
+                                 sheet=EMAIL_STYLE["sheet"])
+
+
+def _email_body(part: _Section, notes: _Notes) -> list[str]:
+    style = EMAIL_STYLE
+    body = []
+    sentences = part.sentences or ()
+    if sentences:
+        body.append(f'<p style="{style["p"]}">'
+                    f"{' '.join(_email_sentence(s, notes) for s in sentences)}</p>")
+        for s in sentences:
+            if s.support in MARKS:
+                body.append(f'<p style="{style["note"]}">Marked {MARKS[s.support]}: '
+                            f"“{escape(s.text)}” {escape(s.reason or NO_PASSAGE)}</p>")
+    elif not part.dropped:
+        body.append(f'<p style="{style["note"]}">{escape(part.empty)}</p>')
+    if part.dropped:
+        body.append(f'<p style="{style["note"]}">{escape(_left_out(part.dropped))}</p>')
+    for dispute in part.disputes:
+        sides = "; ".join(f"{escape(_who(side.outlets))} {_reports(side.outlets)} "
+                          f"“{escape(side.value)}”{_email_cite(side.citation, notes)}"
+                          for side in dispute.sides)
+        body.append(f'<p style="{style["dispute"]}"><strong>Sources differ:</strong> '
+                    f"{sides}.</p>")
+    return body
+
+
+def _email_sentence(sentence: Sentence, notes: _Notes) -> str:
+    style = EMAIL_STYLE
+    marks = "".join(_email_cite(c, notes) for c in sentence.citations)
+    agree = _agreement(sentence)
+    extra = f' <span style="{style["agree"]}">{agree}</span>' if agree else ""
+    if sentence.support in MARKS:
+        extra += f' <span style="{style["mark"]}">{MARKS[sentence.support]}</span>'
+        return f'<span style="{style["doubted"]}">{escape(sentence.text)}{marks}{extra}</span>'
+    return f"{escape(sentence.text)}{marks}{extra}"
+
+
+def _email_cite(citation: Citation, notes: _Notes) -> str:
+    number = notes.number(citation)
+    return (f'<sup><a href="#note-{number}" style="{EMAIL_STYLE["cite"]}">[{number}]</a>'
+            "</sup>")
+
+
 def _html_body(part: _Section, notes: _Notes) -> list[str]:
     """As `_markdown_body`, with the checker's reasons folded away under the paragraph."""
     body = []
@@ -482,3 +584,31 @@ $body
 </body>
 </html>
 """)
+
+
+EMAIL_PAGE = Template("""<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>$title</title>
+</head>
+<body style="$body">
+<table role="presentation" width="100%" cellpadding="0" cellspacing="0" style="$frame">
+<tr><td>
+<div style="$sheet">
+$body_html
+</div>
+</td></tr>
+</table>
+</body>
+</html>
+""")
+
+
+def email_fragment(page: str) -> str:
+    """What lies between an email page's <body> tags (`to_email_html`), to embed elsewhere
+    (an Atom entry's content)."""
+    start = page.find(">", page.find("<body")) + 1
+    end = page.rfind("</body>")
+    return page[start:end].strip() if 0 < start <= end else page

@@ -10,7 +10,7 @@ import asyncio
 import json
 import re
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
@@ -33,11 +33,14 @@ from .schemas import (
     ArticlesOut,
     Day,
     DigestIn,
+    FeedIn,
+    FeedOut,
+    FeedsOut,
     JobOut,
     OutcomeOut,
     SummaryIn,
 )
-from .service import Service
+from .service import EMAIL, Service
 
 RETRY_AFTER_SECONDS = 30
 EVENT_POLL_SECONDS = 0.25
@@ -192,7 +195,12 @@ DIGEST_MEDIA = {"application/json": {"schema": {"$ref": COMPONENTS + SUMMARY_SCH
 # The Content-Type each stored rendering is sent with.
 DIGEST_TYPES = {"application/json": "application/json",
                 "text/markdown": "text/markdown; charset=utf-8",
-                "text/html": "text/html; charset=utf-8"}
+                "text/html": "text/html; charset=utf-8",
+                EMAIL: "text/html; charset=utf-8"}
+# ?format= names a rendering outright, for links and clients that cannot set Accept.
+FORMATS = {"json": "application/json", "markdown": "text/markdown", "html": "text/html",
+           "email": EMAIL}
+DigestFormat = Literal["json", "markdown", "html", "email"]
 # A later digest of the same day replaces this one at the same URL, so a client may keep the
 # answer but must ask again (with If-None-Match) before each use: max-age=0, must-revalidate.
 # `private`: an answer given behind an API key is that client's, never a shared cache's.
@@ -219,23 +227,80 @@ IF_NONE_MATCH = {"name": "If-None-Match", "in": "header", "required": False,
                  "schema": {"type": "string"}}
 
 
+ATOM_TYPE = "application/atom+xml"
+
+
+@v1.get("/v1/digests.atom", summary="The digests as an Atom feed, for feed readers",
+        response_class=Response,
+        description="One entry per day (the newest 30 days with a digest), its content the "
+                    "day's email-ready rendering; an entry is updated when its day's digest is "
+                    "built again.",
+        responses={200: {"description": "An Atom 1.0 feed",
+                         "content": {ATOM_TYPE: {"schema": {"type": "string"}}}},
+                   **_errors(401, 503)})
+async def digests_atom(request: Request, service: ServiceDep) -> Response:
+    base = str(request.base_url).rstrip("/")
+    document = await service.atom(self_url=f"{base}/v1/digests.atom",
+                                  link=lambda day: f"{base}/v1/digests/{day}?format=html")
+    return Response(document, media_type=f"{ATOM_TYPE}; charset=utf-8",
+                    headers={"Cache-Control": "private, max-age=60"})
+
+
+@v1.post("/v1/feeds", summary="Poll an RSS or Atom feed for articles", status_code=201,
+         response_model=FeedOut, response_model_exclude_none=True,
+         description="Its new entries' pages are fetched and stored like posted articles (the "
+                     "feed's name as the outlet), every SUMMARIZER_FEED_INTERVAL_SECONDS. 201 "
+                     "for a new feed, 200 with the stored one if the URL is already polled.",
+         responses={200: {"model": FeedOut, "description": "The feed was already polled"},
+                    **_errors(401, 413, 422, 503)})
+async def post_feed(body: FeedIn, service: ServiceDep, response: Response) -> FeedOut:
+    feed, added = await service.add_feed(body.url, body.name)
+    response.status_code = 201 if added else 200
+    response.headers["Location"] = f"/v1/feeds/{feed.id}"
+    return FeedOut.of(feed)
+
+
+@v1.get("/v1/feeds", summary="The feeds polled, with their last poll and error",
+        response_model=FeedsOut, response_model_exclude_none=True,
+        responses=_errors(401, 503))
+async def get_feeds(service: ServiceDep) -> FeedsOut:
+    return FeedsOut(feeds=[FeedOut.of(feed) for feed in await service.feeds()])
+
+
+@v1.get("/v1/feeds/{feed_id}", summary="A feed, and what became of each entry read from it",
+        response_model=FeedOut, response_model_exclude_none=True,
+        responses=_errors(401, 404, 503))
+async def get_feed(feed_id: str, service: ServiceDep) -> FeedOut:
+    feed, entries = await service.feed(feed_id)
+    return FeedOut.of(feed, entries)
+
+
+@v1.delete("/v1/feeds/{feed_id}", summary="Stop polling a feed (its articles stay)",
+           status_code=204, response_class=Response, responses=_errors(401, 404, 503))
+async def delete_feed(feed_id: str, service: ServiceDep) -> Response:
+    await service.remove_feed(feed_id)
+    return Response(status_code=204)
+
+
 @v1.get("/v1/digests/{day}", summary="The latest digest of a day (JSON, Markdown or HTML)",
         operation_id="get_digest",
         description="JSON (the output contract, with `date`) unless `Accept` asks for "
-                    "text/markdown or text/html. Each rendering is stored when the digest's "
-                    "job ends and carries an ETag; `If-None-Match` with it answers 304 until "
-                    "a new digest of the day replaces it.",
+                    "text/markdown or text/html (`text/html; profile=email`: the email-ready "
+                    "page, styles inline), or `format` names one. Each rendering is stored "
+                    "when the digest's job ends and carries an ETag; `If-None-Match` with it "
+                    "answers 304 until a new digest of the day replaces it.",
         openapi_extra={"parameters": [IF_NONE_MATCH]},
         responses={200: {"description": "The digest", "content": DIGEST_MEDIA,
                          "headers": DIGEST_HEADERS},
                    304: {"description": "The rendering named in If-None-Match is still the "
                                         "current one; no body", "headers": DIGEST_HEADERS},
                    **_errors(401, 404, 422, 503)})
-async def get_digest(day: Day, request: Request, service: ServiceDep) -> Response:
-    media = _negotiate(request.headers.get("accept", ""))
+async def get_digest(day: Day, request: Request, service: ServiceDep,
+                     format: DigestFormat | None = None) -> Response:
+    media = FORMATS[format] if format else _negotiate(request.headers.get("accept", ""))
     page = await service.digest_page(day.isoformat(), media)
     headers = {"ETag": page.etag, "Cache-Control": DIGEST_CACHING, "Vary": "Accept"}
-    if media == "text/html":
+    if media in ("text/html", EMAIL):
         headers["Content-Security-Policy"] = HTML_POLICY
     held = request.headers.getlist("if-none-match")
     if held and _client_holds(held, page.etag):
@@ -244,7 +309,10 @@ async def get_digest(day: Day, request: Request, service: ServiceDep) -> Respons
 
 
 def _negotiate(accept: str) -> str:
-    """The rendering an Accept header asks for: HTML, else Markdown, else JSON."""
+    """The rendering an Accept header asks for: HTML (for email with `profile=email`), else
+    Markdown, else JSON."""
+    if "profile=email" in accept.replace(" ", "").replace('"', ""):
+        return EMAIL
     if "text/html" in accept:
         return "text/html"
     if "text/markdown" in accept:

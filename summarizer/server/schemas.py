@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
+from dataclasses import asdict
 from datetime import date
 from importlib import resources
 from typing import Annotated, Any, Literal
@@ -13,7 +15,7 @@ from pydantic.config import JsonDict
 
 from ..models import Failure, date_problem
 from .service import Outcome
-from .store import Job
+from .store import Feed, FeedEntry, Job
 
 DAY_FORMAT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
@@ -154,6 +156,51 @@ class JobOut(BaseModel):
     def body(self) -> dict[str, object]:
         """The JSON body: fields with no value are left out."""
         return self.model_dump(exclude_none=True)
+
+
+class FeedIn(BaseModel):
+    """A feed to poll: its http(s) URL, and the outlet its articles are credited to (default:
+    the feed's own title)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"url": "https://example.org/news/rss.xml", "name": "Example News"}]})
+    url: str = Field(min_length=1, max_length=2048)
+    name: str | None = Field(default=None, max_length=200)
+
+
+class FeedEntryOut(BaseModel):
+    """What became of one entry of a feed; `reason` for a skip."""
+
+    entry: str
+    url: str | None = None
+    status: Literal["stored", "duplicate", "skipped"]
+    article_id: str | None = None
+    reason: str | None = None
+
+
+class FeedOut(BaseModel):
+    """A feed: when it was last polled and will be next; after failures in a row, `failures`
+    and the last `error` (the next poll is pushed back, doubling each time)."""
+
+    id: str
+    url: str
+    name: str | None = None
+    polled: str | None = None
+    next_poll: str
+    failures: int
+    error: str | None = None
+    created: str
+    entries: list[FeedEntryOut] | None = None
+
+    @classmethod
+    def of(cls, feed: Feed, entries: Sequence[FeedEntry] | None = None) -> FeedOut:
+        return cls.model_validate({
+            **asdict(feed),
+            "entries": None if entries is None else [asdict(e) for e in entries]})
+
+
+class FeedsOut(BaseModel):
+    feeds: list[FeedOut]
 
 
 class ErrorDetail(BaseModel):

@@ -24,11 +24,12 @@ from ..llm.base import Backend
 from ..llm.caller import Progress
 from ..models import Article, Document, Result, Skip, Usage, VerifyMode, published_at
 from ..pipeline import Earlier, Options, clean, digest, run_options, summarize
-from ..render import to_html, to_json, to_markdown
+from ..render import email_fragment, to_email_html, to_html, to_json, to_markdown
 from ..settings import Settings
 from ..writing import WritingSetting
+from . import atom
 from .metrics import METRICS
-from .store import Job, Rendering, Store, database_target, open_store
+from .store import Feed, FeedEntry, Job, Rendering, Store, database_target, open_store
 
 if TYPE_CHECKING:
     from .worker import Worker
@@ -36,7 +37,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # The media types a digest is served in; each has its own stored rendering and ETag.
-DIGEST_MEDIA = ("application/json", "text/markdown", "text/html")
+EMAIL = "text/html; profile=email"  # inline styles, for mail clients
+DIGEST_MEDIA = ("application/json", "text/markdown", "text/html", EMAIL)
+ATOM_ENTRIES = 30  # days of digests in the Atom feed
 # What made a stored rendering: one made by another version is rendered again when read.
 RENDERER = __version__
 # Digest pages kept in memory per process (a 200-article digest is ~0.5 MB of JSON, more HTML).
@@ -122,6 +125,13 @@ class Digest:
         result = self.result()
         return self.data["html"] if result is None else to_html(result, self.title)
 
+    def email(self) -> str:
+        result = self.result()
+        if result is None:  # a row kept from before results were stored: its page will do
+            page: str = self.data["html"]
+            return page
+        return to_email_html(result, self.title)
+
     def stories(self) -> list[Earlier]:
         """Its stories, for telling the next days' updates from new stories."""
         result = self.result()
@@ -139,6 +149,8 @@ class Digest:
             text = self.markdown()
         elif media == "text/html":
             text = self.html()
+        elif media == EMAIL:
+            text = self.email()
         else:
             text = json_text(self.contract())
         return Rendering(digest=digest, media=media, etag=etag_of(text), body=text,
@@ -290,6 +302,19 @@ class Service:
                 return page
         raise SummarizerError(f"the digest of {day} kept changing while it was read")
 
+    async def atom(self, *, self_url: str, link: Callable[[str], str]) -> bytes:
+        """The Atom feed of the newest digests, one entry per day; `link(day)` is where a
+        reader opens a day's digest."""
+        entries = []
+        for row in await asyncio.to_thread(self.store.recent_digests, ATOM_ENTRIES):
+            try:
+                page = await self.digest_page(row.day, EMAIL)
+            except NotFound:  # removed in between
+                continue
+            entries.append(atom.Entry(day=row.day, updated=row.created, link=link(row.day),
+                                      html=email_fragment(page.content.decode("utf-8"))))
+        return atom.feed(entries, self_url=self_url)
+
     def _read_page(self, seq: int, media: str) -> Page | None:
         rendering = self.store.rendering(seq, media)
         return None if rendering is None else Page.of(rendering)
@@ -342,6 +367,34 @@ class Service:
         self.store.put_article(article, day)
         self._index.add(article)
         return Outcome(id=article.id, status="stored")
+
+    # -- feeds -----------------------------------------------------------------------------------
+
+    async def add_feed(self, url: str, name: str | None) -> tuple[Feed, bool]:
+        """Poll this feed from now on (at once, where this process runs a worker); the feed,
+        and whether it is new."""
+        from .feeds import check_url
+
+        feed, added = await asyncio.to_thread(self.store.add_feed, check_url(url), name)
+        if added:
+            self._wake()
+        return feed, added
+
+    async def feeds(self) -> list[Feed]:
+        return await asyncio.to_thread(self.store.feeds)
+
+    async def feed(self, feed_id: str) -> tuple[Feed, list[FeedEntry]]:
+        """A feed and what became of each entry read from it; NotFound if there is none."""
+        feed = await asyncio.to_thread(self.store.get_feed, feed_id)
+        if feed is None:
+            raise NotFound(f"no feed with id {feed_id}; GET /v1/feeds lists them",
+                           field="feed_id")
+        return feed, await asyncio.to_thread(self.store.entries, feed_id)
+
+    async def remove_feed(self, feed_id: str) -> None:
+        if not await asyncio.to_thread(self.store.remove_feed, feed_id):
+            raise NotFound(f"no feed with id {feed_id}; GET /v1/feeds lists them",
+                           field="feed_id")
 
     # -- one-off summaries -----------------------------------------------------------------------
 
