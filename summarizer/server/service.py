@@ -17,7 +17,7 @@ from uuid import uuid4
 from .. import __version__
 from ..dedup import ArticleIndex, duplicate_of
 from ..errors import InputError, NotFound, SummarizerError
-from ..ingest import no_readable_article, read_record
+from ..ingest import no_readable_article, read_records
 from ..llm import make_judge_backend
 from ..llm.base import Backend
 from ..models import Article, Document, Result, Skip, Usage, VerifyMode, published_at
@@ -309,7 +309,7 @@ class Service:
 
     async def ingest(self, records: Sequence[dict[str, Any]]) -> list[Outcome]:
         """Clean each article and store it unless a stored article already has its text."""
-        cleaned = await asyncio.to_thread(_read_and_clean, records)
+        cleaned = await asyncio.to_thread(_read_and_clean, records, self.settings)
         async with self._index_lock:  # two batches must not both store one wire story
             outcomes = await asyncio.to_thread(lambda: [self._admit(a) for a in cleaned])
         for outcome in outcomes:
@@ -344,8 +344,10 @@ class Service:
                          progress: _JobProgress | None = None) -> Result:
         docs: list[Document] = []
         skips: list[Skip] = []
-        for n, record in enumerate(records):
-            doc = read_record(f"articles[{n}]", record)
+        read = await asyncio.to_thread(  # records with only a url are fetched
+            read_records, [(f"articles[{n}]", r) for n, r in enumerate(records)],
+            settings=self.settings)
+        for doc in read:
             if isinstance(doc, Skip):
                 skips.append(doc)
             else:
@@ -519,10 +521,12 @@ class _JobProgress:
             self._writer.cancel()
 
 
-def _read_and_clean(records: Sequence[dict[str, Any]]) -> list[Article | Skip]:
-    """Posted records as cleaned articles (or skips), named by their URL or their place."""
-    return clean(read_record(record.get("url") or f"posted article {n + 1}", record)
-                 for n, record in enumerate(records))
+def _read_and_clean(records: Sequence[dict[str, Any]],
+                    settings: Settings) -> list[Article | Skip]:
+    """Posted records as cleaned articles (or skips), named by their URL or their place;
+    records with only a url are fetched first."""
+    return clean(read_records(((record.get("url") or f"posted article {n + 1}", record)
+                               for n, record in enumerate(records)), settings=settings))
 
 
 def _count_usage(usage: Usage) -> None:
