@@ -234,6 +234,19 @@ def test_urls_that_are_not_http_are_refused(site: Site):
         "file:///etc/passwd is not an http or https URL"
 
 
+@pytest.mark.usefixtures("no_network")
+@pytest.mark.parametrize("url", [
+    "", "article.html", "http://[::1", "http://exa mple.com/", "http://\u2603.com/",
+    "https://xn--/", "http://a..b/", "http:///x", "http://:80/", "http://\x00/", "http://%zz/",
+    "http://localhost./", "http://0/", "http://2130706433/", "http://[fe80::1%25eth0]/",
+    "http://" + "a" * 300 + ".com/", "http:\\\\127.0.0.1\\x", "javascript:alert(1)",
+])
+def test_any_string_is_a_fetch_error_without_leaving_this_machine(url: str):
+    with Fetcher(Settings(allow_network=False)) as fetcher, pytest.raises(FetchError) as caught:
+        fetcher.get(url)
+    assert caught.value.reason
+
+
 # -- addresses -----------------------------------------------------------------------------------
 
 
