@@ -430,6 +430,29 @@ def test_many_articles_are_fetched_in_the_order_given(site: Site):
     assert sorted(seen) == sorted(r.origin for r in results)
 
 
+def test_pages_are_fetched_a_few_at_a_time(site: Site):
+    lock = threading.Lock()
+    state = {"now": 0, "most": 0}
+
+    def slow(handler: BaseHTTPRequestHandler) -> Reply:
+        with lock:
+            state["now"] += 1
+            state["most"] = max(state["most"], state["now"])
+        time.sleep(0.2)
+        with lock:
+            state["now"] -= 1
+        return 200, {"Content-Type": "text/html"}, PAGE.encode()
+
+    for n in range(12):
+        site.routes[f"/{n}.html"] = slow
+    started = time.monotonic()
+    results = fetch_articles([(str(n), site.url(f"/{n}.html"), {}) for n in range(12)], local())
+    elapsed = time.monotonic() - started
+    assert all(isinstance(r, Document) for r in results)
+    assert state["most"] == fetch.FETCH_CONCURRENCY
+    assert elapsed < 12 * 0.2 / 2  # one at a time would take 2.4 s; four at a time, 0.6 s
+
+
 # -- the command line and the service ------------------------------------------------------------
 
 SECOND = ("Council members voted on Tuesday to fund a new lifeboat station at the harbour. The "
