@@ -55,8 +55,10 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser(
         "summarize", help="summarise articles: one summary each, then one across them",
         description="Summarise articles from files (.txt .md .html .json .jsonl), folders, "
-                    "or '-' for stdin. Markdown goes to stdout unless --out is given.")
-    run.add_argument("paths", nargs="+", metavar="PATH", help="file, folder, or - for stdin")
+                    "http(s) URLs (fetched), or '-' for stdin. Markdown goes to stdout unless "
+                    "--out is given.")
+    run.add_argument("paths", nargs="+", metavar="PATH",
+                     help="file, folder, http(s) URL, or - for stdin")
     run.add_argument("--format", choices=("md", "json"), default="md",
                      help="output format (default: md)")
     run.add_argument("--out", type=Path, metavar="FILE", help="write the output to FILE")
@@ -218,7 +220,9 @@ def exit_for(error: SummarizerError) -> tuple[int, str]:
 
 def _summarize(args: argparse.Namespace) -> int:
     settings = get_settings()
-    docs, skips = read_inputs(args.paths)
+    with tqdm(total=0, desc="fetching", unit="page", file=sys.stderr, delay=0.5,
+              disable=not sys.stderr.isatty(), leave=False) as bar:  # shown only for URLs
+        docs, skips = read_inputs(args.paths, settings=settings, progress=_BarProgress(bar))
     for skip in skips:
         log.warning("skipped %s: %s", skip.origin, skip.reason)
     if not docs:  # before any model is loaded

@@ -242,12 +242,13 @@ class Fetcher:
         """`current` as a URL fit to fetch (http or https, a host, an allowed address)."""
         try:
             target = httpx.URL(current)
-        except httpx.InvalidURL as e:
+        except (httpx.InvalidURL, ValueError) as e:  # UnicodeError too: a bad IDN label
             raise FetchError(url, f"not a valid URL ({e})") from e
-        if target.scheme not in ("http", "https") or not target.host:
-            raise FetchError(url, f"{_shown(current)} is not an http or https URL")
+        if target.scheme not in ("http", "https") or not target.raw_host:
+            shown = _shown(current) or "an empty string"
+            raise FetchError(url, f"{shown} is not an http or https URL")
         try:
-            self._allowed_addresses(target.host, target.port or _default_port(target))
+            self._allowed_addresses(_host(target), target.port or _default_port(target))
         except _Refused as e:
             raise FetchError(url, e.reason) from e
         return target
@@ -308,7 +309,7 @@ class Fetcher:
 
     def _robots_allow(self, url: str, target: httpx.URL) -> bool:
         """Whether the host's robots.txt lets this agent fetch `target`; read once per host."""
-        key = (target.scheme, target.host, target.port or _default_port(target))
+        key = (target.scheme, _host(target), target.port or _default_port(target))
         with self._lock:
             lock = self._robots_locks.setdefault(key, threading.Lock())
         with lock:  # one read per host, even with fetches in parallel
@@ -362,7 +363,7 @@ def fetch_article(fetcher: Fetcher, url: str, *, origin: str | None = None,
         return Skip(origin=origin, reason=f"no article text found in the page at {page.url}")
     own = {k: v for k, v in (fields or {}).items()
            if k in ("title", "source", "published") and v not in (None, "")}
-    record = {**found, "source": found.get("source") or httpx.URL(page.url).host,
+    record = {**found, "source": found.get("source") or _host(httpx.URL(page.url)),
               **own, "url": page.url}
     return read_record(origin, record, settings=fetcher.settings)
 
@@ -396,6 +397,11 @@ def _remaining(url: str, deadline: float, settings: Settings) -> float:
     if left <= 0:
         raise FetchError(url, f"timed out after {settings.fetch_timeout:g} s")
     return left
+
+
+def _host(url: httpx.URL) -> str:
+    """The host as sent (an IDN in its ASCII form): decoding a malformed one would fail."""
+    return url.raw_host.decode("ascii", "replace")
 
 
 def _is_address(host: str) -> bool:

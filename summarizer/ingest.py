@@ -1,4 +1,4 @@
-"""Read articles from files, folders and stdin; unreadable inputs become `Skip`s.
+"""Read articles from files, folders, stdin and URLs; unreadable inputs become `Skip`s.
 
 Every record, from a file or posted to the service, passes through `read_record`, the one place
 for what an article may hold: control characters removed, titles, sources and urls on one line,
@@ -11,13 +11,17 @@ import json
 import logging
 import re
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from .errors import InputError
 from .models import Document, Skip, date_problem
 from .settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from .llm.caller import Progress
 
 log = logging.getLogger(__name__)
 
@@ -33,15 +37,32 @@ FIELD_LIMITS = {"text": "max_article_chars", "html": "max_article_chars",
 CONTROL_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 BINARY_PROBE_BYTES = 8192  # a NUL among the first bytes: a binary file, not text with a stray NUL
 MAX_JSON_DEPTH = 64  # an article record is two or three levels deep
+URL_SCHEMES = ("http://", "https://")
+
+
+@dataclass(frozen=True)
+class ToFetch:
+    """An input that names a URL to fetch: a command-line argument, or a record with `url`
+    and no text or html. `fields`: the record's own title, source, published (they win)."""
+
+    origin: str
+    url: str
+    fields: dict[str, str] = field(default_factory=dict)
+
+
+def is_url(text: str) -> bool:
+    """Whether an input names a web page rather than a file."""
+    return text[:8].lower().startswith(URL_SCHEMES)
 
 
 def read_inputs(paths: Iterable[str], *, settings: Settings | None = None,
-                ) -> tuple[list[Document], list[Skip]]:
-    """Read every path ('-' is stdin); folders are walked in name order."""
+                progress: Progress | None = None) -> tuple[list[Document], list[Skip]]:
+    """Read every path ('-' is stdin, http(s) URLs are fetched); folders are walked in name
+    order. `progress` hears of the pages to fetch and of each one fetched."""
     settings = settings or get_settings()
     docs: list[Document] = []
     skips: list[Skip] = []
-    for item in _expand(paths, skips, settings):
+    for item in fetch_pending(list(_expand(paths, skips, settings)), settings, progress):
         if isinstance(item, Skip):
             skips.append(item)
         else:
@@ -49,9 +70,59 @@ def read_inputs(paths: Iterable[str], *, settings: Settings | None = None,
     return docs, skips
 
 
+def read_records(records: Iterable[tuple[str, Any]], *, settings: Settings | None = None,
+                 ) -> list[Document | Skip]:
+    """Each (origin, record) read as `read_record` does; records with only a `url` are
+    fetched (several at a time), in the order given."""
+    settings = settings or get_settings()
+    return fetch_pending([read_or_fetch(origin, record, settings=settings)
+                          for origin, record in records], settings)
+
+
+def read_or_fetch(origin: str, record: Any, *, settings: Settings | None = None,
+                  ) -> Document | Skip | ToFetch:
+    """A record as `read_record` reads it, or, when it holds a `url` and no text or html,
+    the page to fetch for it."""
+    settings = settings or get_settings()
+    if not isinstance(record, dict) or _has_content(record) \
+            or not isinstance(record.get("url"), str) or not record["url"].strip():
+        return read_record(origin, record, settings=settings)
+    url = " ".join(strip_controls(record["url"])[0].split())
+    origin = " ".join(strip_controls(origin)[0].splitlines())
+    if (problem := too_long("url", len(url), settings)) is not None:
+        return Skip(origin=origin, reason=problem)
+    fields = {k: str(record[k]) for k in ("title", "source", "published")
+              if record.get(k) not in (None, "")}
+    return ToFetch(origin=origin, url=url, fields=fields)
+
+
+def fetch_pending(items: Sequence[Document | Skip | ToFetch], settings: Settings,
+                  progress: Progress | None = None) -> list[Document | Skip]:
+    """The items with each page to fetch replaced by its article (or the Skip saying why not).
+    """
+    pending = [item for item in items if isinstance(item, ToFetch)]
+    if not pending:
+        return [item for item in items if not isinstance(item, ToFetch)]
+    from .fetch import fetch_articles  # fetch reads pages through this module's records
+
+    if progress is not None:
+        progress.add(len(pending))
+    fetched = iter(fetch_articles(
+        [(item.origin, item.url, item.fields) for item in pending], settings,
+        on_done=None if progress is None else lambda _: progress.advance()))
+    return [next(fetched) if isinstance(item, ToFetch) else item for item in items]
+
+
+def _has_content(record: dict[str, Any]) -> bool:
+    return any(isinstance(record.get(k), str) and record[k].strip() for k in ("text", "html"))
+
+
 def _expand(paths: Iterable[str], skips: list[Skip],
-            settings: Settings) -> Iterator[Document | Skip]:
+            settings: Settings) -> Iterator[Document | Skip | ToFetch]:
     for raw in paths:
+        if is_url(raw):
+            yield ToFetch(origin=raw, url=raw)
+            continue
         if raw == "-":
             data = _read_at_most(sys.stdin.buffer, settings.max_file_bytes)
             if data is None:
@@ -82,7 +153,7 @@ def _unsupported(path: Path) -> str:
     return f"unsupported file type '{path.suffix or path.name}'; use one of {', '.join(SUFFIXES)}"
 
 
-def _read_file(path: Path, settings: Settings) -> Iterator[Document | Skip]:
+def _read_file(path: Path, settings: Settings) -> Iterator[Document | Skip | ToFetch]:
     limit = settings.max_file_bytes
     try:
         size = path.stat().st_size
@@ -115,7 +186,7 @@ def _too_large(what: str, size: int | None, settings: Settings) -> str:
 
 
 def _read_bytes(origin: str, data: bytes, suffix: str | None,
-                settings: Settings) -> Iterator[Document | Skip]:
+                settings: Settings) -> Iterator[Document | Skip | ToFetch]:
     if not data.strip():
         yield Skip(origin=origin, reason="empty file")
         return
@@ -159,7 +230,8 @@ def _sniff(text: str) -> str:
     return ".txt"
 
 
-def _read_json(origin: str, text: str, settings: Settings) -> Iterator[Document | Skip]:
+def _read_json(origin: str, text: str,
+               settings: Settings) -> Iterator[Document | Skip | ToFetch]:
     try:
         data = parse_json(text)
     except InputError as e:
@@ -170,10 +242,11 @@ def _read_json(origin: str, text: str, settings: Settings) -> Iterator[Document 
     records = data if isinstance(data, list) else [data]
     for n, record in enumerate(records, 1):
         where = origin if len(records) == 1 else f"{origin}[{n}]"
-        yield read_record(where, record, settings=settings)
+        yield read_or_fetch(where, record, settings=settings)
 
 
-def _read_jsonl(origin: str, text: str, settings: Settings) -> Iterator[Document | Skip]:
+def _read_jsonl(origin: str, text: str,
+                settings: Settings) -> Iterator[Document | Skip | ToFetch]:
     for n, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
@@ -183,7 +256,7 @@ def _read_jsonl(origin: str, text: str, settings: Settings) -> Iterator[Document
         except InputError as e:
             yield Skip(origin=where, reason=str(e))
             continue
-        yield read_record(where, record, settings=settings)
+        yield read_or_fetch(where, record, settings=settings)
 
 
 def parse_json(text: str, *, numbered: bool = True) -> Any:
@@ -265,7 +338,8 @@ def read_record(origin: str, record: Any, *, settings: Settings | None = None,
         fields = {**_scrubbed(origin, found), **fields}
     body = fields.pop("text", "")
     if not body.strip():
-        return Skip(origin=origin, reason="record has no 'text' or 'html' with content")
+        return Skip(origin=origin, reason="record has no 'text' or 'html' with content, "
+                                          "nor a 'url' to fetch")
     return Document(origin=origin, text=body, **fields)
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import hypothesis
 import pytest
 import schemathesis
@@ -74,3 +75,20 @@ def test_followed_links_match_the_document(server: str) -> None:
 
     Following.run(settings=hypothesis.settings(max_examples=STATEFUL_SCENARIOS, deadline=None,
                                                stateful_step_count=6, derandomize=True))
+
+
+@pytest.mark.usefixtures("no_network")
+def test_posted_urls_reach_nothing_beyond_this_machine(server: str) -> None:
+    """Records with only a `url` are fetched, and schemathesis posts arbitrary ones: with
+    network access off and private addresses refused (the server's settings), every URL is a
+    skip with its reason, before any lookup or connection beyond loopback."""
+    urls = ["http://example.com/a", "https://10.0.0.5/", "http://169.254.169.254/latest",
+            "http://2130706433/", "http://127.0.0.1:1/", "http://localhost/", "http://[::1]/"]
+    answer = httpx.post(f"{server}/v1/articles", timeout=30,
+                        headers={"Authorization": f"Bearer {KEY}"},
+                        json={"articles": [{"url": url} for url in urls]})
+    assert answer.status_code == 200
+    reasons = [(o["status"], o["reason"]) for o in answer.json()["articles"]]
+    assert all(status == "skipped" for status, _ in reasons)
+    assert all("network access is off" in reason for _, reason in reasons[:4])
+    assert all("loopback address" in reason for _, reason in reasons[4:])

@@ -4,20 +4,24 @@ and articles read from fetched pages. Real HTTP servers on 127.0.0.1; nothing be
 from __future__ import annotations
 
 import gzip
+import json
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import httpx
 import pytest
+from test_api import serving
 
 from summarizer import __version__, fetch
+from summarizer.cli import main
 from summarizer.errors import FetchError, InputError
 from summarizer.fetch import Fetched, Fetcher, address_problem, fetch_article, fetch_articles
 from summarizer.models import Document, Skip
-from summarizer.settings import Settings
+from summarizer.settings import Settings, get_settings
 
 STORY = ("The harbour reopened on Monday after the storm, the port authority said. Ships queued "
          "outside the breakwater all morning, and the first ferry left at noon with two hundred "
@@ -230,6 +234,19 @@ def test_urls_that_are_not_http_are_refused(site: Site):
         "file:///etc/passwd is not an http or https URL"
 
 
+@pytest.mark.usefixtures("no_network")
+@pytest.mark.parametrize("url", [
+    "", "article.html", "http://[::1", "http://exa mple.com/", "http://\u2603.com/",
+    "https://xn--/", "http://a..b/", "http:///x", "http://:80/", "http://\x00/", "http://%zz/",
+    "http://localhost./", "http://0/", "http://2130706433/", "http://[fe80::1%25eth0]/",
+    "http://" + "a" * 300 + ".com/", "http:\\\\127.0.0.1\\x", "javascript:alert(1)",
+])
+def test_any_string_is_a_fetch_error_without_leaving_this_machine(url: str):
+    with Fetcher(Settings(allow_network=False)) as fetcher, pytest.raises(FetchError) as caught:
+        fetcher.get(url)
+    assert caught.value.reason
+
+
 # -- addresses -----------------------------------------------------------------------------------
 
 
@@ -411,3 +428,115 @@ def test_many_articles_are_fetched_in_the_order_given(site: Site):
                if isinstance(r, Document))
     assert isinstance(results[6], Skip)
     assert sorted(seen) == sorted(r.origin for r in results)
+
+
+def test_pages_are_fetched_a_few_at_a_time(site: Site):
+    lock = threading.Lock()
+    state = {"now": 0, "most": 0}
+
+    def slow(handler: BaseHTTPRequestHandler) -> Reply:
+        with lock:
+            state["now"] += 1
+            state["most"] = max(state["most"], state["now"])
+        time.sleep(0.2)
+        with lock:
+            state["now"] -= 1
+        return 200, {"Content-Type": "text/html"}, PAGE.encode()
+
+    for n in range(12):
+        site.routes[f"/{n}.html"] = slow
+    started = time.monotonic()
+    results = fetch_articles([(str(n), site.url(f"/{n}.html"), {}) for n in range(12)], local())
+    elapsed = time.monotonic() - started
+    assert all(isinstance(r, Document) for r in results)
+    assert state["most"] == fetch.FETCH_CONCURRENCY
+    assert elapsed < 12 * 0.2 / 2  # one at a time would take 2.4 s; four at a time, 0.6 s
+
+
+# -- the command line and the service ------------------------------------------------------------
+
+SECOND = ("Council members voted on Tuesday to fund a new lifeboat station at the harbour. The "
+          "station will cost four million pounds and open next spring, the mayor said.")
+SECOND_PAGE = PAGE.replace(STORY, SECOND).replace("Port Gazette", "Harbour Herald").replace(
+    "Harbour reopens after storm", "Lifeboat station approved")
+
+
+def test_the_command_line_takes_urls_among_its_files(site: Site, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch,
+                                                     capsys: pytest.CaptureFixture,
+                                                     caplog: pytest.LogCaptureFixture):
+    monkeypatch.setenv("SUMMARIZER_ALLOW_PRIVATE_URLS", "true")
+    get_settings.cache_clear()
+    site.page("/a.html", PAGE)
+    site.page("/b.html", SECOND_PAGE)
+    (tmp_path / "local.txt").write_text("The ferry timetable changes on Friday, the operator "
+                                        "said. Evening sailings move half an hour earlier.")
+    (tmp_path / "more.jsonl").write_text(
+        json.dumps({"url": site.url("/b.html"), "title": "Own title"}) + "\n"
+        + json.dumps({"url": site.url("/gone")}) + "\n")
+    code = main(["summarize", site.url("/a.html"), str(tmp_path / "local.txt"),
+                 str(tmp_path / "more.jsonl"), "--format", "json", "--backend", "scripted"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    data = json.loads(captured.out)
+    articles = [(a["title"], a["source"], a["url"]) for a in data["articles"]]
+    assert articles[0] == ("Harbour reopens after storm", "Port Gazette", site.url("/a.html"))
+    assert ("Own title", "Harbour Herald", site.url("/b.html")) in articles
+    assert len(articles) == 3
+    assert data["skipped"] == [{"origin": f"{tmp_path / 'more.jsonl'}:2",
+                                "reason": "HTTP 404 Not Found"}]
+    assert f"skipped {tmp_path / 'more.jsonl'}:2: HTTP 404 Not Found" in caplog.text
+
+
+def test_the_command_line_refuses_private_addresses_by_default(
+        site: Site, capsys: pytest.CaptureFixture, caplog: pytest.LogCaptureFixture):
+    site.page("/a.html", PAGE)
+    code = main(["summarize", site.url("/a.html"), "--backend", "scripted"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "skipped http://127.0.0.1:" in caplog.text
+    assert "127.0.0.1 is a loopback address; set SUMMARIZER_ALLOW_PRIVATE_URLS=true" in err
+    assert site.seen == []
+
+
+@pytest.mark.anyio
+async def test_the_service_fetches_records_that_hold_only_a_url(site: Site):
+    site.page("/a.html", PAGE)
+    site.page("/b.html", SECOND_PAGE)
+    site.page("/robots.txt", "User-agent: *\nDisallow: /private/\n", content_type="text/plain")
+    site.page("/private/c.html", PAGE)
+    config = Settings(allow_private_urls=True)
+    async with serving(config) as client:
+        stored = await client.post("/v1/articles", json={"articles": [
+            {"url": site.url("/a.html"), "published": "2026-03-02"},
+            {"url": site.url("/gone")},
+            {"url": site.url("/private/c.html")},
+            {"url": "https://news.example.com/elsewhere"},
+            {"text": SECOND, "source": "Harbour Herald"},
+        ]})
+        summary = await client.post("/v1/summaries", json={"articles": [
+            {"url": site.url("/a.html")}, {"url": site.url("/b.html")},
+            {"url": site.url("/gone")}]})
+    assert stored.status_code == 200
+    outcomes = stored.json()["articles"]
+    assert [o["status"] for o in outcomes] == ["stored", "skipped", "skipped", "skipped",
+                                               "stored"]
+    assert outcomes[1]["reason"] == "HTTP 404 Not Found"
+    assert outcomes[2]["reason"].startswith("robots.txt disallows it")
+    assert "network access is off" in outcomes[3]["reason"]
+    assert summary.status_code == 200
+    data = summary.json()
+    assert [(a["source"], a["url"]) for a in data["articles"]] == [
+        ("Port Gazette", site.url("/a.html")), ("Harbour Herald", site.url("/b.html"))]
+    assert data["skipped"] == [{"origin": "articles[2]", "reason": "HTTP 404 Not Found"}]
+
+
+@pytest.mark.anyio
+async def test_a_summary_of_pages_that_all_fail_is_422_naming_why(site: Site):
+    async with serving(Settings(allow_private_urls=True)) as client:
+        answer = await client.post("/v1/summaries", json={"articles": [
+            {"url": site.url("/gone")}, {"url": "ftp://127.0.0.1/x"}]})
+    assert answer.status_code == 422
+    message = answer.json()["error"]["message"]
+    assert "articles[0]: HTTP 404 Not Found" in message
+    assert "articles[1]: ftp://127.0.0.1/x is not an http or https URL" in message

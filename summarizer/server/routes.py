@@ -145,8 +145,9 @@ docs = APIRouter()  # behind the key unless SUMMARIZER_PUBLIC_DOCS
 @v1.post("/v1/articles", summary="Ingest a batch of articles", response_model=ArticlesOut,
          response_model_exclude_none=True,
          description="Each article is `stored`, a `duplicate` of a stored one, or `skipped` "
-                     "with the reason (no text, nothing left after cleaning); one bad article "
-                     "never fails the batch.",
+                     "with the reason (no text, nothing left after cleaning, a page that could "
+                     "not be fetched); one bad article never fails the batch. An article with "
+                     "only a `url` is fetched first.",
          responses=_errors(401, 413, 422, 503))
 async def post_articles(body: ArticlesIn, service: ServiceDep,
                         settings: SettingsDep) -> ArticlesOut:
@@ -158,8 +159,9 @@ async def post_articles(body: ArticlesIn, service: ServiceDep,
 @v1.post("/v1/summaries", summary="Summarise posted articles",
          description="Up to SUMMARIZER_SYNC_SUMMARY_ARTICLES articles are answered at once "
                      "(200); more start a job (202) whose result is at /v1/jobs/{id}/result. "
-                     "Articles that cannot be read are listed in `skipped`; when none can, "
-                     "the answer is 422.",
+                     "Articles with only a `url` are fetched first. Articles that cannot be "
+                     "read or fetched are listed in `skipped`; when none can, the answer is "
+                     "422.",
          responses={200: _summary("The summary (the JSON output contract)"), 202: _started(),
                     **_errors(401, 413, 422, 502, 503)})
 async def post_summaries(body: SummaryIn, service: ServiceDep,

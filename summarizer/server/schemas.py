@@ -39,10 +39,13 @@ Day = Annotated[date, BeforeValidator(_day_string), AfterValidator(_day_in_range
 
 
 class ArticleIn(BaseModel):
-    """An article as posted: `text` or `html`, and what is known about it.
+    """An article as posted: `text` or `html`, and what is known about it; or only a `url`,
+    and the service fetches the page (http or https; public addresses only unless
+    SUMMARIZER_ALLOW_PRIVATE_URLS; robots.txt honoured; bounded by SUMMARIZER_FETCH_*).
 
-    An article with neither (or only blank ones) is not refused: it is reported `skipped`, and
-    the rest of its batch goes on. Lengths are limited by settings (413 naming the field).
+    An article with none of them (or only blank ones), or whose page cannot be fetched or holds
+    no article, is not refused: it is reported `skipped` with the reason, and the rest of its
+    batch goes on. Lengths are limited by settings (413 naming the field).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -51,7 +54,8 @@ class ArticleIn(BaseModel):
     html: str | None = None
     title: str | None = None
     source: str | None = None
-    url: str | None = None
+    url: str | None = Field(default=None, description="Where the article is published; with "
+                                                      "no text or html, the page to fetch")
     published: str | None = Field(
         default=None, description="ISO date or datetime, years 1900 to next year; "
                                   "empty: not known")

@@ -18,7 +18,7 @@ from uuid import uuid4
 from .. import __version__
 from ..dedup import ArticleIndex, duplicate_of
 from ..errors import InputError, NotFound, SummarizerError
-from ..ingest import no_readable_article, read_record
+from ..ingest import no_readable_article, read_records
 from ..llm import make_backend, make_judge_backend
 from ..llm.base import Backend
 from ..llm.caller import Progress
@@ -340,7 +340,8 @@ class Service:
 
     async def ingest(self, records: Sequence[dict[str, Any]]) -> list[Outcome]:
         """Clean each article and store it unless a stored article already has its text."""
-        return await self.ingest_documents(await asyncio.to_thread(_read, records))
+        return await self.ingest_documents(
+            await asyncio.to_thread(_read, records, self.settings))
 
     async def ingest_documents(self, documents: Sequence[Document | Skip]) -> list[Outcome]:
         """Articles read elsewhere (a feed's pages): stored, reported as copies, or skipped,
@@ -409,8 +410,10 @@ class Service:
         """Summarise posted records (not stored); 422 when none can be read."""
         docs: list[Document] = []
         skips: list[Skip] = []
-        for n, record in enumerate(records):
-            doc = read_record(f"articles[{n}]", record)
+        read = await asyncio.to_thread(  # records with only a url are fetched
+            read_records, [(f"articles[{n}]", r) for n, r in enumerate(records)],
+            settings=self.settings)
+        for doc in read:
             if isinstance(doc, Skip):
                 skips.append(doc)
             else:
@@ -488,10 +491,11 @@ class Service:
         return run_options(self.settings, strict=strict, writing=writing, verify=verify)
 
 
-def _read(records: Sequence[dict[str, Any]]) -> list[Document | Skip]:
-    """Posted records as documents (or skips), named by their URL or their place."""
-    return [read_record(record.get("url") or f"posted article {n + 1}", record)
-            for n, record in enumerate(records)]
+def _read(records: Sequence[dict[str, Any]], settings: Settings) -> list[Document | Skip]:
+    """Posted records as documents (or skips), named by their URL or their place; records
+    with only a url are fetched first."""
+    return read_records(((record.get("url") or f"posted article {n + 1}", record)
+                         for n, record in enumerate(records)), settings=settings)
 
 
 def _count_usage(usage: Usage) -> None:
