@@ -133,9 +133,11 @@ class FeedServer:
                 status, kind, body = server.routes[path]
                 body = body.replace(b"{base}", server.base.encode("ascii"))
                 tag = '"' + hashlib.sha256(body).hexdigest()[:16] + '"'
-                if path.endswith(".xml") and (self.headers.get("If-None-Match") == tag
-                                              or self.headers.get("If-Modified-Since")
-                                              == modified):
+                # If-None-Match, when sent, decides alone (RFC 9110, 13.2.2).
+                held = self.headers.get("If-None-Match")
+                unchanged = held == tag if held is not None else \
+                    self.headers.get("If-Modified-Since") == modified
+                if path.endswith(".xml") and unchanged:
                     with server._lock:
                         server.not_modified[path] += 1
                     self._answer(304, kind, b"", {"ETag": tag})

@@ -21,9 +21,10 @@ from summarizer.ingest import read_inputs
 from summarizer.llm.base import Backend
 from summarizer.llm.scripted import ScriptedBackend
 from summarizer.pipeline import digest
-from summarizer.render import to_html, to_json, to_markdown
+from summarizer.render import to_email_html, to_html, to_json, to_markdown
 from summarizer.server.service import (
     DIGEST_MEDIA,
+    EMAIL,
     RENDERER,
     Page,
     Service,
@@ -150,7 +151,8 @@ async def test_a_finished_digest_is_stored_rendered_with_a_hash_of_each_renderin
     title = f"News digest for {DAY}"
     expected = {"application/json": json.dumps({"date": DAY, **to_json(result)},
                                                ensure_ascii=False, separators=(",", ":")),
-                "text/markdown": to_markdown(result, title), "text/html": to_html(result, title)}
+                "text/markdown": to_markdown(result, title), "text/html": to_html(result, title),
+                EMAIL: to_email_html(result, title)}
     for media, found in stored.items():
         assert found is not None and found[1] is not None  # stored when the job ended
         rendering = found[1]

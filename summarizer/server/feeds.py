@@ -80,11 +80,6 @@ def read_feed(content: bytes, url: str) -> tuple[str | None, list[Entry]]:
     """A feed's title and its entries, newest first as the feed lists them; FeedError when the
     document is no feed."""
     parsed: Any = feedparser.parse(content, sanitize_html=False, resolve_relative_uris=False)
-    version = parsed.get("version") or ""
-    if not version and not parsed.entries:
-        problem = parsed.get("bozo_exception")
-        why = f": {problem}" if problem else ""
-        raise FeedError(f"{url} is not an RSS or Atom feed{why}", field="url")
     entries = []
     for item in parsed.entries:
         link = item.get("link") or None
@@ -94,6 +89,12 @@ def read_feed(content: bytes, url: str) -> tuple[str | None, list[Entry]]:
         entries.append(Entry(key=str(key), url=link, title=item.get("title") or None,
                              published=_iso(item.get("published_parsed")
                                             or item.get("updated_parsed"))))
+    # feedparser reads what it can of a damaged feed (`bozo`); one it could read nothing from,
+    # or that is no feed at all, is an error to show, not an empty feed.
+    if not entries and (parsed.get("bozo") or not parsed.get("version")):
+        problem = parsed.get("bozo_exception")
+        why = f" ({problem})" if problem else ""
+        raise FeedError(f"{url} is not a readable RSS or Atom feed{why}", field="url")
     return parsed.feed.get("title") or None, entries
 
 

@@ -339,6 +339,13 @@ class Store:
             row = db.execute(f"SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,)).fetchone()
         return Job.of(row) if row else None
 
+    def jobs_of(self, kind: str, key: str) -> list[Job]:
+        """Every job of a kind for a key, oldest first."""
+        with self._engine.session() as db:
+            rows = db.execute(f"SELECT {JOB_COLUMNS} FROM jobs WHERE kind = ? AND key = ? "
+                              "ORDER BY seq", (kind, key)).fetchall()
+        return [Job.of(row) for row in rows]
+
     def claim_next_job(self, worker: str, lease_seconds: float) -> Job | None:
         """Take the oldest queued job, or a running one whose lease ran out (its worker died),
         for `worker`, leased for `lease_seconds`; None when there is none. Each job goes to one
