@@ -2,14 +2,16 @@
 
     SummarizerError
     ├── InputError          the user's input cannot be used; `field` names the part at fault
-    │   └── NotFound        a job, digest or file asked for does not exist
+    │   ├── NotFound        a job, digest or file asked for does not exist
+    │   └── OverCostLimit   a run's estimated cost is over its limit (`estimate`, `limit`)
     ├── ConfigError         a setting, key or optional dependency is missing or wrong
     │   └── PromptError     a prompt file is missing, malformed, or rendered without a variable
     ├── BackendError        the model could not answer (after retries where retrying helps)
     │   ├── RateLimited         the backend asked us to slow down; `retry_after` seconds if it said
     │   ├── BackendUnavailable  no answer: connection refused, timeout, a 5xx
     │   ├── BackendRejected     the backend refused the request (`status_code`: 401, 403, 400...)
-    │   └── UnreadableReply     an answer, but not in the form the prompt asked for
+    │   ├── UnreadableReply     an answer, but not in the form the prompt asked for
+    │   └── CostLimitReached    not asked: the call could take the run past its cost limit
     ├── StoreUnavailable    the database cannot be reached or refused the operation
     └── GateError           an evaluation fell below its pinned floor
 """
@@ -31,6 +33,16 @@ class InputError(SummarizerError):
 
 class NotFound(InputError):
     """What was asked for does not exist: an unknown job, a day with no digest, a missing file."""
+
+
+class OverCostLimit(InputError):
+    """A run's estimated cost is over the cost limit it was given: it is not started."""
+
+    def __init__(self, message: str, *, estimate: float | None, limit: float,
+                 field: str | None = None) -> None:
+        super().__init__(message, field=field)
+        self.estimate = estimate
+        self.limit = limit
 
 
 class ConfigError(SummarizerError):
@@ -85,6 +97,11 @@ class UnreadableReply(BackendError):
                  well_formed: bool = False) -> None:
         super().__init__(message, backend=backend, attempts=attempts)
         self.well_formed = well_formed
+
+
+class CostLimitReached(BackendError):
+    """A call was not made: its worst case would have taken the run past its cost limit. The
+    part it was for fails with this reason; the rest of the run stands."""
 
 
 class StoreUnavailable(SummarizerError):
