@@ -34,7 +34,17 @@ from .ingest import no_readable_article
 from .llm.base import Backend, Item
 from .llm.cache import Cache
 from .llm.caller import Caller, NoProgress, Progress
-from .llm.prices import SET_PRICE, Meter, Plan, Planner, Prices, add_costs, load_prices, usd
+from .llm.prices import (
+    SET_PRICE,
+    Meter,
+    Plan,
+    Planner,
+    Prices,
+    add_costs,
+    dollars,
+    load_prices,
+    usd,
+)
 from .models import (
     Article,
     ArticleSummary,
@@ -280,13 +290,13 @@ async def _within_limit(prepared: Prepared, backend: Backend, judge: Backend | N
     cost = estimate.cost_usd
     if cost is None:
         unpriced = sorted({c.model for c in estimate.calls if c.cost_usd is None})
-        raise ConfigError(f"a cost limit of ${limit:g} is set, but no price is known for "
+        raise ConfigError(f"a cost limit of {dollars(limit)} is set, but no price is known for "
                           f"{', '.join(unpriced)}, so the run's cost cannot be bounded; "
                           f"{SET_PRICE}")
     if cost > limit + 1e-12:
         raise OverCostLimit(
-            f"the run's estimated cost ${cost:.6f} ({len(estimate.calls)} model calls at "
-            f"most) is over its cost limit of ${limit:g}; raise the limit (--max-cost, "
+            f"the run's estimated cost {dollars(cost)} ({len(estimate.calls)} model calls at "
+            f"most) is over its cost limit of {dollars(limit)}; raise the limit (--max-cost, "
             "max_cost_usd, SUMMARIZER_MAX_COST_USD), use a cheaper model, or summarise fewer "
             "articles", estimate=cost, limit=limit, field="max_cost_usd")
 

@@ -148,7 +148,8 @@ def load_prices(settings: Settings) -> Prices:
                           "SUMMARIZER_PRICE_OUTPUT_PER_MTOK, or neither")
     own = None
     if given[0] is not None and given[1] is not None:
-        own = Price(input_per_mtok=given[0], output_per_mtok=given[1], source="settings")
+        own = Price(input_per_mtok=given[0], output_per_mtok=given[1],
+                    source="SUMMARIZER_PRICE_INPUT_PER_MTOK, _OUTPUT_PER_MTOK")
     return Prices(table, own)
 
 
@@ -162,6 +163,11 @@ def add_costs(*costs: float | None) -> float | None:
     if any(c is None for c in costs):
         return None
     return sum(c for c in costs if c is not None)
+
+
+def dollars(value: float) -> str:
+    """An amount as a message shows it: $0.00001, $0.0042, $1."""
+    return "$" + (f"{value:.8f}".rstrip("0").rstrip(".") or "0")
 
 
 def usd(value: float | None) -> float | None:
@@ -192,9 +198,9 @@ class Meter:
         if self.spent + self.held + worst > self.limit + 1e-12:
             self.refused += 1
             raise CostLimitReached(
-                f"not asked: the call (up to ${worst:.6f}) would take the run past its cost "
-                f"limit of ${self.limit:.6f} (${self.spent + self.held:.6f} spent or in "
-                "flight)", backend=backend)
+                f"not asked: the call (up to {dollars(worst)}) would take the run past its "
+                f"cost limit of {dollars(self.limit)} ({dollars(self.spent + self.held)} "
+                "spent or in flight)", backend=backend)
         self.held += worst
         return worst
 
@@ -302,3 +308,40 @@ class Plan:
         if self.max_cost_usd is None or cost is None:
             return None
         return cost <= self.max_cost_usd + 1e-12
+
+    def by_kind(self, prompts: bool = False) -> dict[str, dict[str, object]]:
+        """Calls, tokens and worst-case cost for each kind of call (map, reduce, judge; with
+        `prompts`, each kind's prompts apart, as "map choose"), then for them all."""
+        groups: dict[str, list[PlannedCall]] = {}
+        order = {"map": 0, "reduce": 1, "judge": 2}
+        for call in sorted(self.calls, key=lambda c: order[c.kind]):
+            named = prompts and call.prompt_id != call.kind
+            groups.setdefault(f"{call.kind} {call.prompt_id}" if named else call.kind,
+                              []).append(call)
+        groups["total"] = list(self.calls)
+        return {kind: {
+            "calls": len(calls), "cached": sum(c.cached for c in calls),
+            "prompt_tokens": sum(c.prompt_tokens for c in calls),
+            "prompt_tokens_exact": all(c.exact for c in calls),
+            "max_output_tokens": sum(c.max_output_tokens for c in calls),
+            "cost_usd": usd(add_costs(*(c.cost_usd for c in calls))),
+        } for kind, calls in groups.items()}
+
+    def as_json(self) -> dict[str, object]:
+        """The plan as `summarize --dry-run --format json` prints it."""
+        def price(value: Price | None) -> dict[str, object] | None:
+            return None if value is None else value.model_dump(exclude_none=True)
+
+        return {
+            "dry_run": True, "backend": self.backend, "model": self.model,
+            "price": price(self.price),
+            "judge": None if self.judge_model is None else {
+                "backend": self.judge_backend, "model": self.judge_model,
+                "price": price(self.judge_price)},
+            "calls": [{"kind": c.kind, "model": c.model, "prompt_id": c.prompt_id,
+                       "prompt_tokens": c.prompt_tokens,
+                       "max_output_tokens": c.max_output_tokens, "exact": c.exact,
+                       "cached": c.cached, "cost_usd": usd(c.cost_usd)} for c in self.calls],
+            "by_kind": self.by_kind(), "cost_usd": usd(self.cost_usd),
+            "max_cost_usd": self.max_cost_usd, "fits": self.fits,
+        }
