@@ -390,3 +390,18 @@ def test_a_dry_run_on_the_embedded_model_reads_its_tokenizer_not_its_weights(mon
         [request_tokens(loaded, c.messages) for c in chosen]
     assert sorted(c["prompt_tokens"] for c in data["calls"]) == \
         sorted(c.prompt_tokens for c in estimate.calls)
+
+
+@pytest.mark.anyio
+async def test_the_setting_bounds_digest_jobs():
+    from test_api import _build_digest, _example_articles, started
+
+    settings = Settings(price_input_per_mtok=INPUT, price_output_per_mtok=OUTPUT,
+                        max_cost_usd=0.00001)
+    backend = ScriptedBackend()
+    async with started(create_app(settings, backend=backend)) as client:
+        await client.post("/v1/articles",
+                          json={"articles": _example_articles(published="2026-03-14")})
+        job = await _build_digest(client, "2026-03-14")
+    assert job["status"] == "failed" and backend.requests == []
+    assert "over its cost limit of $0.00001" in job["error"]
