@@ -294,10 +294,11 @@ def _plan_text(estimate: Plan, articles: int) -> str:
                      + ("fits." if fits else "over it; the run would be refused."))
     lines.append("Prompt tokens are counted on the rendered prompts with the model's tokenizer, "
                  "with 8 a message for the chat template. 'bound': some prompts are made from "
-                 "earlier answers (restating, judging) and are counted at their longest, with "
-                 "every restatement judged. Each call is costed at its whole output allowance; "
-                 "answers already in the cache cost nothing. Re-asks of unreadable replies are "
-                 "not counted; the limit stops them during the run.")
+                 "earlier answers (restating, judging) and are counted as if the longest "
+                 "sentences were chosen and every restatement judged. Each call is costed at "
+                 "its whole output allowance; answers already in the cache cost nothing. "
+                 "Re-asks of unreadable replies are not counted; the limit stops them during "
+                 "the run.")
     return "\n".join(lines) + "\n"
 
 
