@@ -25,7 +25,8 @@ from .errors import GateError, InputError, NotFound, RateLimited, SummarizerErro
 from .ingest import no_readable_article, read_inputs
 from .llm import BACKENDS, make_backend, make_judge_backend
 from .llm.cache import Cache
-from .pipeline import run_options, summarize
+from .llm.prices import Plan, Price, dollars
+from .pipeline import plan, run_options, summarize
 from .render import to_json, to_markdown
 from .settings import get_settings
 
@@ -84,6 +85,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--strict", action="store_true",
                      help="leave out sentences that no passage supports (default: keep them, "
                           "marked unsupported with the reason)")
+    run.add_argument("--max-cost", type=_usd, metavar="USD",
+                     help="refuse a run estimated to cost more than USD, and make no call "
+                          "that could take it past USD (default SUMMARIZER_MAX_COST_USD, none)")
+    run.add_argument("--dry-run", action="store_true",
+                     help="print the model calls the run would make, their tokens and "
+                          "estimated cost, and call no model")
     serve = commands.add_parser(
         "serve", help="run the HTTP digest service",
         description="Serve the HTTP API (OpenAPI at /docs). Without SUMMARIZER_API_KEYS it "
@@ -197,6 +204,17 @@ def _positive(value: str) -> int:
     return number
 
 
+def _usd(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        number = -1.0
+    if not number >= 0 or number == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be an amount in USD of 0 or more, such as 0.05, "
+                                         f"not '{value}'")
+    return number
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="summarizer: %(message)s")
@@ -227,15 +245,22 @@ def _summarize(args: argparse.Namespace) -> int:
         log.warning("skipped %s: %s", skip.origin, skip.reason)
     if not docs:  # before any model is loaded
         raise no_readable_article(skips)
-    backend = make_backend(settings, args.backend, args.model)
+    backend = make_backend(settings, args.backend, args.model, plan_only=args.dry_run)
     judge = make_judge_backend(settings)
     cache = None if args.no_cache or settings.no_cache else _open_cache(settings.cache_path)
+    options = run_options(settings, strict=args.strict, concurrency=args.concurrency,
+                          writing=args.writing, verify=args.verify, max_cost_usd=args.max_cost)
+    if args.dry_run:
+        estimate = asyncio.run(plan(docs, backend=backend, judge=judge, options=options,
+                                    cache=cache))
+        _emit(args, json.dumps(estimate.as_json(), ensure_ascii=False, indent=2) + "\n"
+              if args.format == "json" else _plan_text(estimate, len(docs)))
+        return EXIT_OK
     with tqdm(total=0, desc="summarizing", unit="call", file=sys.stderr,
               disable=not sys.stderr.isatty(), leave=False) as bar:
         result = asyncio.run(summarize(
             docs, skips, backend=backend, judge=judge, cache=cache, progress=_BarProgress(bar),
-            options=run_options(settings, strict=args.strict, concurrency=args.concurrency,
-                                writing=args.writing, verify=args.verify),
+            options=options,
         ))
     for skip in result.skipped[len(skips):]:
         log.warning("skipped %s: %s", skip.origin, skip.reason)
@@ -244,15 +269,67 @@ def _summarize(args: argparse.Namespace) -> int:
                           Counter(f.part for f in result.failed).items())
         log.warning("the model failed %s even after retries; the rest is summarised. Run the "
                     "same command again to retry only what failed", parts)
+    if result.usage.cost_limit_reached:
+        log.warning("the cost limit of %s stopped the run's last calls (%s spent); what they "
+                    "were for is listed as failed or quoted",
+                    dollars(result.usage.cost_limit_usd or 0.0),
+                    dollars(result.usage.cost_usd or 0.0))
     if args.format == "json":
         output = json.dumps(to_json(result), ensure_ascii=False, indent=2) + "\n"
     else:
         output = to_markdown(result)
+    _emit(args, output)
+    return EXIT_OK
+
+
+def _emit(args: argparse.Namespace, output: str) -> None:
     if args.out:
         _write_atomically(args.out, output)
     else:
         sys.stdout.write(output)
-    return EXIT_OK
+
+
+def _plan_text(estimate: Plan, articles: int) -> str:
+    """A dry run's plan as a table: each kind of call, its tokens and worst-case cost."""
+    def money(value: object) -> str:
+        return dollars(value) if isinstance(value, float) else "unknown"
+
+    def price(model: str, value: Price | None) -> str:
+        if value is None:
+            return f"{model}: no known price"
+        where = f" ({value.source}{', ' + value.date if value.date else ''})" \
+            if value.source else ""
+        return (f"{model} at ${value.input_per_mtok:g} / ${value.output_per_mtok:g} per "
+                f"million prompt / output tokens{where}")
+
+    lines = [f"Dry run: no model was called. {articles} input(s); {estimate.backend} "
+             + price(estimate.model, estimate.price) + "."]
+    if estimate.judge_model is not None:
+        lines.append(f"Judge: {estimate.judge_backend} "
+                     + price(estimate.judge_model, estimate.judge_price) + ".")
+    lines.append(f"{'calls':<14}{'number':>7}{'cached':>8}{'prompt tokens':>22}"
+                 f"{'max output':>12}{'cost at most':>15}")
+    for kind, row in estimate.by_kind(prompts=True).items():
+        tokens = f"{row['prompt_tokens']:,} ({'exact' if row['prompt_tokens_exact'] else 'bound'})"
+        lines.append(f"{kind:<14}{row['calls']:>7}{row['cached']:>8}{tokens:>22}"
+                     f"{row['max_output_tokens']:>12,}{money(row['cost_usd']):>15}")
+    fits = estimate.fits
+    if estimate.max_cost_usd is None:
+        lines.append("No cost limit is set (--max-cost, SUMMARIZER_MAX_COST_USD).")
+    elif fits is None:
+        lines.append(f"Cost limit {dollars(estimate.max_cost_usd)}: cannot be checked without a "
+                     "price; the run would be refused.")
+    else:
+        lines.append(f"Cost limit {dollars(estimate.max_cost_usd)}: "
+                     + ("fits." if fits else "over it; the run would be refused."))
+    lines.append("Prompt tokens are counted on the rendered prompts with the model's tokenizer, "
+                 "with 8 a message for the chat template. 'bound': some prompts are made from "
+                 "earlier answers (restating, judging) and are counted as if the longest "
+                 "sentences were chosen and every restatement judged. Each call is costed at "
+                 "its whole output allowance; answers already in the cache cost nothing. "
+                 "Re-asks of unreadable replies are not counted; the limit stops them during "
+                 "the run.")
+    return "\n".join(lines) + "\n"
 
 
 def _serve(args: argparse.Namespace) -> int:

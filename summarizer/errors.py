@@ -3,14 +3,16 @@
     SummarizerError
     ├── InputError          the user's input cannot be used; `field` names the part at fault
     │   ├── NotFound        a job, digest or file asked for does not exist
-    │   └── FetchError      a URL could not be fetched; `url` and `reason` say which and why
+    │   ├── FetchError      a URL could not be fetched; `url` and `reason` say which and why
+    │   └── OverCostLimit   a run's estimated cost is over its limit (`estimate`, `limit`)
     ├── ConfigError         a setting, key or optional dependency is missing or wrong
     │   └── PromptError     a prompt file is missing, malformed, or rendered without a variable
     ├── BackendError        the model could not answer (after retries where retrying helps)
     │   ├── RateLimited         the backend asked us to slow down; `retry_after` seconds if it said
     │   ├── BackendUnavailable  no answer: connection refused, timeout, a 5xx
     │   ├── BackendRejected     the backend refused the request (`status_code`: 401, 403, 400...)
-    │   └── UnreadableReply     an answer, but not in the form the prompt asked for
+    │   ├── UnreadableReply     an answer, but not in the form the prompt asked for
+    │   └── CostLimitReached    not asked: the call could take the run past its cost limit
     ├── StoreUnavailable    the database cannot be reached or refused the operation
     └── GateError           an evaluation fell below its pinned floor
 """
@@ -42,6 +44,16 @@ class FetchError(InputError):
         super().__init__(f"cannot fetch {url}: {reason}", field="url")
         self.url = url
         self.reason = reason
+
+
+class OverCostLimit(InputError):
+    """A run's estimated cost is over the cost limit it was given: it is not started."""
+
+    def __init__(self, message: str, *, estimate: float | None, limit: float,
+                 field: str | None = None) -> None:
+        super().__init__(message, field=field)
+        self.estimate = estimate
+        self.limit = limit
 
 
 class ConfigError(SummarizerError):
@@ -96,6 +108,11 @@ class UnreadableReply(BackendError):
                  well_formed: bool = False) -> None:
         super().__init__(message, backend=backend, attempts=attempts)
         self.well_formed = well_formed
+
+
+class CostLimitReached(BackendError):
+    """A call was not made: its worst case would have taken the run past its cost limit. The
+    part it was for fails with this reason; the rest of the run stands."""
 
 
 class StoreUnavailable(SummarizerError):

@@ -228,6 +228,10 @@ class Usage(Frozen):
     judge_calls: int = 0
     judge_backend: str | None = None
     judge_model: str | None = None
+    # The run's cost limit in USD (None: none), and whether it stopped a call: a part whose
+    # call it stopped is among `failed`, or quoted where a restatement or judgement was left out.
+    cost_limit_usd: float | None = None
+    cost_limit_reached: bool = False
 
 
 class Faithfulness(Frozen):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Literal, TypeVar
 
 from . import prompts
@@ -21,12 +21,30 @@ from .chunk import pack
 from .clean import clean_document
 from .cluster import Story, cluster, continues
 from .dedup import dedup
-from .errors import BackendError, BackendRejected, InputError, UnreadableReply
+from .errors import (
+    BackendError,
+    BackendRejected,
+    ConfigError,
+    InputError,
+    OverCostLimit,
+    UnreadableReply,
+)
 from .facts import FactGroup, Facts, SourceSentence, outlet_keys, source_sentences
 from .ingest import no_readable_article
 from .llm.base import Backend, Item
 from .llm.cache import Cache
 from .llm.caller import Caller, NoProgress, Progress
+from .llm.prices import (
+    SET_PRICE,
+    Meter,
+    Plan,
+    Planner,
+    Prices,
+    add_costs,
+    dollars,
+    load_prices,
+    usd,
+)
 from .models import (
     Article,
     ArticleSummary,
@@ -87,11 +105,13 @@ class Options:
     writing: WritingSetting = "auto"
     small_model: bool | None = None  # declared small (auto writes quoted); None: by backend
     verify: VerifyMode = "auto"  # how restatements are verified (see writing.fused)
+    max_cost_usd: float | None = None  # the cost limit (see llm.prices); None: none
+    prices: Prices | None = None  # None: the shipped price table alone
 
 
 def run_options(settings: Settings, *, strict: bool = False, concurrency: int | None = None,
                 writing: WritingSetting | None = None,
-                verify: VerifyMode | None = None) -> Options:
+                verify: VerifyMode | None = None, max_cost_usd: float | None = None) -> Options:
     """Options from the settings, with what the caller asked for on top."""
     return Options(
         concurrency=concurrency or settings.concurrency,
@@ -99,6 +119,8 @@ def run_options(settings: Settings, *, strict: bool = False, concurrency: int | 
         strict=strict, threshold=settings.support_threshold,
         writing=writing or settings.writing, small_model=settings.small_model,
         verify=verify or settings.verify,
+        max_cost_usd=settings.max_cost_usd if max_cost_usd is None else max_cost_usd,
+        prices=load_prices(settings),
     )
 
 
@@ -159,16 +181,38 @@ async def summarize(
     if not articles:
         raise no_readable_article(skips)
     prepared = prepare(articles)
+    await _within_limit(prepared, backend, judge, options, cache, _overview)
     run = _Run(prepared, backend, options, cache, progress or NoProgress(), judge)
     summaries = await run.summarize_articles()
-    with_content = [a for a in summaries if a.summary]
-    overview: list[Sentence] = []
-    disputes: list[Dispute] = []
-    if len(with_content) >= 2:
-        across = await run.guard(run.across([a.article.id for a in summaries]), "overview")
-        overview, disputes = across or ([], [])
+    overview, disputes = await _overview(run, summaries)
     return run.result(summaries, overview, disputes, (), prepared.duplicates,
                       [*skips, *run.failed_articles()])
+
+
+async def plan(
+    docs: Sequence[Document],
+    *,
+    backend: Backend,
+    judge: Backend | None = None,
+    options: Options = Options(),
+    cache: Cache | None = None,
+) -> Plan:
+    """The calls `summarize` would make, each with its prompt tokens and output allowance, and
+    their worst-case cost; no model is called (see llm.prices.Planner)."""
+    cleaned = clean(docs)
+    articles = [a for a in cleaned if isinstance(a, Article)]
+    if not articles:
+        raise no_readable_article([s for s in cleaned if isinstance(s, Skip)])
+    return await _estimate(prepare(articles), backend, judge, options, cache, _overview)
+
+
+async def _overview(run: _Run, summaries: list[ArticleSummary],
+                    ) -> tuple[list[Sentence], list[Dispute]]:
+    """The summary across the articles, when at least two have one of their own."""
+    if len([a for a in summaries if a.summary]) < 2:
+        return [], []
+    across = await run.guard(run.across([a.article.id for a in summaries]), "overview")
+    return across or ([], [])
 
 
 async def digest(
@@ -191,17 +235,70 @@ async def digest(
     if not articles:
         raise InputError("no articles for this digest")
     prepared = prepare(articles)
+
+    async def stories(run: _Run, summaries: list[ArticleSummary]) -> list[StorySummary]:
+        by_id = {a.article.id: a for a in summaries}
+        made = await asyncio.gather(*(
+            run.guard(run.story(group, [by_id[i] for i in group.article_ids], earlier),
+                      "story", group.id)
+            for group in cluster([a.article for a in summaries])
+        ))
+        return [s for s in made if s is not None]
+
+    await _within_limit(prepared, backend, judge, options, cache, stories)
     run = _Run(prepared, backend, options, cache, progress or NoProgress(), judge)
     summaries = await run.summarize_articles()
-    by_id = {a.article.id: a for a in summaries}
-    stories = await asyncio.gather(*(
-        run.guard(run.story(group, [by_id[i] for i in group.article_ids], earlier), "story",
-                  group.id)
-        for group in cluster([a.article for a in summaries])
-    ))
     found = list(dict.fromkeys([*duplicates, *prepared.duplicates]))  # first of each, in order
-    return run.result(summaries, (), (), [s for s in stories if s is not None], found,
+    return run.result(summaries, (), (), await stories(run, summaries), found,
                       run.failed_articles())
+
+
+Reduce = Callable[["_Run", list[ArticleSummary]], Awaitable[object]]
+
+
+async def _estimate(prepared: Prepared, backend: Backend, judge: Backend | None,
+                    options: Options, cache: Cache | None, reduce: Reduce) -> Plan:
+    """The run's calls as a `Planner` records them: the map step, then `reduce`. Restatements
+    are all judged where a judge would decide some of them, so judge calls are counted at
+    their most."""
+    prices = options.prices or Prices()
+    planner = Planner(backend, prices.of(backend.name, backend.model, own=True), cache)
+    judge_planner = None if judge is None else \
+        Planner(judge, prices.of(judge.name, judge.model, own=False), cache)
+    run = _Run(prepared, planner, replace(options, max_cost_usd=None), None, NoProgress(),
+               judge_planner)
+    if run.verify == "auto":
+        run.verify = "llm"
+    summaries = await run.summarize_articles()
+    planner.stage = "reduce"
+    await reduce(run, summaries)
+    return Plan(backend=backend.name, model=backend.model, price=planner.price,
+                calls=tuple(planner.calls + (judge_planner.calls if judge_planner else [])),
+                judge_backend=judge.name if judge else None,
+                judge_model=judge.model if judge else None,
+                judge_price=judge_planner.price if judge_planner else None,
+                max_cost_usd=options.max_cost_usd)
+
+
+async def _within_limit(prepared: Prepared, backend: Backend, judge: Backend | None,
+                        options: Options, cache: Cache | None, reduce: Reduce) -> None:
+    """Refuse a run whose estimated cost is over its limit, before any call is made."""
+    limit = options.max_cost_usd
+    if limit is None:
+        return
+    estimate = await _estimate(prepared, backend, judge, options, cache, reduce)
+    cost = estimate.cost_usd
+    if cost is None:
+        unpriced = sorted({c.model for c in estimate.calls if c.cost_usd is None})
+        raise ConfigError(f"a cost limit of {dollars(limit)} is set, but no price is known for "
+                          f"{', '.join(unpriced)}, so the run's cost cannot be bounded; "
+                          f"{SET_PRICE}")
+    if cost > limit + 1e-12:
+        raise OverCostLimit(
+            f"the run's estimated cost {dollars(cost)} ({len(estimate.calls)} model calls at "
+            f"most) is over its cost limit of {dollars(limit)}; raise the limit (--max-cost, "
+            "max_cost_usd, SUMMARIZER_MAX_COST_USD), use a cheaper model, or summarise fewer "
+            "articles", estimate=cost, limit=limit, field="max_cost_usd")
 
 
 class _Run:
@@ -212,8 +309,10 @@ class _Run:
                  cache: Cache | None, progress: Progress, judge: Backend | None = None) -> None:
         self.prepared = prepared
         self.facts = prepared.facts
+        prices = options.prices or Prices()
         self.caller = Caller(backend, concurrency=options.concurrency, cache=cache,
-                             progress=progress)
+                             progress=progress, meter=Meter(options.max_cost_usd),
+                             price=prices.of(backend.name, backend.model, own=True))
         self.backend = backend
         self.options = options
         small = options.small_model if options.small_model is not None \
@@ -227,7 +326,8 @@ class _Run:
         if self.mode == "fused" and self.verify != "offline":
             from .checking.judge import LLMJudge  # loaded only where a judge is used
 
-            judge_caller = self.caller if judge is None else self.caller.sibling(judge)
+            judge_caller = self.caller if judge is None else self.caller.sibling(
+                judge, prices.of(judge.name, judge.model, own=False))
             self.judge = LLMJudge(judge_caller.backend, caller=judge_caller)
         self.fused_attempted = 0
         self.fused_kept = 0
@@ -472,8 +572,11 @@ class _Run:
         })
 
     def usage(self) -> Usage:
-        """The run's calls, the judge's among them (and its backend when it has its own)."""
-        usage = self.caller.usage()
+        """The run's calls, the judge's among them (and its backend when it has its own), what
+        they cost, and whether the cost limit stopped any."""
+        usage = self.caller.usage().model_copy(update={
+            "cost_limit_usd": self.options.max_cost_usd,
+            "cost_limit_reached": self.caller.meter.refused > 0})
         if self.judge is None:
             return usage
         judge = self.judge.caller
@@ -485,6 +588,7 @@ class _Run:
             "prompt_tokens": usage.prompt_tokens + judge.prompt_tokens,
             "completion_tokens": usage.completion_tokens + judge.completion_tokens,
             "cache_hits": usage.cache_hits + judge.cache_hits,
+            "cost_usd": usd(add_costs(usage.cost_usd, judge.cost_usd())),
             "judge_calls": judge.calls, "judge_backend": judge.backend.name,
             "judge_model": judge.backend.model,
         })

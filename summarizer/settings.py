@@ -65,6 +65,13 @@ class Settings(BaseSettings):
     judge_model: str | None = None
     judge_base_url: str | None = None
     judge_api_key: SecretStr | None = None
+    # What calls cost (USD per million tokens): a file shaped as summarizer/llm/prices.json
+    # whose entries add to or replace the shipped ones, and a price for the run's own model.
+    prices_file: Path | None = None
+    price_input_per_mtok: float | None = Field(default=None, ge=0)
+    price_output_per_mtok: float | None = Field(default=None, ge=0)
+    # A cost limit in USD for every run (CLI, API, digest jobs); none: no limit.
+    max_cost_usd: float | None = Field(default=None, ge=0)
     cache_path: Path = Field(default_factory=default_cache_path)
     database_url: str | None = Field(  # postgresql://... or sqlite:///path; unset: db_path
         default=None, validation_alias=AliasChoices("DATABASE_URL", "database_url")

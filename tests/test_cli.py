@@ -67,7 +67,8 @@ def test_seeds_give_the_json_contract(seeds: Path, capsys: pytest.CaptureFixture
             assert set(citation) == CITATION_KEYS
     assert set(data["usage"]) == {"backend", "model", "llm_calls", "prompt_tokens",
                                   "completion_tokens", "cache_hits", "seconds", "cost_usd",
-                                  "judge_calls", "judge_backend", "judge_model"}
+                                  "judge_calls", "judge_backend", "judge_model",
+                                  "cost_limit_usd", "cost_limit_reached"}
     assert data["usage"]["backend"] == "scripted" and data["usage"]["llm_calls"] == 6
     assert data["usage"]["judge_calls"] == 0  # the stand-in for a small model: no judge
     faith = data["faithfulness"]

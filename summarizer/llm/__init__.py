@@ -27,8 +27,9 @@ def backend_name(settings: Settings, requested: str | None = None) -> str:
 
 
 def make_backend(settings: Settings, requested: str | None = None,
-                 model: str | None = None) -> Backend:
-    """Build the backend the settings (or the caller) ask for."""
+                 model: str | None = None, *, plan_only: bool = False) -> Backend:
+    """Build the backend the settings (or the caller) ask for. `plan_only`: only to count
+    tokens for planning (`--dry-run`), so the embedded model's weights are not loaded."""
     name = backend_name(settings, requested)
     model = model or settings.model
     if name == "scripted":
@@ -45,6 +46,10 @@ def make_backend(settings: Settings, requested: str | None = None,
             from pathlib import Path
 
             path = Path(model)
+        if plan_only:
+            from .local import LocalVocab
+
+            return LocalVocab(path, context_window=settings.local_context_window)
         return LocalBackend(path, context_window=settings.local_context_window,
                             threads=settings.local_threads)
     key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None

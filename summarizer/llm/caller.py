@@ -1,5 +1,6 @@
 """The one way to call a model: a budget from the context window, the cache, bounded concurrency,
-usage, progress, and one re-ask with the error fed back when a reply cannot be read."""
+usage and cost (kept under the run's cost limit), progress, and one re-ask with the error fed
+back when a reply cannot be read."""
 
 from __future__ import annotations
 
@@ -14,12 +15,10 @@ from ..models import Usage
 from ..prompts import Prompt
 from .base import Backend, Completion, CompletionRequest, Item, Message
 from .cache import Cache, cache_key
+from .prices import TEMPLATE_TOKENS_PER_MESSAGE, Meter, Price, request_tokens, usd
 
 T = TypeVar("T")
 
-# Tokens a chat template wraps around each message (role markers, separators), which counting
-# the message's text does not see; generous for ChatML and the OpenAI format.
-TEMPLATE_TOKENS_PER_MESSAGE = 8
 # Less room than this for the material (the sentences, passages or summary a prompt carries)
 # and the window is too small to be worth a call.
 MIN_MATERIAL_TOKENS = 64
@@ -56,16 +55,21 @@ class Caller:
     prompts: dict[str, str] = field(default_factory=dict)
     calls_by_prompt: dict[str, int] = field(default_factory=dict)  # prompt id -> model calls
     started: float = field(default_factory=time.monotonic)
+    price: Price | None = None  # None: not known, so the cost is too (see llm.prices)
+    meter: Meter = field(default_factory=Meter)  # the run's spending and limit, shared
+    cost: float = 0.0  # USD of the calls this caller made
 
     def __post_init__(self) -> None:
         self._limit = asyncio.Semaphore(self.concurrency)
 
-    def sibling(self, backend: Backend) -> Caller:
-        """A caller for another backend (a judge of its own) on the same path: the same cache,
-        progress and concurrency bound, so the run's `--concurrency` bounds all its calls.
-        Its counts are its own: the run adds them to its usage."""
+    def sibling(self, backend: Backend, price: Price | None = None) -> Caller:
+        """A caller for another backend (a judge of its own, at its own `price`) on the same
+        path: the same cache, progress, cost meter and concurrency bound, so the run's
+        `--concurrency` and cost limit bound all its calls. Its counts are its own: the run
+        adds them to its usage."""
         other = Caller(backend, concurrency=self.concurrency, cache=self.cache,
-                       progress=self.progress, started=self.started)
+                       progress=self.progress, started=self.started, price=price,
+                       meter=self.meter)
         other._limit = self._limit
         return other
 
@@ -129,16 +133,33 @@ class Caller:
             self.progress.advance()
             return hit, False
         try:
-            async with self._limit:
-                completion = await self.backend.complete(request)
+            # Refused here (CostLimitReached) when its worst case could pass the cost limit.
+            held = self.meter.reserve(self.price, request_tokens(self.backend, request.messages),
+                                      request.max_tokens, self.backend.model, self.backend.name)
+            try:
+                async with self._limit:
+                    completion = await self.backend.complete(request)
+            except BaseException:
+                self.meter.settle(held, 0.0)  # no answer is billed
+                raise
         finally:
             self.progress.advance()  # a failed call is finished too
+        self._count_cost(completion, held)
         self.calls += 1
         prompt_id = request.prompt_id
         self.calls_by_prompt[prompt_id] = self.calls_by_prompt.get(prompt_id, 0) + 1
         self.prompt_tokens += completion.prompt_tokens
         self.completion_tokens += completion.completion_tokens
         return completion, True
+
+    def _count_cost(self, completion: Completion, held: float) -> None:
+        """What the call cost, by the tokens the backend reports. A backend that reports none
+        is counted at the call's worst case against the limit, which must hold either way."""
+        cost = None if self.price is None else \
+            self.price.cost(completion.prompt_tokens, completion.completion_tokens)
+        self.cost += cost or 0.0
+        reported = completion.prompt_tokens or completion.completion_tokens
+        self.meter.settle(held, cost if reported else max(held, cost or 0.0))
 
     async def _keep(self, request: CompletionRequest, completion: Completion) -> None:
         if self.cache is not None:
@@ -174,7 +195,13 @@ class Caller:
             backend=self.backend.name, model=self.backend.model, llm_calls=self.calls,
             prompt_tokens=self.prompt_tokens, completion_tokens=self.completion_tokens,
             cache_hits=self.cache_hits, seconds=round(time.monotonic() - self.started, 3),
+            cost_usd=self.cost_usd(),
         )
+
+    def cost_usd(self) -> float | None:
+        """What this caller's calls cost; None when it made calls to a model with no price
+        (answers from the cache cost nothing)."""
+        return None if self.price is None and self.calls else usd(self.cost)
 
     def calls_for(self, prompt_ids: Sequence[str]) -> int:
         """Model calls made with these prompts (cache hits not counted)."""
@@ -183,8 +210,7 @@ class Caller:
     def _left(self, messages: Sequence[Message], max_tokens: int) -> int:
         """The window less these messages, their answer and a margin for inexact counts."""
         margin = max(16, self.backend.context_window // 50)
-        used = sum(self.backend.count_tokens(m.content) + TEMPLATE_TOKENS_PER_MESSAGE
-                   for m in messages)
+        used = request_tokens(self.backend, messages)
         return self.backend.context_window - used - max_tokens - margin
 
     def _reask_tokens(self, prompt: Prompt, max_tokens: int) -> int:

@@ -43,10 +43,7 @@ class LocalBackend:
             import llama_cpp
         except ImportError as e:
             raise ConfigError(f"the local backend needs llama-cpp-python; {INSTALL_HINT}") from e
-        path = Path(model_path) if model_path else default_model_path()
-        if not path.is_file():
-            raise ConfigError(f"model file not found: {path}; set SUMMARIZER_LOCAL_MODEL to a "
-                              ".gguf file")
+        path = _model_file(model_path)
         self.model = path.stem
         self._lock = threading.Lock()  # a llama.cpp context serves one request at a time
         try:
@@ -92,6 +89,52 @@ class LocalBackend:
         from llama_cpp.llama_grammar import LlamaGrammar
 
         return LlamaGrammar.from_string(text, verbose=False)
+
+
+class LocalVocab:
+    """The embedded model's tokenizer and window, read without its weights: enough to plan a
+    run's calls (`summarize --dry-run`), never to answer one."""
+
+    name = "local"
+
+    def __init__(self, model_path: Path | None = None, *, context_window: int | None = None
+                 ) -> None:
+        try:
+            import llama_cpp.llama_cpp as native
+            from llama_cpp import _internals
+        except ImportError as e:
+            raise ConfigError(f"the local backend needs llama-cpp-python; {INSTALL_HINT}") from e
+        path = _model_file(model_path)
+        self.model = path.stem
+        params = native.llama_model_default_params()
+        params.vocab_only = True
+        try:
+            self._vocab = _internals.LlamaModel(path_model=str(path), params=params,
+                                                verbose=False)
+        except Exception as e:  # noqa: BLE001 - llama.cpp raises ValueError or RuntimeError
+            raise ConfigError(f"cannot read model {path}: {e}") from e
+        # The window the model was trained with, as the full load takes it (n_ctx=0).
+        meta = self._vocab.metadata()
+        trained = meta.get(f"{meta.get('general.architecture', 'llama')}.context_length", "0")
+        self.context_window = context_window or int(trained)
+        if self.context_window <= 0:
+            raise ConfigError(f"{path} does not say its context window; set "
+                              "SUMMARIZER_LOCAL_CONTEXT_WINDOW")
+
+    def count_tokens(self, text: str) -> int:
+        return len(self._vocab.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+
+    async def complete(self, request: CompletionRequest) -> Completion:
+        raise ConfigError(f"the embedded model was read for its tokenizer only; it cannot "
+                          f"answer '{request.prompt_id}'")
+
+
+def _model_file(model_path: Path | None) -> Path:
+    path = Path(model_path) if model_path else default_model_path()
+    if not path.is_file():
+        raise ConfigError(f"model file not found: {path}; set SUMMARIZER_LOCAL_MODEL to a "
+                          ".gguf file")
+    return path
 
 
 _LOADING = threading.Lock()

@@ -99,6 +99,8 @@ class SummaryOptions(BaseModel):
     # offline | llm | auto, as `--verify`; unset: SUMMARIZER_VERIFY
     verify: Literal["offline", "llm", "auto"] | None = None
     language: str | None = None  # accepted for forward compatibility; output is English
+    # A cost limit in USD for this run; SUMMARIZER_MAX_COST_USD, when set, bounds it too.
+    max_cost_usd: float | None = Field(default=None, ge=0)
 
 
 class SummaryIn(BaseModel):
