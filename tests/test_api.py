@@ -6,8 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -20,6 +18,7 @@ import httpx
 import pytest
 from conftest import BACK_TO_VERSION_3, EXAMPLES
 from fastapi import FastAPI
+from service_process import Server, free_port
 
 from summarizer.errors import (
     BackendRejected,
@@ -682,59 +681,6 @@ def test_a_304_over_tcp_has_no_body_and_keeps_the_headers(settings) -> None:
 # -- a real `serve` process -----------------------------------------------------------------------
 
 
-class Server:
-    """A `summarizer serve` process; `kill` and `start` again to test a crash."""
-
-    def __init__(self, env: dict[str, str], workdir: Path) -> None:
-        self.env = env
-        self.workdir = workdir
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.process: subprocess.Popen | None = None
-        self.log = workdir / f"server-{self.port}.log"
-
-    def start(self) -> Server:
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        with self.log.open("a") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "summarizer", "serve", "--port", str(self.port)],
-                env=self.env, cwd=self.workdir, stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise AssertionError(f"server exited: {self.log.read_text()[-3000:]}")
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    return self
-            except httpx.TransportError:
-                time.sleep(0.2)
-        raise AssertionError(f"server did not start: {self.log.read_text()[-3000:]}")
-
-    def kill(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(timeout=10)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-
-    def client(self, key: str | None = None) -> httpx.Client:
-        headers = {"Authorization": f"Bearer {key}"} if key else {}
-        return httpx.Client(base_url=self.url, headers=headers, timeout=30)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def make_server(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Callable[..., Server]]:
     servers: list[Server] = []
@@ -852,7 +798,7 @@ def live(config: Settings, backend: Backend | None = None,
     import uvicorn
 
     app = create_app(config, backend=backend or ScriptedBackend())
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
     thread.start()

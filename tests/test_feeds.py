@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import AsyncIterator
@@ -18,12 +21,13 @@ import feedparser
 import httpx
 import pytest
 from feed_server import FeedServer
+from service_process import Server
 
 from summarizer.llm.scripted import ScriptedBackend
 from summarizer.server import feeds, webhook
 from summarizer.server.app import create_app
 from summarizer.server.service import Service, open_service
-from summarizer.server.store import Job
+from summarizer.server.store import Job, open_store
 from summarizer.server.worker import Worker
 from summarizer.settings import Settings
 
@@ -363,3 +367,75 @@ async def test_digests_are_an_atom_feed_and_an_email_page(site, tmp_path) -> Non
     assert "<style" not in email and "<script" not in email and 'style="' in email
     assert "Kessing Street" in email
     assert markdown.headers["content-type"].startswith("text/markdown")
+
+
+# -- the whole day, unattended ---------------------------------------------------------------------
+
+
+def test_serve_and_a_worker_build_the_scheduled_digest_and_send_it(site, tmp_path) -> None:
+    """Two feeds named once; `summarizer serve` and a `summarizer worker` on one database with
+    SUMMARIZER_DIGEST_AT a minute ahead: the digest is built once, the webhook receives it, and
+    the Atom feed lists it, without any other request."""
+    now = datetime.now(UTC)
+    at = (now + timedelta(minutes=1)).replace(second=0, microsecond=0)
+    if (at - now).total_seconds() < 20:  # leave the feeds time to be read first
+        at += timedelta(minutes=1)
+    if at.date() != now.date():
+        pytest.skip("the next minute is tomorrow; the feed's articles are of today")
+    receiver = Receiver()
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("SUMMARIZER_", "OPENAI_", "DATABASE_URL"))}
+    env.update({
+        "SUMMARIZER_BACKEND": "scripted",
+        "SUMMARIZER_ALLOW_NETWORK": "0",
+        "SUMMARIZER_ALLOW_PRIVATE_URLS": "true",
+        "SUMMARIZER_CACHE_PATH": str(tmp_path / "cache.sqlite3"),
+        "SUMMARIZER_DB_PATH": str(tmp_path / "service.sqlite3"),
+        "SUMMARIZER_DIGEST_AT": at.strftime("%H:%M"),
+        "SUMMARIZER_TIMEZONE": "UTC",
+        "SUMMARIZER_WEBHOOK_URL": receiver.url,
+        "SUMMARIZER_WEBHOOK_SECRET": "shared-secret",
+    })
+    for url, name in ((site.url("/rss.xml"), "Brackwater Wire"), (site.url("/atom.xml"), "")):
+        added = subprocess.run(
+            [sys.executable, "-m", "summarizer", "feeds", "add", url,
+             *(["--name", name] if name else [])],
+            env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+        assert added.returncode == 0 and added.stdout.startswith("added: "), added.stderr
+    api = Server(env, tmp_path)
+    worker = Server(env, tmp_path, ("worker",))
+    try:
+        api.start()
+        worker.start()
+        wait = (at - datetime.now(UTC)).total_seconds() + 60
+        assert receiver.got.wait(wait), api.log.read_text()[-3000:]
+        time.sleep(2.0)  # a second delivery, were there one, would come within this
+        with api.client() as client:
+            atom = client.get("/v1/digests.atom")
+        feeds_now = subprocess.run(
+            [sys.executable, "-m", "summarizer", "feeds", "list", "--format", "json"],
+            env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    finally:
+        worker.stop()
+        api.stop()
+        receiver.close()
+
+    day = now.date().isoformat()
+    [(headers, body)] = receiver.received  # once, though two processes watched the clock
+    assert webhook.verify("shared-secret", headers[webhook.TIMESTAMP_HEADER], body,
+                          headers[webhook.SIGNATURE_HEADER])
+    sent = json.loads(body)
+    assert sent["date"] == day
+    digest = sent["digest"]
+    outlets = {source for a in digest["articles"] for source in a["sources"]}
+    assert {"Brackwater Wire", "Valley Atom"} <= outlets
+    assert len(digest["articles"]) == 4 and digest["stories"]
+    parsed = feedparser.parse(atom.content)
+    assert [entry.title for entry in parsed.entries] == [f"News digest for {day}"]
+    listed = json.loads(feeds_now.stdout)
+    assert [f["error"] for f in listed] == [None, None] and all(f["polled"] for f in listed)
+    store = open_store(tmp_path / "service.sqlite3")
+    try:
+        assert [job.status for job in store.jobs_of("digest", day)] == ["done"]
+    finally:
+        store.close()
