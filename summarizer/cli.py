@@ -22,6 +22,7 @@ from tqdm import tqdm
 from . import __version__
 from .errors import GateError, InputError, RateLimited, SummarizerError
 from .ingest import no_readable_article, read_inputs
+from .language import check_code, language_name
 from .llm import BACKENDS, make_backend, make_judge_backend
 from .llm.cache import Cache
 from .pipeline import run_options, summarize
@@ -78,6 +79,10 @@ def build_parser() -> argparse.ArgumentParser:
                           "finds uncertain or flags, offline for the embedded model (default "
                           "SUMMARIZER_VERIFY, auto). The judge is the run's model unless "
                           "SUMMARIZER_JUDGE_MODEL or SUMMARIZER_JUDGE_BASE_URL names one")
+    run.add_argument("--language", type=_language, metavar="CODE",
+                     help="write the summaries in this language (ISO 639-1, e.g. fr); quoted "
+                          "sentences stay in their sources' language, marked (default "
+                          "SUMMARIZER_LANGUAGE, else the language most articles are in)")
     run.add_argument("--strict", action="store_true",
                      help="leave out sentences that no passage supports (default: keep them, "
                           "marked unsupported with the reason)")
@@ -170,6 +175,13 @@ def _positive(value: str) -> int:
     return number
 
 
+def _language(value: str) -> str:
+    try:
+        return check_code(value)
+    except InputError as e:
+        raise argparse.ArgumentTypeError(str(e)) from e
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="summarizer: %(message)s")
@@ -205,7 +217,8 @@ def _summarize(args: argparse.Namespace) -> int:
         result = asyncio.run(summarize(
             docs, skips, backend=backend, judge=judge, cache=cache, progress=_BarProgress(bar),
             options=run_options(settings, strict=args.strict, concurrency=args.concurrency,
-                                writing=args.writing, verify=args.verify),
+                                writing=args.writing, verify=args.verify,
+                                language=args.language),
         ))
     for skip in result.skipped[len(skips):]:
         log.warning("skipped %s: %s", skip.origin, skip.reason)
@@ -214,6 +227,9 @@ def _summarize(args: argparse.Namespace) -> int:
                           Counter(f.part for f in result.failed).items())
         log.warning("the model failed %s even after retries; the rest is summarised. Run the "
                     "same command again to retry only what failed", parts)
+    if result.language is not None and not result.language.honoured:
+        log.warning("the summary could not be all in %s: %s",
+                    language_name(result.language.output), result.language.reason)
     if args.format == "json":
         output = json.dumps(to_json(result), ensure_ascii=False, indent=2) + "\n"
     else:
