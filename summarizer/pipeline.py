@@ -522,9 +522,10 @@ class _Run:
         said = f"{len(other)} of {len(sentences)} sentences are quoted in {found}, their " \
                "sources' language"
         if self.mode == "quoted":
-            why = "the embedded model (or a model declared small) does not write: it quotes" \
-                if self.small and self.options.writing == "auto" else "quoted writing quotes"
-            fix = f"for {wanted}, use fused writing (--writing fused) with a capable model"
+            why = "a small model (the embedded one, or one declared small) quotes its sources " \
+                "rather than writing" if self.small and self.options.writing == "auto" \
+                else "quoted writing shows the sources' own words"
+            fix = f"for {wanted}, use a capable model (auto writing then fuses) or --writing fused"
         elif self.verify == "offline":
             why = "a restatement in another language than its sources cannot be verified " \
                   "offline"

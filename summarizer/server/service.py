@@ -336,9 +336,11 @@ class Service:
 
     async def summarize_now(self, records: Sequence[dict[str, Any]], strict: bool = False,
                             writing: WritingSetting | None = None,
-                            verify: VerifyMode | None = None) -> dict[str, Any]:
+                            verify: VerifyMode | None = None,
+                            language: str | None = None) -> dict[str, Any]:
         """Summarise posted articles at once, without storing them (the JSON output contract)."""
-        return to_json(await self._summarize(records, self.options(strict, writing, verify)))
+        return to_json(await self._summarize(
+            records, self.options(strict, writing, verify, language)))
 
     async def _summarize(self, records: Sequence[dict[str, Any]], options: Options,
                          progress: _JobProgress | None = None) -> Result:
@@ -359,12 +361,13 @@ class Service:
 
     async def request_summary(self, records: Sequence[dict[str, Any]], strict: bool,
                               writing: WritingSetting | None = None,
-                              verify: VerifyMode | None = None) -> Job:
+                              verify: VerifyMode | None = None,
+                              language: str | None = None) -> Job:
         """A background job for a summary too large to wait for; its input is kept first."""
         job, _ = await asyncio.to_thread(self.store.start_job, "summary", uuid4().hex)
         await asyncio.to_thread(self.store.put_job_payload, job.id,
                                 {"articles": list(records), "strict": strict,
-                                 "writing": writing, "verify": verify})
+                                 "writing": writing, "verify": verify, "language": language})
         self._launch(job)
         return job
 
@@ -373,7 +376,8 @@ class Service:
         if payload is None:
             raise InputError("the job's articles were not stored; post them again")
         options = self.options(strict=payload.get("strict", False),
-                               writing=payload.get("writing"), verify=payload.get("verify"))
+                               writing=payload.get("writing"), verify=payload.get("verify"),
+                               language=payload.get("language"))
         return await self._summarize(payload["articles"], options, progress)
 
     # -- digests ---------------------------------------------------------------------------------
@@ -464,9 +468,10 @@ class Service:
         METRICS.jobs.labels(status).inc()
 
     def options(self, strict: bool = False, writing: WritingSetting | None = None,
-                verify: VerifyMode | None = None) -> Options:
+                verify: VerifyMode | None = None, language: str | None = None) -> Options:
         """The run options the settings give, with what the request asked for on top."""
-        return run_options(self.settings, strict=strict, writing=writing, verify=verify)
+        return run_options(self.settings, strict=strict, writing=writing, verify=verify,
+                           language=language)
 
 
 class _JobProgress:
