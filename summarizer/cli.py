@@ -144,6 +144,9 @@ def build_parser() -> argparse.ArgumentParser:
         suite.add_argument("--model", help="model name (openai) or .gguf path (local)")
         suite.add_argument("--out", type=Path, default=Path("evals/reports"),
                            help="where reports go (default: evals/reports)")
+        suite.add_argument("--language", type=_language, metavar="CODE",
+                           help="write every set's summaries in this language (default: each "
+                                "set's own); language_consistency says how many are in it")
         if name == "all":
             suite.add_argument("--data", type=Path, default=Path("../shared/data/faithfulness"),
                                help="labelled faithfulness data (skipped when absent)")
@@ -409,7 +412,7 @@ def _eval_suite(args: argparse.Namespace) -> int:
     if not sets:
         raise InputError("no article sets found; run from the project folder or pass --sets")
     backend = make_backend(settings, args.backend, args.model)
-    options = run_options(settings)
+    options = run_options(settings, language=args.language)
     report = suite.Report(backend=backend.name, model=backend.model,
                               data_hash=suite.data_hash(root, sets))
     labels, skipped = suite.labels_for(backend, args.labels) if args.eval == "all" else (None, [])
