@@ -24,7 +24,7 @@ from summarizer.language import check_code, detect, most_common
 from summarizer.llm.base import CompletionRequest
 from summarizer.llm.scripted import ScriptedBackend, lead_sentences
 from summarizer.models import Article, Document, Result, Sentence
-from summarizer.pipeline import Options, prepare, run_options, summarize
+from summarizer.pipeline import Options, digest, prepare, run_options, summarize
 from summarizer.render import to_html, to_json, to_markdown
 from summarizer.salience import Candidate
 from summarizer.server.app import create_app
@@ -263,3 +263,16 @@ async def test_the_api_takes_a_language_option_and_refuses_a_bad_code():
 def test_a_stored_article_without_a_language_is_summarised_in_its_own():
     article = Article(id="a", origin="stored", text=TEXTS["es"] + " " + TEXTS["es"])
     assert prepare([article]).articles[0].language == "es"
+
+
+def test_a_digest_of_stored_articles_writes_in_the_language_set_for_digests():
+    # Articles as the store gives them back: their language is not stored, so it is detected.
+    articles = [a.article.model_copy(update={"language": None}) for a in
+                _run(_docs(FRENCH_SET), ScriptedBackend()).articles]
+    asked = run_options(Settings(language="en"))
+    result = asyncio.run(digest(articles, backend=ScriptedBackend(), options=asked))
+    assert result.stories and result.language is not None
+    assert result.language.output == "en" and result.language.articles == ("fr",)
+    story = [s for st in result.stories for s in st.summary]
+    assert story and all(s.language == "fr" for s in story)
+    assert "*(in French)*" in to_markdown(result)
