@@ -519,8 +519,8 @@ class _Run:
             return report
         wanted, found = language_name(self.language), " and ".join(
             language_name(c) for c in dict.fromkeys(s.language or "" for s in other))
-        said = f"{len(other)} of {len(sentences)} sentences are quoted in {found}, their " \
-               "sources' language"
+        said = f"{len(other)} of {len(sentences)} sentences are in {found}, their sources' " \
+               "language"
         if self.mode == "quoted":
             why = "a small model (the embedded one, or one declared small) quotes its sources " \
                 "rather than writing" if self.small and self.options.writing == "auto" \

@@ -106,11 +106,11 @@ def parse_lines(reply: str, allowed: Sequence[str]) -> dict[str, str]:
 Outlets = frozenset[str]  # the outlet keys of the articles a summary is across
 
 
-Languages = Mapping[str, str | None]  # article id -> the language it is written in
+ArticleLanguages = Mapping[str, str | None]  # article id -> the language it is written in
 
 
 def quoted(candidate: Candidate, outlets: Outlets | None = None,
-           languages: Languages | None = None) -> Sentence:
+           languages: ArticleLanguages | None = None) -> Sentence:
     """The candidate's own sentence, verbatim, in its source's language (from `languages`).
     Across articles (`outlets` given) it cites every member of its group and counts their
     outlets; in one article's summary, only itself. A sentence that reads as an instruction to
@@ -126,7 +126,7 @@ def quoted(candidate: Candidate, outlets: Outlets | None = None,
 
 def fused(text: str, candidate: Candidate, threshold: float | None,
           outlets: Outlets | None = None, verify: VerifyMode = "offline",
-          languages: Languages | None = None, asked: str | None = None,
+          languages: ArticleLanguages | None = None, asked: str | None = None,
           ) -> Sentence | Held | str:
     """The model's sentence when it is verified against its group's sentences; a `Held` one
     when the judge is to decide; else the reason it fails.

@@ -121,7 +121,8 @@ def test_quoted_sentences_keep_and_declare_their_source_language(
                                       for s in result.sentences())
     assert result.language is not None and not result.language.honoured
     assert result.language.other == len(result.sentences())
-    assert "quoted in French" in (result.language.reason or "")
+    count = len(result.sentences())
+    assert f"{count} of {count} sentences are in French" in (result.language.reason or "")
     markdown, page = to_markdown(result), to_html(result)
     assert markdown.count("*(in French)*") == len(result.sentences())
     assert "Asked for English:" in markdown
