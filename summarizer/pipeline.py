@@ -529,7 +529,9 @@ class _Run:
         elif self.verify == "offline":
             why = "a restatement in another language than its sources cannot be verified " \
                   "offline"
-            fix = "let the LLM judge verify them (--verify auto or llm)"
+            fix = "let the LLM judge verify them (--verify auto or llm)" \
+                if self.options.verify == "offline" else \
+                "a capable judge model of its own (SUMMARIZER_JUDGE_MODEL) would verify them"
         else:
             why = f"the model's restatements in {wanted} were not kept"
             fix = "a stronger model, or a judge of its own (SUMMARIZER_JUDGE_MODEL), may keep more"

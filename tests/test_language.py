@@ -194,6 +194,10 @@ def test_with_offline_verification_no_cross_language_restatement_is_asked_for():
     assert not [r for r in backend.requests if r.prompt_id in ("fuse", "judge")]
     assert all(s.written == "quoted" for s in result.sentences())
     assert result.language is not None and "--verify auto" in (result.language.reason or "")
+    # The embedded model's run resolves `auto` to offline: a judge of its own is what helps.
+    small = _run(_docs(EXAMPLES), ScriptedBackend(), Options(writing="fused", language="fr"))
+    assert small.writing is not None and small.writing.verify == "offline"
+    assert "SUMMARIZER_JUDGE_MODEL" in (small.language.reason or "")  # type: ignore[union-attr]
 
 
 def test_language_consistency_scores_a_wrong_language_output_low():
