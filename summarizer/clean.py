@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 
 from . import byline
+from .language import detect
 from .models import Article, Document, Removal, Skip
 from .text import MONTH, SENTENCE_END
 
@@ -296,6 +297,7 @@ def clean_document(doc: Document) -> Article | Skip:
         published=doc.published or found.published,
         sources=(source,) if source else (),
         removed=tuple(cleaned.removed),
+        language=detect(text),
     )
 
 

@@ -23,6 +23,7 @@ from tqdm import tqdm
 from . import __version__
 from .errors import GateError, InputError, NotFound, RateLimited, SummarizerError
 from .ingest import no_readable_article, read_inputs
+from .language import check_code, language_name
 from .llm import BACKENDS, make_backend, make_judge_backend
 from .llm.cache import Cache
 from .llm.prices import Plan, Price, dollars
@@ -82,6 +83,10 @@ def build_parser() -> argparse.ArgumentParser:
                           "finds uncertain or flags, offline for the embedded model (default "
                           "SUMMARIZER_VERIFY, auto). The judge is the run's model unless "
                           "SUMMARIZER_JUDGE_MODEL or SUMMARIZER_JUDGE_BASE_URL names one")
+    run.add_argument("--language", type=_language, metavar="CODE",
+                     help="write the summaries in this language (ISO 639-1, e.g. fr); quoted "
+                          "sentences stay in their sources' language, marked (default "
+                          "SUMMARIZER_LANGUAGE, else the language most articles are in)")
     run.add_argument("--strict", action="store_true",
                      help="leave out sentences that no passage supports (default: keep them, "
                           "marked unsupported with the reason)")
@@ -173,6 +178,9 @@ def build_parser() -> argparse.ArgumentParser:
         suite.add_argument("--model", help="model name (openai) or .gguf path (local)")
         suite.add_argument("--out", type=Path, default=Path("evals/reports"),
                            help="where reports go (default: evals/reports)")
+        suite.add_argument("--language", type=_language, metavar="CODE",
+                           help="write every set's summaries in this language (default: each "
+                                "set's own); language_consistency says how many are in it")
         if name == "all":
             suite.add_argument("--data", type=Path, default=Path("../shared/data/faithfulness"),
                                help="labelled faithfulness data (skipped when absent)")
@@ -215,6 +223,13 @@ def _usd(value: str) -> float:
     return number
 
 
+def _language(value: str) -> str:
+    try:
+        return check_code(value)
+    except InputError as e:
+        raise argparse.ArgumentTypeError(str(e)) from e
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="summarizer: %(message)s")
@@ -249,7 +264,8 @@ def _summarize(args: argparse.Namespace) -> int:
     judge = make_judge_backend(settings)
     cache = None if args.no_cache or settings.no_cache else _open_cache(settings.cache_path)
     options = run_options(settings, strict=args.strict, concurrency=args.concurrency,
-                          writing=args.writing, verify=args.verify, max_cost_usd=args.max_cost)
+                          writing=args.writing, verify=args.verify, max_cost_usd=args.max_cost,
+                          language=args.language)
     if args.dry_run:
         estimate = asyncio.run(plan(docs, backend=backend, judge=judge, options=options,
                                     cache=cache))
@@ -274,6 +290,9 @@ def _summarize(args: argparse.Namespace) -> int:
                     "were for is listed as failed or quoted",
                     dollars(result.usage.cost_limit_usd or 0.0),
                     dollars(result.usage.cost_usd or 0.0))
+    if result.language is not None and not result.language.honoured:
+        log.warning("the summary could not be all in %s: %s",
+                    language_name(result.language.output), result.language.reason)
     if args.format == "json":
         output = json.dumps(to_json(result), ensure_ascii=False, indent=2) + "\n"
     else:
@@ -564,7 +583,7 @@ def _eval_suite(args: argparse.Namespace) -> int:
     if not sets:
         raise InputError("no article sets found; run from the project folder or pass --sets")
     backend = make_backend(settings, args.backend, args.model)
-    options = run_options(settings)
+    options = run_options(settings, language=args.language)
     report = suite.Report(backend=backend.name, model=backend.model,
                               data_hash=suite.data_hash(root, sets))
     labels, skipped = suite.labels_for(backend, args.labels) if args.eval == "all" else (None, [])

@@ -113,6 +113,7 @@ class Article(Frozen):
     published: str | None = None
     sources: tuple[str, ...] = ()  # every outlet that carried it (wire copies merged into one)
     removed: tuple[Removal, ...] = ()
+    language: str | None = None  # ISO 639-1, detected from `text` when it is cleaned
 
     def outlets(self) -> tuple[str, ...]:
         """The outlets that carried it, as named: its `sources`, else its own `source`. An
@@ -171,6 +172,9 @@ class Sentence(Frozen):
     # "quoted": a source sentence verbatim; "fused": the model's restatement, verified.
     written: WritingMode | None = None
     verified_by: VerifiedBy | None = None  # None only in results stored before it was recorded
+    # ISO 639-1: a quoted sentence's is its source's, a fused one's the language it is written
+    # in. None only in results stored before it was recorded.
+    language: str | None = None
 
 
 class Side(Frozen):
@@ -252,6 +256,16 @@ class Writing(Frozen):
     judge_kept: int = 0  # of those, the ones it found supported
 
 
+class Languages(Frozen):
+    """Which language the run was asked to write in, and whether every sentence is in it."""
+
+    output: str  # ISO 639-1: asked for, else the one most of the articles are in
+    articles: tuple[str, ...] = ()  # the articles' languages, most common first
+    honoured: bool = True  # every sentence shown is in `output`
+    other: int = 0  # sentences shown in another language (quoted from their sources)
+    reason: str | None = None  # why `output` could not be honoured, and what would
+
+
 class Result(Frozen):
     """Everything a run produced; `render` turns it into JSON or Markdown."""
 
@@ -267,6 +281,7 @@ class Result(Frozen):
     overview_dropped: int = 0  # unsupported overview sentences strict mode left out
     writing: Writing | None = None
     failed: tuple[Failure, ...] = ()  # parts the model could not do; their articles are skipped
+    language: Languages | None = None  # None only in results stored before it was recorded
 
     def sentences(self) -> list[Sentence]:
         """Every sentence the run shows: each article's summary, the overview, each story's."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Literal, TypeVar
@@ -31,6 +32,7 @@ from .errors import (
 )
 from .facts import FactGroup, Facts, SourceSentence, outlet_keys, source_sentences
 from .ingest import no_readable_article
+from .language import DEFAULT, check_code, detect, language_name, most_common
 from .llm.base import Backend, Item
 from .llm.cache import Cache
 from .llm.caller import Caller, NoProgress, Progress
@@ -53,6 +55,7 @@ from .models import (
     Duplicate,
     Failure,
     Faithfulness,
+    Languages,
     Result,
     Sentence,
     Skip,
@@ -107,11 +110,13 @@ class Options:
     verify: VerifyMode = "auto"  # how restatements are verified (see writing.fused)
     max_cost_usd: float | None = None  # the cost limit (see llm.prices); None: none
     prices: Prices | None = None  # None: the shipped price table alone
+    language: str | None = None  # ISO 639-1 to write in; None: the articles' own
 
 
 def run_options(settings: Settings, *, strict: bool = False, concurrency: int | None = None,
                 writing: WritingSetting | None = None,
-                verify: VerifyMode | None = None, max_cost_usd: float | None = None) -> Options:
+                verify: VerifyMode | None = None, max_cost_usd: float | None = None,
+                language: str | None = None) -> Options:
     """Options from the settings, with what the caller asked for on top."""
     return Options(
         concurrency=concurrency or settings.concurrency,
@@ -121,7 +126,17 @@ def run_options(settings: Settings, *, strict: bool = False, concurrency: int | 
         verify=verify or settings.verify,
         max_cost_usd=settings.max_cost_usd if max_cost_usd is None else max_cost_usd,
         prices=load_prices(settings),
+        language=check_code(language) if language else _language_setting(settings),
     )
+
+
+def _language_setting(settings: Settings) -> str | None:
+    if settings.language is None:
+        return None
+    try:
+        return check_code(settings.language)
+    except InputError as e:
+        raise ConfigError(f"SUMMARIZER_LANGUAGE: {e}") from e
 
 
 @dataclass(frozen=True)
@@ -152,8 +167,10 @@ def clean(docs: Iterable[Document | Skip]) -> list[Article | Skip]:
 
 
 def prepare(articles: Sequence[Article]) -> Prepared:
-    """Deduplicate, split every article into its sentences, and group them into facts."""
-    deduped = dedup(list(articles))
+    """Deduplicate, split every article into its sentences, and group them into facts.
+    An article read back from storage has its language detected again (it is not stored)."""
+    deduped = dedup([a if a.language else a.model_copy(update={"language": detect(a.text)})
+                     for a in articles])
     facts = Facts(source_sentences(deduped.articles, deduped.paragraphs, deduped.duplicates))
     groups = facts.groups()
     group_of = {m.id: g for g in groups for m in g.members}
@@ -337,6 +354,10 @@ class _Run:
         self.max_output = min(options.max_output_tokens, backend.context_window // 4)
         self.all_outlets = self._outlets({a.id for a in prepared.articles})
         self.failures: list[tuple[Failure, BackendError]] = []
+        self.languages = {a.id: a.language for a in prepared.articles}
+        self.language = options.language or \
+            most_common(a.language for a in prepared.articles) or DEFAULT
+        self.small = small
 
     async def guard(self, work: Awaitable[T], part: Literal["article", "overview", "story"],
                     id: str | None = None) -> T | None:
@@ -459,16 +480,30 @@ class _Run:
 
     async def write(self, chosen: list[Candidate], outlets: Outlets | None) -> list[Sentence]:
         """Each chosen fact as one sentence: quoted, or fused where the model's words hold."""
-        if self.mode == "quoted" or not chosen:
-            return [quoted(c, outlets) for c in chosen]
+        # With no judge, a restatement in another language than its source could never be
+        # kept (the checker cannot compare words across languages): its source is quoted.
+        asked = [c for c in chosen if self.verify != "offline" or not self._crosses(c)]
+        if self.mode == "quoted" or not asked:
+            return [self._quoted(c, outlets) for c in chosen]
         prompt = prompts.load("fuse")
-        budget = self.caller.budget(prompt, {"lines": ""}, self.max_output)
-        items = fusion_items(chosen, across=outlets is not None)
+        language = language_name(self.language)
+        budget = self.caller.budget(prompt, {"lines": "", "language": language},
+                                    self.max_output)
+        items = fusion_items(asked, across=outlets is not None)
         batches = pack(item_lines(items), self.backend.count_tokens, budget)
         parts = await asyncio.gather(*(
-            self._fuse(prompt, [chosen[k] for k in batch], [items[k] for k in batch], outlets)
+            self._fuse(prompt, [asked[k] for k in batch], [items[k] for k in batch], outlets)
             for batch in batches))
-        return [s for part in parts for s in part]
+        written = {c.shown.id: s for batch, part in zip(batches, parts, strict=True)
+                   for c, s in zip([asked[k] for k in batch], part, strict=True)}
+        return [written.get(c.shown.id) or self._quoted(c, outlets) for c in chosen]
+
+    def _crosses(self, candidate: Candidate) -> bool:
+        """Whether the candidate's source is in another language than the run writes."""
+        return self.languages.get(candidate.shown.article_id) not in (None, self.language)
+
+    def _quoted(self, candidate: Candidate, outlets: Outlets | None) -> Sentence:
+        return quoted(candidate, outlets, self.languages)
 
     async def _fuse(self, prompt: prompts.Prompt, chosen: list[Candidate], items: list[Item],
                     outlets: Outlets | None) -> list[Sentence]:
@@ -493,7 +528,8 @@ class _Run:
                     continue
                 text = written.get(c.shown.id)
                 result = "no line for this group" if text is None else \
-                    fused(text, c, self.options.threshold, outlets, self.verify)
+                    fused(text, c, self.options.threshold, outlets, self.verify,
+                          self.languages, self.language)
                 if isinstance(result, Sentence):
                     kept[c.shown.id] = result
                 elif isinstance(result, Held):
@@ -505,7 +541,8 @@ class _Run:
                                       well_formed=True)
 
         try:
-            await self.caller.ask(prompt, {"lines": render_items(items)}, read,
+            await self.caller.ask(prompt, {"lines": render_items(items),
+                                           "language": language_name(self.language)}, read,
                                   max_tokens=self.max_output,
                                   temperature=self.options.temperature, reply="lines",
                                   items=items, otherwise=lambda _: None)
@@ -520,7 +557,7 @@ class _Run:
             self.judged += len(held)
             self.judge_kept += sum(verdicts)
         self.fused_kept += len(kept)
-        return [kept.get(c.shown.id) or quoted(c, outlets) for c in chosen]
+        return [kept.get(c.shown.id) or self._quoted(c, outlets) for c in chosen]
 
     async def _judged(self, held: Held) -> bool:
         """Whether the judge finds a held restatement supported by its sources. A judge that
@@ -554,6 +591,7 @@ class _Run:
             failed=tuple(f for f, _ in self.failures),
         )
         sentences = made.sentences()
+        made = made.model_copy(update={"language": self.report_language(sentences)})
         supported = sum(1 for s in sentences if s.support == "supported")
         unsupported = len(sentences) - supported
         faithfulness = Faithfulness(
@@ -570,6 +608,35 @@ class _Run:
             "overview": tuple(s for s in overview if s.support == "supported"),
             "overview_dropped": sum(1 for s in overview if s.support != "supported"),
         })
+
+    def report_language(self, sentences: Sequence[Sentence]) -> Languages:
+        """The language the run wrote in and, where some sentences are in another (quoted in
+        their source's), why and what would write them in it."""
+        counts = Counter(a.language for a in self.prepared.articles if a.language)
+        other = [s for s in sentences if s.language not in (None, self.language)]
+        report = Languages(output=self.language, articles=tuple(c for c, _ in counts.most_common()),
+                           honoured=not other, other=len(other))
+        if not other:
+            return report
+        wanted, found = language_name(self.language), " and ".join(
+            language_name(c) for c in dict.fromkeys(s.language or "" for s in other))
+        said = f"{len(other)} of {len(sentences)} sentences are in {found}, their sources' " \
+               "language"
+        if self.mode == "quoted":
+            why = "a small model (the embedded one, or one declared small) quotes its sources " \
+                "rather than writing" if self.small and self.options.writing == "auto" \
+                else "quoted writing shows the sources' own words"
+            fix = f"for {wanted}, use a capable model (auto writing then fuses) or --writing fused"
+        elif self.verify == "offline":
+            why = "a restatement in another language than its sources cannot be verified " \
+                  "offline"
+            fix = "let the LLM judge verify them (--verify auto or llm)" \
+                if self.options.verify == "offline" else \
+                "a capable judge model of its own (SUMMARIZER_JUDGE_MODEL) would verify them"
+        else:
+            why = f"the model's restatements in {wanted} were not kept"
+            fix = "a stronger model, or a judge of its own (SUMMARIZER_JUDGE_MODEL), may keep more"
+        return report.model_copy(update={"honoured": False, "reason": f"{said}: {why}; {fix}"})
 
     def usage(self) -> Usage:
         """The run's calls, the judge's among them (and its backend when it has its own), what

@@ -19,6 +19,7 @@ from html import escape
 from string import Template
 from typing import Any
 
+from .language import language_name
 from .models import (
     UNKNOWN_OUTLET,
     Article,
@@ -56,6 +57,7 @@ def to_json(result: Result) -> dict[str, Any]:
                 "published": a.article.published,
                 "origin": a.article.origin,
                 "sources": list(a.article.sources),
+                "language": a.article.language,
                 "summary": [_sentence(s) for s in a.summary],
                 "dropped": a.dropped,
                 "removed": [r.model_dump() for r in a.article.removed],
@@ -72,8 +74,15 @@ def to_json(result: Result) -> dict[str, Any]:
         "usage": result.usage.model_dump(),
         "faithfulness": result.faithfulness.model_dump(),
         "writing": _writing(result.writing) if result.writing is not None else None,
+        "language": _languages(result),
         "prompts": result.prompts,
     }
+
+
+def _languages(result: Result) -> dict[str, Any] | None:
+    if result.language is None:  # a result stored before languages were recorded
+        return None
+    return {**result.language.model_dump(), "articles": list(result.language.articles)}
 
 
 def _writing(writing: Writing) -> dict[str, Any]:
@@ -113,6 +122,8 @@ def _sentence(sentence: Sentence) -> dict[str, Any]:
         out["written"] = sentence.written
     if sentence.verified_by is not None:
         out["verified_by"] = sentence.verified_by
+    if sentence.language is not None:
+        out["language"] = sentence.language
     return out
 
 
@@ -206,7 +217,7 @@ def to_markdown(result: Result, title: str | None = None) -> str:
         if part.byline:
             out += [f"*{part.byline}*", ""]
         if part.sentences is not None:
-            out += _markdown_body(part, notes)
+            out += _markdown_body(part, notes, _output(result))
     if notes:
         out += ["## Sources", ""]
         for number, citation in notes:
@@ -216,12 +227,12 @@ def to_markdown(result: Result, title: str | None = None) -> str:
     return "\n".join(out).rstrip() + "\n"
 
 
-def _markdown_body(part: _Section, notes: _Notes) -> list[str]:
+def _markdown_body(part: _Section, notes: _Notes, output: str | None) -> list[str]:
     """The paragraph, what strict mode left out, and each dispute as a paragraph of its own."""
     lines = []
     sentences = part.sentences or ()
     if sentences:
-        paragraph = " ".join(_markdown_sentence(s, notes) for s in sentences)
+        paragraph = " ".join(_markdown_sentence(s, notes, output) for s in sentences)
         lines += [_md_line_start(paragraph), ""]
     elif not part.dropped:
         lines += [f"_{part.empty}_", ""]
@@ -235,11 +246,14 @@ def _markdown_body(part: _Section, notes: _Notes) -> list[str]:
     return lines
 
 
-def _markdown_sentence(sentence: Sentence, notes: _Notes) -> str:
+def _markdown_sentence(sentence: Sentence, notes: _Notes, output: str | None = None) -> str:
     marks = "".join(f"[{notes.number(c)}]" for c in sentence.citations)
     agree = _agreement(sentence)
     if agree:
         marks += f" ({agree})"
+    other = _other_language(sentence, output)
+    if other:
+        marks += f" *({other})*"
     if sentence.support == "unsupported":
         marks += f" *({UNVERIFIED})*"
     elif sentence.support == "uncertain":
@@ -261,7 +275,7 @@ def to_html(result: Result, title: str | None = None) -> str:
         if part.byline:
             body.append(f'<p class="byline">{escape(part.byline)}</p>')
         if part.sentences is not None:
-            body += _html_body(part, notes)
+            body += _html_body(part, notes, _output(result))
     if notes:
         body.append('<h2>Sources</h2><ol class="sources">')
         for number, citation in notes:
@@ -376,12 +390,12 @@ def _email_cite(citation: Citation, notes: _Notes) -> str:
             "</sup>")
 
 
-def _html_body(part: _Section, notes: _Notes) -> list[str]:
+def _html_body(part: _Section, notes: _Notes, output: str | None) -> list[str]:
     """As `_markdown_body`, with the checker's reasons folded away under the paragraph."""
     body = []
     sentences = part.sentences or ()
     if sentences:
-        body.append(f"<p>{' '.join(_html_sentence(s, notes) for s in sentences)}</p>")
+        body.append(f"<p>{' '.join(_html_sentence(s, notes, output) for s in sentences)}</p>")
         for support, label in (("unsupported", UNVERIFIED), ("uncertain", UNCERTAIN),
                                ("suspicious", SUSPICIOUS)):
             doubted = [s for s in sentences if s.support == support]
@@ -404,12 +418,15 @@ def _html_body(part: _Section, notes: _Notes) -> list[str]:
     return body
 
 
-def _html_sentence(sentence: Sentence, notes: _Notes) -> str:
+def _html_sentence(sentence: Sentence, notes: _Notes, output: str | None = None) -> str:
     marks = "".join(_html_cite(c, notes) for c in sentence.citations)
     extra = ""
     agree = _agreement(sentence)
     if agree:
         extra = f' <span class="agree">{agree}</span>'
+    other = _other_language(sentence, output)
+    if other:
+        extra += f' <span class="language">{other}</span>'
     if sentence.support == "unsupported":
         extra += f' <mark class="unsupported">{UNVERIFIED}</mark>'
     elif sentence.support == "uncertain":
@@ -418,6 +435,8 @@ def _html_sentence(sentence: Sentence, notes: _Notes) -> str:
         extra += f' <mark class="suspicious">{SUSPICIOUS}</mark>'
     written = f" {sentence.written}" if sentence.written else ""
     verified = f' data-verified-by="{sentence.verified_by}"' if sentence.verified_by else ""
+    if sentence.language:
+        verified += f' lang="{escape(sentence.language)}"'
     return (f'<span class="sentence {sentence.support}{written}"{verified}>'
             f"{escape(sentence.text)}{marks}{extra}</span>")
 
@@ -436,6 +455,18 @@ def _agreement(sentence: Sentence) -> str:
         return ""
     total = sentence.sources.total
     return f"{sentence.sources.supporting} of {total} source{'s' * (total != 1)}"
+
+
+def _output(result: Result) -> str | None:
+    """The language the run wrote in; None for a result stored before it was recorded."""
+    return result.language.output if result.language else None
+
+
+def _other_language(sentence: Sentence, output: str | None) -> str:
+    """ "in French" for a sentence quoted in another language than the run writes, else ""."""
+    if output is None or sentence.language in (None, output):
+        return ""
+    return f"in {language_name(sentence.language or '')}"
 
 
 def _left_out(dropped: int) -> str:
@@ -506,6 +537,9 @@ def _footer(result: Result, text: Escape) -> list[str]:
             if w.judged else ""
         lines.append(f"*{w.fused_kept} of {w.fused_attempted} sentences the model restated held "
                      f"up against their sources; the others are quoted.{judged}*")
+    languages = result.language
+    if languages is not None and not languages.honoured and languages.reason:
+        lines.append(f"*Asked for {language_name(languages.output)}: {languages.reason}.*")
     for skip in result.skipped:
         lines.append(f"*Skipped {text(skip.origin)}: {text(skip.reason)}.*")
     for failure in result.failed:
@@ -557,6 +591,8 @@ PAGE = Template("""<!doctype html>
                   border: 1px solid #c9c8c2; border-radius: 6px;
                   box-shadow: 0 4px 14px rgba(0,0,0,.12); }
   a.cite:hover .quote, a.cite:focus .quote { display: block; }
+  .language { font: .75rem system-ui, sans-serif; color: #4a4a8a; background: #ecebf7;
+              border-radius: 3px; padding: 0 .3rem; margin-left: .2rem; white-space: nowrap; }
   .agree { font: .75rem system-ui, sans-serif; color: #2b7a3d; background: #e9f5ec;
            white-space: nowrap;
            border-radius: 3px; padding: 0 .3rem; margin-left: .2rem; }

@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     # one), auto (the judge decides what the checker finds uncertain or flags; offline for
     # the embedded model and models declared small).
     verify: Literal["offline", "llm", "auto"] = "auto"
+    # The language summaries are written in (ISO 639-1, e.g. fr), for one-off runs and digests;
+    # unset: the language most of the run's articles are in.
+    language: str | None = None
     # A judge model of its own, OpenAI-compatible; none set: the run's own backend judges.
     # Without judge_base_url it is served where OPENAI_BASE_URL points, with OPENAI_API_KEY.
     judge_model: str | None = None

@@ -10,12 +10,13 @@ group, and a sentence across articles counts the outlets of its members.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from .checking.offline import Sources, Verdict
+from .checking.offline import Sources, Verdict, across_languages
 from .facts import SourceSentence, outlet_name
+from .language import detect
 from .llm.base import Item
 from .models import Sentence, SourceCount, VerifyMode, WritingMode
 from .salience import Candidate
@@ -105,20 +106,27 @@ def parse_lines(reply: str, allowed: Sequence[str]) -> dict[str, str]:
 Outlets = frozenset[str]  # the outlet keys of the articles a summary is across
 
 
-def quoted(candidate: Candidate, outlets: Outlets | None = None) -> Sentence:
-    """The candidate's own sentence, verbatim. Across articles (`outlets` given) it cites every
-    member of its group and counts their outlets; in one article's summary, only itself. A
-    sentence that reads as an instruction to a model is marked suspicious, never supported."""
+ArticleLanguages = Mapping[str, str | None]  # article id -> the language it is written in
+
+
+def quoted(candidate: Candidate, outlets: Outlets | None = None,
+           languages: ArticleLanguages | None = None) -> Sentence:
+    """The candidate's own sentence, verbatim, in its source's language (from `languages`).
+    Across articles (`outlets` given) it cites every member of its group and counts their
+    outlets; in one article's summary, only itself. A sentence that reads as an instruction to
+    a model is marked suspicious, never supported."""
     members = _members(candidate) if outlets is not None else [candidate.shown]
     doubt = suspicious(candidate.shown.text)
     return Sentence(text=candidate.shown.text, support="suspicious" if doubt else "supported",
                     reason=doubt, written="quoted", verified_by="quote",
                     citations=tuple(m.citation() for m in members),
-                    sources=_count(members, outlets))
+                    sources=_count(members, outlets),
+                    language=(languages or {}).get(candidate.shown.article_id))
 
 
 def fused(text: str, candidate: Candidate, threshold: float | None,
           outlets: Outlets | None = None, verify: VerifyMode = "offline",
+          languages: ArticleLanguages | None = None, asked: str | None = None,
           ) -> Sentence | Held | str:
     """The model's sentence when it is verified against its group's sentences; a `Held` one
     when the judge is to decide; else the reason it fails.
@@ -130,6 +138,10 @@ def fused(text: str, candidate: Candidate, threshold: float | None,
     every restatement to the judge; `auto` gives the judge what it finds uncertain or where a
     relation check fired (a number counting another quantity, a role swapped), keeps the rest
     it supports, and refuses what it does not.
+
+    Asked for a language (`asked`) other than its sources' (by `languages`), a restatement
+    written in it cannot be compared word for word with them: the word gates are left out and
+    the offline checker finds it uncertain, so that only a judge can keep it.
     """
     doubt = suspicious(text) or suspicious(candidate.shown.text)
     if doubt:
@@ -138,17 +150,23 @@ def fused(text: str, candidate: Candidate, threshold: float | None,
     # its own.
     members = _members(candidate)[:FUSED_MEMBERS] if outlets is not None \
         else [candidate.shown]
-    novel = _novel_words(text, members)
-    if len(novel) > NOVEL_WORDS:
-        return f"words {', '.join(repr(w) for w in novel)} are in none of its sources"
-    kept = _kept_share(text, candidate.shown)
-    if kept < KEPT_WORDS:
-        return f"it keeps {kept:.0%} of the words of the sentence it restates"
     passages = tuple(m.text for m in members)
-    verdict = Sources(list(passages)).check(text, threshold)
+    sources = {code for m in members if (code := (languages or {}).get(m.article_id))}
+    written_in = asked if asked is None or sources <= {asked} \
+        else detect(text, among={asked, *sources})
+    verdict = across_languages(written_in, sources)
+    if verdict is None:
+        novel = _novel_words(text, members)
+        if len(novel) > NOVEL_WORDS:
+            return f"words {', '.join(repr(w) for w in novel)} are in none of its sources"
+        kept = _kept_share(text, candidate.shown)
+        if kept < KEPT_WORDS:
+            return f"it keeps {kept:.0%} of the words of the sentence it restates"
+        verdict = Sources(list(passages)).check(text, threshold)
     sentence = Sentence(text=text, support="supported", written="fused",
                         verified_by="offline", citations=tuple(m.citation() for m in members),
-                        sources=_count(members, outlets))
+                        sources=_count(members, outlets),
+                        language=written_in or next(iter(sources), None))
     doubtful = verdict.label == "uncertain" or (verdict.label == "supported" and verdict.flags)
     if verify == "llm" or (verify == "auto" and doubtful):
         return Held(sentence.model_copy(update={"verified_by": "llm"}), passages, verdict)

@@ -61,7 +61,8 @@ def test_seeds_give_the_json_contract(seeds: Path, capsys: pytest.CaptureFixture
     assert data["overview"]
     for sentence in sentences:
         assert SENTENCE_KEYS <= set(sentence) <= SENTENCE_KEYS | {"reason", "sources", "written",
-                                                                  "verified_by"}
+                                                                  "verified_by", "language"}
+        assert sentence["language"] == "en"  # quoted from English articles
         assert sentence["support"] in ("supported", "unsupported")
         for citation in sentence["citations"]:
             assert set(citation) == CITATION_KEYS

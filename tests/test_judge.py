@@ -247,7 +247,7 @@ def test_a_judge_given_a_callers_path_counts_its_calls_there():
     asyncio.run(judge.check("The bridge collapsed on Saturday.", PASSAGES))
     assert caller.calls == 3 and caller.calls_for(LLMJudge.PROMPTS) == 3
     assert caller.calls_by_prompt == {"judge": 2, "claims": 1}
-    assert caller.prompts == {"judge": "2", "claims": "2"}
+    assert caller.prompts == {"judge": "3", "claims": "2"}
 
 
 def test_a_judge_of_its_own_shares_the_runs_cache_bound_and_progress(tmp_path: Path):

@@ -19,7 +19,7 @@ def test_each_prompt_has_an_id_a_version_and_both_roles(name: str):
     prompt = prompts.load(name)
     assert prompt.id == name and prompt.version
     values = {"about": "A", "lines": "[1.1] x", "limit": 3, "summary": "s", "claim": "c",
-              "passages": "[1.1] x"}
+              "passages": "[1.1] x", "language": "English"}
     roles = [m.role for m in prompt.render(**values)]
     assert roles == ["system", "user"]
 

@@ -19,11 +19,12 @@ import difflib
 import json
 import math
 from bisect import bisect_left
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any, Literal
 
+from ..language import language_name
 from ..text import (
     ALIASES,
     CLASSES_OF,
@@ -617,6 +618,21 @@ class Sources:
 def check(claim: str, passages: Sequence[str], threshold: float | None = None) -> Verdict:
     """Check one claim against passages; build a `Sources` once to check many claims."""
     return Sources(passages).check(claim, threshold)
+
+
+def across_languages(claim: str | None, passages: Collection[str]) -> Verdict | None:
+    """The verdict on a claim written in another language than its passages (ISO 639-1
+    codes): uncertain, whatever its words, since this checker compares words and cannot
+    compare them across languages; a judge decides. None when the claim shares its passages'
+    language, or either is not known: then `check` can read it."""
+    others = sorted(set(passages) - {claim}) if claim else []
+    if not others:
+        return None
+    return Verdict(supported=False, score=(DEFAULT_THRESHOLD + SUPPORTED_CUT) / 2,
+                   evidence=None, label="uncertain",
+                   reason=f"written in {language_name(claim or '')}, its sources in "
+                          f"{' and '.join(language_name(c) for c in others)}: words cannot be "
+                          "compared across languages")
 
 
 def score(features: dict[str, float]) -> float:

@@ -13,6 +13,10 @@ Metrics (each 0..1, higher is better):
   floor on how often another outlet's words back it).
 - coverage: articles the overview cites.
 - faithfulness: sentences supported by their sources, per the offline checker.
+- language_consistency: sentences in the language the run was asked to write in (each one's
+  language detected from its text, not taken from the run), of those that should be: a quoted
+  sentence in its source's language, declared as such, is counted apart
+  (`quoted_in_source_language`, the share of all sentences), neither for nor against.
 
 Against the set's key facts (`evals/data/key_facts.json`), where the set has them:
 - key_fact_coverage: key facts that some overview sentence states (all the strings of one of the
@@ -45,12 +49,14 @@ from pathlib import Path
 from typing import Any
 
 from ..checking.offline import DEFAULT_THRESHOLD, Sources
+from ..language import detect
 from ..models import Article, Citation, Dispute, Result, Sentence, Side
 from ..text import normalise
 
 LEAK_MIN_WORDS = 3  # shorter removed lines ("Share", "-") are words any sentence may contain
 METRICS = ("leakage_free", "duplicates_once", "citation_validity", "citation_recall",
-           "citation_precision", "corroboration", "coverage", "faithfulness")
+           "citation_precision", "corroboration", "coverage", "faithfulness",
+           "language_consistency")
 FACT_METRICS = ("key_fact_coverage", "agreement_correct", "disputes_found", "fused_acceptance")
 
 
@@ -85,6 +91,8 @@ class SetScores:
     leaks: list[str] = field(default_factory=list)  # removed lines found in a summary
     missed: list[str] = field(default_factory=list)  # key facts no overview sentence states
     disputes: int = 0  # disputes the run shows
+    language: str | None = None  # the language the run was asked to write in
+    quoted_in_source_language: float | None = None  # sentences quoted in another, declared
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -105,7 +113,10 @@ def score_run(name: str, result: Result, threshold: float = DEFAULT_THRESHOLD,
     scores = SetScores(name=name, articles=len(articles), sentences=len(sentences),
                        citations=len(citations), leaks=leaks,
                        missed=[f.id for f in facts if not covering(f, result.overview)],
-                       disputes=len(result.disputes))
+                       disputes=len(result.disputes),
+                       language=result.language.output if result.language else None)
+    consistent, quoted_apart = language_consistency(result)
+    scores.quoted_in_source_language = quoted_apart
     removed = [r for a in articles.values() for r in a.removed
                if len(r.text.split()) >= LEAK_MIN_WORDS]
     scores.metrics = {
@@ -118,6 +129,7 @@ def score_run(name: str, result: Result, threshold: float = DEFAULT_THRESHOLD,
         "corroboration": share(sum(backing), len(backing)),
         "coverage": coverage(result),
         "faithfulness": result.faithfulness.score,
+        "language_consistency": consistent,
         "key_fact_coverage": key_fact_coverage(result, facts),
         "agreement_correct": agreement_correct(result, facts),
         "disputes_found": disputes_found(result, facts),
@@ -290,6 +302,29 @@ def _shows(dispute: Dispute, values: Sequence[str]) -> bool:
 
 def _carries(side: Side, value: str) -> bool:
     return mentions(side.value, value) or mentions(side.citation.quote, value)
+
+
+def language_consistency(result: Result) -> tuple[float | None, float | None]:
+    """The share of sentences in the asked language, of those that should be in it, and the
+    share of all sentences quoted in their source's language (declared so), counted apart:
+    quoting is how a run that cannot write the asked language stays faithful. None where there
+    is nothing to measure (or the run recorded no language)."""
+    sentences = result.sentences()
+    if result.language is None or not sentences:
+        return None, None
+    asked = result.language.output
+    languages = {a.article.id: a.article.language for a in result.articles}
+    right = wrong = apart = 0
+    for sentence in sentences:
+        found = detect(sentence.text)
+        sources = {languages.get(c.article_id) for c in sentence.citations}
+        if found == asked:
+            right += 1
+        elif sentence.written == "quoted" and found in sources and sentence.language == found:
+            apart += 1
+        else:
+            wrong += 1
+    return share(right, right + wrong), share(apart, len(sentences))
 
 
 def fused_acceptance(result: Result) -> float | None:

@@ -372,14 +372,16 @@ def to_markdown(report: Report) -> str:
     lines = [f"# Eval report ({report.generated})", "",
              f"Backend `{report.backend}` (`{report.model}`); data hash `{report.data_hash[:12]}`.",
              "", "## Pipeline", "",
-             "| set | articles | sentences | " + " | ".join(METRICS) + " | first/last third |",
-             "|---|---|---|" + "---|" * len(METRICS) + "---|"]
+             "| set | articles | sentences | language | " + " | ".join(METRICS) +
+             " | quoted in source language | first/last third |",
+             "|---|---|---|---|" + "---|" * len(METRICS) + "---|---|"]
     for s in report.pipeline:
         values = " | ".join(_pct(s.metrics.get(m)) for m in METRICS)
-        lines.append(f"| {s.name} | {s.articles} | {s.sentences} | {values} | "
+        lines.append(f"| {s.name} | {s.articles} | {s.sentences} | {s.language or ''} | "
+                     f"{values} | {_pct(s.quoted_in_source_language)} | "
                      f"{s.position.get('first_third', 0)}/{s.position.get('last_third', 0)} |")
     mean = summarise_sets(report.pipeline)
-    lines.append("| **mean** | | | " + " | ".join(_pct(mean[m]) for m in METRICS) + " | |")
+    lines.append("| **mean** | | | | " + " | ".join(_pct(mean[m]) for m in METRICS) + " | | |")
     leaks = [leak for s in report.pipeline for leak in s.leaks]
     if leaks:
         lines += ["", "Leaked boilerplate: " + "; ".join(f"“{leak}”" for leak in leaks)]

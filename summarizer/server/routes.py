@@ -169,11 +169,12 @@ async def post_summaries(body: SummaryIn, service: ServiceDep,
     _check_batch(body.articles, settings)
     records = [a.model_dump() for a in body.articles]
     strict, writing, verify = body.options.strict, body.options.writing, body.options.verify
-    limit = body.options.max_cost_usd
+    limit, language = body.options.max_cost_usd, body.options.language
     if len(records) <= settings.sync_summary_articles:
         return JSONResponse(await service.summarize_now(records, strict, writing, verify,
-                                                        max_cost_usd=limit))
-    job = await service.request_summary(records, strict, writing, verify, max_cost_usd=limit)
+                                                        language, max_cost_usd=limit))
+    job = await service.request_summary(records, strict, writing, verify, language,
+                                        max_cost_usd=limit)
     return JSONResponse(JobOut.of(job).body(), status_code=202,
                         headers={"Location": f"/v1/jobs/{job.id}"})
 

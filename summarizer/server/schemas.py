@@ -13,6 +13,8 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 from pydantic.config import JsonDict
 
+from ..errors import InputError
+from ..language import check_code
 from ..models import Failure, date_problem
 from .service import Outcome
 from .store import Feed, FeedEntry, Job
@@ -98,9 +100,21 @@ class SummaryOptions(BaseModel):
     writing: Literal["quoted", "fused", "auto"] | None = None
     # offline | llm | auto, as `--verify`; unset: SUMMARIZER_VERIFY
     verify: Literal["offline", "llm", "auto"] | None = None
-    language: str | None = None  # accepted for forward compatibility; output is English
+    # ISO 639-1 to write the summary in, as `--language`; unset: SUMMARIZER_LANGUAGE, else
+    # the language most of the articles are in
+    language: str | None = None
     # A cost limit in USD for this run; SUMMARIZER_MAX_COST_USD, when set, bounds it too.
     max_cost_usd: float | None = Field(default=None, ge=0)
+
+    @field_validator("language")
+    @classmethod
+    def _language(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            return check_code(value)
+        except InputError as e:
+            raise ValueError(str(e)) from e
 
 
 class SummaryIn(BaseModel):

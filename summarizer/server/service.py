@@ -402,10 +402,11 @@ class Service:
     async def summarize_now(self, records: Sequence[dict[str, Any]], strict: bool = False,
                             writing: WritingSetting | None = None,
                             verify: VerifyMode | None = None,
+                            language: str | None = None,
                             max_cost_usd: float | None = None) -> dict[str, Any]:
         """Summarise posted articles at once, without storing them (the JSON output contract)."""
         return to_json(await self.summarize_records(
-            records, self.options(strict, writing, verify, max_cost_usd)))
+            records, self.options(strict, writing, verify, max_cost_usd, language)))
 
     async def summarize_records(self, records: Sequence[dict[str, Any]], options: Options,
                                 progress: Progress | None = None) -> Result:
@@ -430,12 +431,13 @@ class Service:
     async def request_summary(self, records: Sequence[dict[str, Any]], strict: bool,
                               writing: WritingSetting | None = None,
                               verify: VerifyMode | None = None,
+                              language: str | None = None,
                               max_cost_usd: float | None = None) -> Job:
         """A background job for a summary too large to wait for; its input is kept first."""
         job, _ = await asyncio.to_thread(self.store.start_job, "summary", uuid4().hex)
         await asyncio.to_thread(self.store.put_job_payload, job.id,
                                 {"articles": list(records), "strict": strict,
-                                 "writing": writing, "verify": verify,
+                                 "writing": writing, "verify": verify, "language": language,
                                  "max_cost_usd": max_cost_usd})
         self._wake()
         return job
@@ -456,7 +458,8 @@ class Service:
             raise InputError("the job's articles were not stored; post them again")
         options = self.options(strict=payload.get("strict", False),
                                writing=payload.get("writing"), verify=payload.get("verify"),
-                               max_cost_usd=payload.get("max_cost_usd"))
+                               max_cost_usd=payload.get("max_cost_usd"),
+                               language=payload.get("language"))
         return await self.summarize_records(payload["articles"], options, progress)
 
     async def build_digest(self, day: str, progress: Progress) -> Result:
@@ -491,12 +494,13 @@ class Service:
             self.worker.wake()
 
     def options(self, strict: bool = False, writing: WritingSetting | None = None,
-                verify: VerifyMode | None = None, max_cost_usd: float | None = None) -> Options:
+                verify: VerifyMode | None = None, max_cost_usd: float | None = None,
+                language: str | None = None) -> Options:
         """The run options the settings give, with what the request asked for on top. A
         request's cost limit can lower SUMMARIZER_MAX_COST_USD, never raise it."""
         limits = [x for x in (max_cost_usd, self.settings.max_cost_usd) if x is not None]
         return run_options(self.settings, strict=strict, writing=writing, verify=verify,
-                           max_cost_usd=min(limits) if limits else None)
+                           max_cost_usd=min(limits) if limits else None, language=language)
 
 
 def _read(records: Sequence[dict[str, Any]], settings: Settings) -> list[Document | Skip]:
