@@ -65,7 +65,12 @@ def test_followed_links_match_the_document(server: str) -> None:
     its result and its event stream, a digest to its day's page, with real ids."""
     headers = {"Authorization": f"Bearer {KEY}"}
 
-    class Following(schema.as_state_machine()):  # type: ignore[misc]
+    # Feeds are left out here: links inferred from the feed list (to DELETE one) depend on what
+    # earlier scenarios added and removed, so the same steps would not replay alike. Every feed
+    # operation is still checked alone by test_every_answer_matches_the_document.
+    followed = schema.exclude(path_regex="^/v1/feeds")
+
+    class Following(followed.as_state_machine()):  # type: ignore[misc]
         def get_call_kwargs(self, case: schemathesis.Case) -> dict[str, object]:
             return {"base_url": server, "headers": headers}
 
