@@ -20,6 +20,7 @@ from string import Template
 from typing import Any
 
 from .language import language_name
+from .llm.prices import dollars
 from .models import (
     UNKNOWN_OUTLET,
     Article,
@@ -28,6 +29,7 @@ from .models import (
     Result,
     Sentence,
     StorySummary,
+    Usage,
     Writing,
 )
 
@@ -521,7 +523,7 @@ def _footer(result: Result, text: Escape) -> list[str]:
         f"*{removed} boilerplate lines removed, {paragraphs} duplicate paragraphs and "
         f"{copies} duplicate articles left out. {u.llm_calls} model calls ({u.backend}, "
         f"{u.model}), {u.prompt_tokens} prompt and {u.completion_tokens} completion tokens, "
-        f"{u.cache_hits} from cache, {u.seconds:.1f} s.*",
+        f"{u.cache_hits} from cache, {u.seconds:.1f} s{_cost(u)}.*",
     ]
     if u.judge_calls:
         judge = f" ({u.judge_backend}, {u.judge_model})" if u.judge_model else ""
@@ -548,6 +550,14 @@ def _footer(result: Result, text: Escape) -> list[str]:
                 else f"story {failure.id}"
             lines.append(f"*The model could not write {which}: {text(failure.reason)}.*")
     return lines
+
+
+def _cost(usage: Usage) -> str:
+    """", $0.0042" when the run's cost is known ("$0" for a model that runs here)."""
+    if usage.cost_usd is None:
+        return ""
+    limit = " (the cost limit stopped its last calls)" if usage.cost_limit_reached else ""
+    return f", {dollars(usage.cost_usd)}{limit}"
 
 
 def _plain(text: str) -> str:
