@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -93,3 +96,46 @@ BACK_TO_VERSION_3 = (
     *(f"ALTER TABLE jobs DROP COLUMN {column}" for column in ("lease_until", "worker")),
     "DELETE FROM schema_version WHERE version >= 4",
 )
+
+
+# PostgreSQL, where one answers: the `engine` fixture runs a test on SQLite and on it.
+POSTGRES_URL = os.environ.get("SUMMARIZER_TEST_DATABASE_URL",
+                              "postgresql://root@127.0.0.1:5432/test")
+
+
+def _postgres_reachable() -> bool:
+    try:
+        import psycopg
+
+        psycopg.connect(POSTGRES_URL, connect_timeout=2).close()
+        return True
+    except Exception:  # noqa: BLE001 - any failure means: no server to test against
+        return False
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def engine(request: pytest.FixtureRequest) -> Iterator[str]:
+    if request.param == "postgresql" and not _postgres_reachable():
+        pytest.skip(f"no PostgreSQL server reachable at {POSTGRES_URL}")
+    yield request.param
+
+
+@pytest.fixture
+def postgres_schemas() -> Iterator[Callable[[], str]]:
+    """A fresh PostgreSQL schema per call, as a DATABASE_URL; all dropped afterwards."""
+    import psycopg
+
+    schemas: list[str] = []
+
+    def make() -> str:
+        schema = f"test_api_{os.getpid()}_{len(schemas)}_{int(time.time() * 1000)}"
+        schemas.append(schema)
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+            conn.execute(f'CREATE SCHEMA "{schema}"')
+        return f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
+
+    yield make
+    if schemas:
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+            for schema in schemas:
+                conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')

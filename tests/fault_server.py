@@ -12,6 +12,7 @@ import json
 import random
 import re
 import socket
+import sys
 import threading
 import time
 from collections import Counter
@@ -23,12 +24,23 @@ ITEM = re.compile(r"^\[(\d+\.\d+)\]\s*(.+)$", re.MULTILINE)
 FIRST_SENTENCE = re.compile(r"^(.+?[.!?])(?=\s|$)")
 
 
+class _QuietServer(ThreadingHTTPServer):
+    """Says nothing of a client that hung up mid-answer (a worker killed on purpose)."""
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        if not isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            super().handle_error(request, client_address)  # type: ignore[arg-type]
+
+
 class FaultServer:
     """Serves on 127.0.0.1; `rate` of requests (seeded) get one of `faults`."""
 
     def __init__(self, rate: float, *, faults: tuple[str, ...] = FAULTS, seed: int = 0,
-                 hang_seconds: float = 2.0) -> None:
+                 hang_seconds: float = 2.0, delay: float = 0.0) -> None:
         self.rate = rate
+        self.delay = delay  # seconds before each good answer, as a model takes
+        # (time.time(), "asked" | "answered", the request's messages as JSON), in order
+        self.log: list[tuple[float, str, str]] = []
         self.faults = faults
         self.hang_seconds = hang_seconds
         self.served: Counter[str] = Counter()
@@ -36,7 +48,7 @@ class FaultServer:
         self.answered: set[str] = set()  # the requests given a good answer
         self._random = random.Random(seed)
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server = _QuietServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
@@ -59,9 +71,15 @@ class FaultServer:
                 else "ok"
             self.served[fault] += 1
             self.asked.append(key)
+            self.log.append((time.time(), "asked", key))
             if fault == "ok":
                 self.answered.add(key)
             return fault
+
+    def _record_answer(self, request: dict) -> None:
+        with self._lock:
+            self.log.append((time.time(), "answered",
+                             json.dumps(request["messages"], sort_keys=True)))
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         server = self
@@ -77,6 +95,8 @@ class FaultServer:
                 if fault == "hang":
                     time.sleep(server.hang_seconds)
                     return
+                if fault == "ok" and server.delay:
+                    time.sleep(server.delay)
                 status, payload = _reply(fault, body)
                 data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
                 self.send_response(status)
@@ -86,6 +106,8 @@ class FaultServer:
                     self.send_header("Retry-After", "0")
                 self.end_headers()
                 self.wfile.write(data)
+                if fault == "ok":
+                    server._record_answer(body)
 
             def log_message(self, *args: object) -> None:
                 pass

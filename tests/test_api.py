@@ -38,47 +38,7 @@ from summarizer.settings import Settings
 
 SEED_DATES = {"000": "2015-10-02", "001": "2015-10-02", "002": "2015-10-02",
               "003": "2016-02-15", "004": "2015-10-02"}
-POSTGRES_URL = os.environ.get("SUMMARIZER_TEST_DATABASE_URL",
-                              "postgresql://root@127.0.0.1:5432/test")
 DAY = "2026-03-14"
-
-
-def _postgres_reachable() -> bool:
-    try:
-        import psycopg
-
-        psycopg.connect(POSTGRES_URL, connect_timeout=2).close()
-        return True
-    except Exception:  # noqa: BLE001 - any failure means: no server to test against
-        return False
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def engine(request: pytest.FixtureRequest) -> Iterator[str]:
-    if request.param == "postgresql" and not _postgres_reachable():
-        pytest.skip(f"no PostgreSQL server reachable at {POSTGRES_URL}")
-    yield request.param
-
-
-@pytest.fixture
-def postgres_schemas() -> Iterator[Callable[[], str]]:
-    """A fresh PostgreSQL schema per call, as a DATABASE_URL; all dropped afterwards."""
-    import psycopg
-
-    schemas: list[str] = []
-
-    def make() -> str:
-        schema = f"test_api_{os.getpid()}_{len(schemas)}_{int(time.time() * 1000)}"
-        schemas.append(schema)
-        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-            conn.execute(f'CREATE SCHEMA "{schema}"')
-        return f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
-
-    yield make
-    if schemas:
-        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-            for schema in schemas:
-                conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
 # -- in process -----------------------------------------------------------------------------------

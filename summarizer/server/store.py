@@ -34,7 +34,7 @@ __all__ = ["LATEST_VERSION", "Delivery", "DigestRow", "Feed", "FeedEntry", "Job"
 JOB_STATUSES = ("queued", "running", "done", "failed")
 
 ARTICLE_COLUMNS = "id, origin, text, title, source, url, published, sources, removed"
-JOB_COLUMNS = "id, kind, key, status, progress, error, created, updated, failed"
+JOB_COLUMNS = "id, kind, key, status, progress, error, created, updated, failed, worker"
 
 # The oldest job that is queued, or running on a lease that ran out. A running job written
 # before leases existed has none: its last update stands for it.
@@ -74,12 +74,13 @@ class Job:
     created: str
     updated: str
     failed: tuple[dict[str, Any], ...] = ()  # parts a finished job could not do
+    worker: str | None = None  # the worker that holds (or last held) it: host:pid:tag
 
     @classmethod
     def of(cls, row: Sequence[Any]) -> Job:
-        id, kind, key, status, progress, error, created, updated, failed = row
+        id, kind, key, status, progress, error, created, updated, failed, worker = row
         return cls(id, kind, key, status, progress, error, created, updated,
-                   tuple(json.loads(failed)) if failed else ())
+                   tuple(json.loads(failed)) if failed else (), worker)
 
 
 @dataclass(frozen=True)
