@@ -97,6 +97,7 @@ def test_a_killed_workers_job_is_finished_by_another_without_redoing_finished_ca
 
             done = _wait(finished, 60, "the digest finishing")
             took = time.time() - killed
+            request.node.user_properties.append(("seconds_from_kill_to_done", round(took, 2)))
             with api.client() as client:
                 digest = client.get(f"/v1/digests/{DAY}").json()
         finally:
