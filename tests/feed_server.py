@@ -48,6 +48,19 @@ def example_pages() -> dict[str, tuple[str, bytes]]:
     return pages
 
 
+def _french_page() -> bytes:
+    """A short news page in French, written for these tests."""
+    text = ("Un incendie de forêt a détruit 120 hectares de pins près du village de Varenne "
+            "dans la nuit de samedi à dimanche, selon les pompiers du département.\n"
+            "Les habitants de trois hameaux ont été évacués vers la salle des fêtes, où ils ont "
+            "passé la nuit, a indiqué la mairie.\n"
+            "Le feu a été fixé dimanche vers midi grâce à l'arrivée de deux avions "
+            "bombardiers d'eau, a précisé le commandant des secours.\n"
+            "Une enquête a été ouverte pour déterminer l'origine de l'incendie, qui pourrait "
+            "être accidentelle, selon la gendarmerie.")
+    return _page("Un incendie détruit 120 hectares près de Varenne", text, "Le Journal de Varenne")
+
+
 class FeedServer:
     """Serves on 127.0.0.1; `hits` counts requests by path, `conditional` those that sent a
     validator back."""
@@ -66,6 +79,12 @@ class FeedServer:
                                                                 "/missing.html"])),
             "/atom.xml": (200, "application/atom+xml", self._atom(["/a/3.html", "/a/4.html",
                                                                    "/a/1-copy.html"])),
+            # A page in another language, a 20 MB page, and a page that redirects to itself.
+            "/fr.html": (200, "text/html; charset=utf-8", _french_page()),
+            "/big.html": (200, "text/html", b"<html><body><p>" + b"word " * 4_000_000
+                          + b"</p></body></html>"),
+            "/mixed.xml": (200, "application/rss+xml", self._rss(["/fr.html", "/big.html",
+                                                                  "/loop.html"])),
             "/broken.xml": (200, "application/xml", b"<rss><channel><item><title>cut off"),
             "/not-a-feed.xml": (200, "application/xml", b"<html><body>Hello</body></html>"),
         }
@@ -124,8 +143,8 @@ class FeedServer:
                 path = self.path.split("?", 1)[0]
                 with server._lock:
                     server.hits[path] += 1
-                if path == "/loop.xml":
-                    self._answer(302, "text/plain", b"", {"Location": "/loop.xml"})
+                if path in ("/loop.xml", "/loop.html"):
+                    self._answer(302, "text/plain", b"", {"Location": path})
                     return
                 if path not in server.routes:
                     self._answer(404, "text/plain", b"not found")

@@ -168,6 +168,23 @@ async def test_entries_already_read_are_not_fetched_again(site, tmp_path) -> Non
     assert site.hits["/a/1.html"] == 1 and site.hits["/missing.html"] == 1
 
 
+async def test_each_bad_entry_is_skipped_with_its_reason_and_the_rest_stored(
+        site, tmp_path) -> None:
+    async with service_on(_settings(tmp_path)) as service:
+        feed, _ = await service.add_feed(site.url("/mixed.xml"), None)
+        [poll] = await feeds.poll_now(service)
+        stored = await asyncio.to_thread(service.store.articles_on,
+                                         site.published.date().isoformat())
+    entries = {e.url.rsplit("/", 1)[1]: e for e in poll.entries}
+    assert entries["fr.html"].status == "stored"
+    assert [a.title for a in stored] == ["Un incendie détruit 120 hectares près de Varenne"]
+    assert entries["big.html"].status == "skipped"
+    assert entries["big.html"].reason == "larger than 10 MB"
+    assert entries["loop.html"].status == "skipped"
+    assert entries["loop.html"].reason == "more than 5 redirects"
+    assert site.hits["/loop.html"] == 6  # the first answer and five redirects, then no more
+
+
 @pytest.mark.parametrize(("path", "reason"), [
     ("/broken.xml", "not a readable RSS or Atom feed"),
     ("/not-a-feed.xml", "not a readable RSS or Atom feed"),
