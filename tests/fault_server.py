@@ -24,7 +24,7 @@ ITEM = re.compile(r"^\[(\d+\.\d+)\]\s*(.+)$", re.MULTILINE)
 FIRST_SENTENCE = re.compile(r"^(.+?[.!?])(?=\s|$)")
 
 
-class _QuietServer(ThreadingHTTPServer):
+class QuietServer(ThreadingHTTPServer):
     """Says nothing of a client that hung up mid-answer (a worker killed on purpose)."""
 
     def handle_error(self, request: object, client_address: object) -> None:
@@ -48,7 +48,7 @@ class FaultServer:
         self.answered: set[str] = set()  # the requests given a good answer
         self._random = random.Random(seed)
         self._lock = threading.Lock()
-        self._server = _QuietServer(("127.0.0.1", 0), self._handler())
+        self._server = QuietServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 

@@ -13,8 +13,10 @@ import threading
 from collections import Counter
 from datetime import UTC, datetime
 from email.utils import format_datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
+
+from fault_server import QuietServer
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -89,7 +91,7 @@ class FeedServer:
             "/not-a-feed.xml": (200, "application/xml", b"<html><body>Hello</body></html>"),
         }
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server = QuietServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 

@@ -76,7 +76,7 @@ def describe(feed: Feed) -> dict[str, Any]:
             "created": feed.created}
 
 
-def read_feed(content: bytes, url: str) -> tuple[str | None, list[Entry]]:
+def read_feed(content: bytes) -> tuple[str | None, list[Entry]]:
     """A feed's title and its entries, newest first as the feed lists them; FeedError when the
     document is no feed."""
     parsed: Any = feedparser.parse(content, sanitize_html=False, resolve_relative_uris=False)
@@ -94,7 +94,7 @@ def read_feed(content: bytes, url: str) -> tuple[str | None, list[Entry]]:
     if not entries and (parsed.get("bozo") or not parsed.get("version")):
         problem = parsed.get("bozo_exception")
         why = f" ({problem})" if problem else ""
-        raise FeedError(f"{url} is not a readable RSS or Atom feed{why}", field="url")
+        raise FeedError(f"not a readable RSS or Atom feed{why}", field="url")
     return parsed.feed.get("title") or None, entries
 
 
@@ -136,7 +136,7 @@ async def poll(service: Service, feed: Feed) -> Poll:
                 await asyncio.to_thread(store.record_poll, feed.id, error=None,
                                         next_in=settings.feed_interval_seconds)
                 return Poll(feed.id, "not-modified")
-            title, entries = read_feed(answer.content, feed.url)
+            title, entries = read_feed(answer.content)
         except (FetchError, FeedError) as e:
             wait = backoff(feed.failures + 1, settings.feed_interval_seconds,
                            settings.feed_max_backoff_seconds)
