@@ -13,7 +13,7 @@ HTML escapes it, and Markdown escapes what Markdown or raw HTML would read as ma
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from html import escape
 from string import Template
@@ -268,30 +268,60 @@ def _markdown_sentence(sentence: Sentence, notes: _Notes, output: str | None = N
 
 def to_html(result: Result, title: str | None = None) -> str:
     """A self-contained page: citations show their quoted passage on hover, focus or tap."""
-    notes = _Notes()
-    count = len(result.articles)
-    heading = title or f"Summary of {count} article{'s' if count != 1 else ''}"
-    body = [f"<h1>{escape(heading)}</h1>"]
-    for part in _sections(result, _plain):
-        body.append(f"<h{part.level}>{escape(part.heading)}</h{part.level}>")
-        if part.byline:
-            body.append(f'<p class="byline">{escape(part.byline)}</p>')
-        if part.sentences is not None:
-            body += _html_body(part, notes, _output(result))
-    if notes:
-        body.append('<h2>Sources</h2><ol class="sources">')
-        for number, citation in notes:
-            body.append(f'<li id="note-{number}"><span class="label">'
-                        f"{escape(_note_label(result, citation, _plain))}</span> "
-                        f"<q>{escape(citation.quote)}</q></li>")
-        body.append("</ol>")
-    body.append('<footer>' + "".join(f"<p>{escape(line.strip('*'))}</p>"
-                                     for line in _footer(result, _plain)[1:]) + "</footer>")
+    heading, body = _html_document(result, title, PAGE_LOOK)
     return PAGE.substitute(title=escape(heading), body="\n".join(body))
 
 
-# Email clients drop <style> blocks and scripts and show no tooltips: every element carries
-# its own style, citations are plain numbers into the sources list, and doubts are spelled out.
+def _html_document(result: Result, title: str | None, look: _Look) -> tuple[str, list[str]]:
+    """The heading and the body's lines of an HTML rendering, marked up as `look` says."""
+    notes = _Notes()
+    count = len(result.articles)
+    heading = title or f"Summary of {count} article{'s' if count != 1 else ''}"
+    body = [f"<h1{look.style('h1')}>{escape(heading)}</h1>"]
+    for part in _sections(result, _plain):
+        tag = f"h{part.level}"
+        body.append(f"<{tag}{look.style(tag)}>{escape(part.heading)}</{tag}>")
+        if part.byline:
+            body.append(f"<p{look.cls('byline')}>{escape(part.byline)}</p>")
+        if part.sentences is not None:
+            body += _html_body(part, notes, _output(result), look)
+    if notes:
+        body.append(f"<h2{look.style('h2')}>Sources</h2><ol{look.cls('sources')}>")
+        for number, citation in notes:
+            body.append(f'<li id="note-{number}"{look.style("li")}><span{look.cls("label")}>'
+                        f"{escape(_note_label(result, citation, _plain))}</span> "
+                        f"<q>{escape(citation.quote)}</q></li>")
+        body.append("</ol>")
+    body.append(f"<footer{look.style('footer')}>"
+                + "".join(f"<p{look.style('p')}>{escape(line.strip('*'))}</p>"
+                          for line in _footer(result, _plain)[1:]) + "</footer>")
+    return heading, body
+
+
+@dataclass(frozen=True)
+class _Look:
+    """How an HTML rendering marks its parts: with classes that the page's <style> dresses, or,
+    for email (whose clients drop <style> blocks, scripts and tooltips), with each element's own
+    inline style, citations as plain numbers into the sources list, and doubts spelled out."""
+
+    styles: dict[str, str] | None = None  # None: classes
+
+    @property
+    def email(self) -> bool:
+        return self.styles is not None
+
+    def cls(self, kind: str) -> str:
+        """The attribute that marks a part of this kind: its class, or its inline style."""
+        if self.styles is None:
+            return f' class="{kind}"'
+        return self.style(kind)
+
+    def style(self, kind: str) -> str:
+        """An inline style for email; nothing on the page (its <style> covers the tag)."""
+        found = (self.styles or {}).get(kind)
+        return f' style="{found}"' if found else ""
+
+
 EMAIL_STYLE = {
     "body": "margin:0;padding:0;background:#f4f3ef;",
     "frame": "width:100%;background:#f4f3ef;",
@@ -304,13 +334,18 @@ EMAIL_STYLE = {
     "h3": "font-size:19px;line-height:1.3;margin:22px 0 4px;",
     "byline": "font:13px/1.4 Arial,Helvetica,sans-serif;color:#6b6b70;margin:0 0 8px;",
     "p": "margin:0 0 12px;",
+    "li": "margin:0 0 12px;",
     "cite": "font:bold 11px Arial,Helvetica,sans-serif;color:#1a5fb4;text-decoration:none;",
     "agree": "font:12px Arial,Helvetica,sans-serif;color:#2b7a3d;background:#e9f5ec;"
              "padding:0 4px;",
-    "mark": "font:12px Arial,Helvetica,sans-serif;color:#8a1c1c;background:#fbe9e7;"
-            "padding:0 4px;",
+    **dict.fromkeys(("unsupported", "uncertain", "suspicious"),
+                    "font:12px Arial,Helvetica,sans-serif;color:#8a1c1c;background:#fbe9e7;"
+                    "padding:0 4px;"),
     "doubted": "color:#6b6b70;",
     "note": "font:13px/1.45 Arial,Helvetica,sans-serif;color:#6b6b70;margin:0 0 12px;",
+    "empty": "font:13px/1.45 Arial,Helvetica,sans-serif;color:#6b6b70;margin:0 0 12px;",
+    "left-out": "font:13px/1.45 Arial,Helvetica,sans-serif;color:#6b6b70;margin:0 0 12px;",
+    "language": "font:12px Arial,Helvetica,sans-serif;color:#6b6b70;",
     "dispute": "border-left:3px solid #d9a441;padding-left:10px;margin:0 0 12px;",
     "sources": "font-size:14px;padding-left:22px;margin:0;",
     "label": "font:12px Arial,Helvetica,sans-serif;color:#6b6b70;display:block;",
@@ -318,133 +353,84 @@ EMAIL_STYLE = {
               "border-top:1px solid #deddd8;margin-top:28px;padding-top:8px;",
 }
 MARKS = {"unsupported": UNVERIFIED, "uncertain": UNCERTAIN, "suspicious": SUSPICIOUS}
+PAGE_LOOK = _Look()
+EMAIL_LOOK = _Look(EMAIL_STYLE)
 
 
 def to_email_html(result: Result, title: str | None = None) -> str:
     """The digest as an email body: styles inline, no scripts, no requests of its own, and
     nothing that needs hovering (sources are numbered at the end)."""
-    style = EMAIL_STYLE
-    notes = _Notes()
-    count = len(result.articles)
-    heading = title or f"Summary of {count} article{'s' if count != 1 else ''}"
-    body = [f'<h1 style="{style["h1"]}">{escape(heading)}</h1>']
-    for part in _sections(result, _plain):
-        level = "h2" if part.level == 2 else "h3"
-        body.append(f'<{level} style="{style[level]}">{escape(part.heading)}</{level}>')
-        if part.byline:
-            body.append(f'<p style="{style["byline"]}">{escape(part.byline)}</p>')
-        if part.sentences is not None:
-            body += _email_body(part, notes)
-    if notes:
-        body.append(f'<h2 style="{style["h2"]}">Sources</h2><ol style="{style["sources"]}">')
-        for number, citation in notes:
-            body.append(f'<li id="note-{number}" style="{style["p"]}">'
-                        f'<span style="{style["label"]}">'
-                        f"{escape(_note_label(result, citation, _plain))}</span>"
-                        f"“{escape(citation.quote)}”</li>")
-        body.append("</ol>")
-    body.append(f'<div style="{style["footer"]}">'
-                + "".join(f'<p style="{style["p"]}">{escape(line.strip("*"))}</p>'
-                          for line in _footer(result, _plain)[1:]) + "</div>")
+    heading, body = _html_document(result, title, EMAIL_LOOK)
     return EMAIL_PAGE.substitute(title=escape(heading), body_html="\n".join(body),
                                  body=EMAIL_STYLE["body"], frame=EMAIL_STYLE["frame"],
                                  sheet=EMAIL_STYLE["sheet"])
 
 
-def _email_body(part: _Section, notes: _Notes) -> list[str]:
-    style = EMAIL_STYLE
+def _html_body(part: _Section, notes: _Notes, output: str | None, look: _Look) -> list[str]:
+    """As `_markdown_body`: on the page the checker's reasons fold away under the paragraph;
+    in email they follow it."""
     body = []
     sentences = part.sentences or ()
     if sentences:
-        body.append(f'<p style="{style["p"]}">'
-                    f"{' '.join(_email_sentence(s, notes) for s in sentences)}</p>")
-        for s in sentences:
-            if s.support in MARKS:
-                body.append(f'<p style="{style["note"]}">Marked {MARKS[s.support]}: '
-                            f"“{escape(s.text)}” {escape(s.reason or NO_PASSAGE)}</p>")
+        body.append(f"<p{look.style('p')}>"
+                    f"{' '.join(_html_sentence(s, notes, output, look) for s in sentences)}</p>")
+        body += _doubts(sentences, look)
     elif not part.dropped:
-        body.append(f'<p style="{style["note"]}">{escape(part.empty)}</p>')
+        body.append(f"<p{look.cls('empty')}>{escape(part.empty)}</p>")
     if part.dropped:
-        body.append(f'<p style="{style["note"]}">{escape(_left_out(part.dropped))}</p>')
+        body.append(f"<p{look.cls('left-out')}>{escape(_left_out(part.dropped))}</p>")
     for dispute in part.disputes:
         sides = "; ".join(f"{escape(_who(side.outlets))} {_reports(side.outlets)} "
-                          f"“{escape(side.value)}”{_email_cite(side.citation, notes)}"
+                          f"“{escape(side.value)}”{_html_cite(side.citation, notes, look)}"
                           for side in dispute.sides)
-        body.append(f'<p style="{style["dispute"]}"><strong>Sources differ:</strong> '
-                    f"{sides}.</p>")
+        body.append(f"<p{look.cls('dispute')}><strong>Sources differ:</strong> {sides}.</p>")
     return body
 
 
-def _email_sentence(sentence: Sentence, notes: _Notes) -> str:
-    style = EMAIL_STYLE
-    marks = "".join(_email_cite(c, notes) for c in sentence.citations)
-    agree = _agreement(sentence)
-    extra = f' <span style="{style["agree"]}">{agree}</span>' if agree else ""
-    if sentence.support in MARKS:
-        extra += f' <span style="{style["mark"]}">{MARKS[sentence.support]}</span>'
-        return f'<span style="{style["doubted"]}">{escape(sentence.text)}{marks}{extra}</span>'
-    return f"{escape(sentence.text)}{marks}{extra}"
-
-
-def _email_cite(citation: Citation, notes: _Notes) -> str:
-    number = notes.number(citation)
-    return (f'<sup><a href="#note-{number}" style="{EMAIL_STYLE["cite"]}">[{number}]</a>'
-            "</sup>")
-
-
-def _html_body(part: _Section, notes: _Notes, output: str | None) -> list[str]:
-    """As `_markdown_body`, with the checker's reasons folded away under the paragraph."""
+def _doubts(sentences: Sequence[Sentence], look: _Look) -> list[str]:
+    """Why sentences are marked: a folded list per mark on the page, a line each in email."""
+    if look.email:
+        return [f"<p{look.style('note')}>Marked {MARKS[s.support]}: “{escape(s.text)}” "
+                f"{escape(s.reason or NO_PASSAGE)}</p>" for s in sentences if s.support in MARKS]
     body = []
-    sentences = part.sentences or ()
-    if sentences:
-        body.append(f"<p>{' '.join(_html_sentence(s, notes, output) for s in sentences)}</p>")
-        for support, label in (("unsupported", UNVERIFIED), ("uncertain", UNCERTAIN),
-                               ("suspicious", SUSPICIOUS)):
-            doubted = [s for s in sentences if s.support == support]
-            if doubted:
-                items = "".join(f"<li><q>{escape(s.text)}</q> {escape(s.reason or NO_PASSAGE)}</li>"
-                                for s in doubted)
-                body.append(f'<details class="checks"><summary>Why {len(doubted)} '
-                            f"{_sentences_word(len(doubted))} "
-                            f"{'is' if len(doubted) == 1 else 'are'} marked {label}</summary>"
-                            f"<ul>{items}</ul></details>")
-    elif not part.dropped:
-        body.append(f'<p class="empty">{escape(part.empty)}</p>')
-    if part.dropped:
-        body.append(f'<p class="left-out">{escape(_left_out(part.dropped))}</p>')
-    for dispute in part.disputes:
-        sides = "; ".join(f"{escape(_who(side.outlets))} {_reports(side.outlets)} "
-                          f"“{escape(side.value)}”{_html_cite(side.citation, notes)}"
-                          for side in dispute.sides)
-        body.append(f'<p class="dispute"><strong>Sources differ:</strong> {sides}.</p>')
+    for support, label in MARKS.items():
+        doubted = [s for s in sentences if s.support == support]
+        if doubted:
+            items = "".join(f"<li><q>{escape(s.text)}</q> {escape(s.reason or NO_PASSAGE)}</li>"
+                            for s in doubted)
+            body.append(f'<details class="checks"><summary>Why {len(doubted)} '
+                        f"{_sentences_word(len(doubted))} "
+                        f"{'is' if len(doubted) == 1 else 'are'} marked {label}</summary>"
+                        f"<ul>{items}</ul></details>")
     return body
 
 
-def _html_sentence(sentence: Sentence, notes: _Notes, output: str | None = None) -> str:
-    marks = "".join(_html_cite(c, notes) for c in sentence.citations)
+def _html_sentence(sentence: Sentence, notes: _Notes, output: str | None,
+                   look: _Look) -> str:
+    marks = "".join(_html_cite(c, notes, look) for c in sentence.citations)
     extra = ""
     agree = _agreement(sentence)
     if agree:
-        extra = f' <span class="agree">{agree}</span>'
+        extra = f" <span{look.cls('agree')}>{agree}</span>"
     other = _other_language(sentence, output)
     if other:
-        extra += f' <span class="language">{other}</span>'
-    if sentence.support == "unsupported":
-        extra += f' <mark class="unsupported">{UNVERIFIED}</mark>'
-    elif sentence.support == "uncertain":
-        extra += f' <mark class="uncertain">{UNCERTAIN}</mark>'
-    elif sentence.support == "suspicious":
-        extra += f' <mark class="suspicious">{SUSPICIOUS}</mark>'
+        extra += f" <span{look.cls('language')}>{other}</span>"
+    if sentence.support in MARKS:
+        extra += f" <mark{look.cls(sentence.support)}>{MARKS[sentence.support]}</mark>"
+    language = f' lang="{escape(sentence.language)}"' if sentence.language else ""
+    if look.email:
+        dress = look.style("doubted") if sentence.support in MARKS else ""
+        return f"<span{dress}{language}>{escape(sentence.text)}{marks}{extra}</span>"
     written = f" {sentence.written}" if sentence.written else ""
     verified = f' data-verified-by="{sentence.verified_by}"' if sentence.verified_by else ""
-    if sentence.language:
-        verified += f' lang="{escape(sentence.language)}"'
-    return (f'<span class="sentence {sentence.support}{written}"{verified}>'
+    return (f'<span class="sentence {sentence.support}{written}"{verified}{language}>'
             f"{escape(sentence.text)}{marks}{extra}</span>")
 
 
-def _html_cite(citation: Citation, notes: _Notes) -> str:
+def _html_cite(citation: Citation, notes: _Notes, look: _Look) -> str:
     number = notes.number(citation)
+    if look.email:
+        return f'<sup><a href="#note-{number}"{look.style("cite")}>[{number}]</a></sup>'
     quote = escape(citation.quote)
     return (f'<a class="cite" href="#note-{number}" data-quote="{quote}" '
             f'aria-label="source {number}: {quote}">[{number}]'
