@@ -27,7 +27,7 @@ from summarizer.llm.scripted import ScriptedBackend
 from summarizer.server import feeds, webhook
 from summarizer.server.app import create_app
 from summarizer.server.service import Service, open_service
-from summarizer.server.store import Job, open_store
+from summarizer.server.store import Delivery, Job, open_store
 from summarizer.server.worker import Worker
 from summarizer.settings import Settings
 
@@ -292,26 +292,33 @@ async def test_no_digest_is_scheduled_before_its_time(tmp_path) -> None:
 # -- webhooks ------------------------------------------------------------------------------------
 
 
+async def _deliver(site: FeedServer, tmp_path: Path, receiver: Receiver, until: str,
+                   **settings: object) -> tuple[Job, Delivery]:
+    """A feed read, its day's digest built by a worker that sends webhooks to `receiver`;
+    the job and the delivery, once the delivery's status is `until`."""
+    config = _settings(tmp_path, webhook_url=receiver.url, webhook_retry_seconds=0.05,
+                       **settings)
+    try:
+        async with service_on(config, worker=True) as service:
+            await service.add_feed(site.url("/rss.xml"), None)
+            await feeds.poll_now(service)
+            job, _ = await service.request_digest(site.published.date().isoformat())
+            assert (await _finished(service, job.id)).status == "done"
+
+            async def reached():
+                rows = await asyncio.to_thread(service.store.deliveries)
+                return rows if rows and rows[0].status == until else None
+
+            [delivery] = await _wait(reached, what=f"the webhook {until}")
+    finally:
+        receiver.close()
+    return job, delivery
+
+
 async def test_a_finished_digest_is_posted_signed_and_retried_until_received(
         site, tmp_path) -> None:
     receiver = Receiver(answers=(500, 503))
-    settings = _settings(tmp_path, webhook_url=receiver.url, webhook_secret="s3cret",
-                         webhook_retry_seconds=0.05)
-    try:
-        async with service_on(settings, worker=True) as service:
-            await service.add_feed(site.url("/rss.xml"), None)
-            await feeds.poll_now(service)
-            day = site.published.date().isoformat()
-            job, _ = await service.request_digest(day)
-            assert (await _finished(service, job.id)).status == "done"
-
-            async def sent():
-                rows = await asyncio.to_thread(service.store.deliveries)
-                return rows if rows and rows[0].status == "sent" else None
-
-            [delivery] = await _wait(sent, what="the webhook received")
-    finally:
-        receiver.close()
+    job, delivery = await _deliver(site, tmp_path, receiver, "sent", webhook_secret="s3cret")
 
     assert len(receiver.received) == 3  # two failures, then received
     headers, body = receiver.received[-1]
@@ -321,28 +328,14 @@ async def test_a_finished_digest_is_posted_signed_and_retried_until_received(
     assert not webhook.verify("other", stamp, body, headers[webhook.SIGNATURE_HEADER])
     assert not webhook.verify("s3cret", stamp, body + b" ", headers[webhook.SIGNATURE_HEADER])
     sent = json.loads(body)
+    day = site.published.date().isoformat()
     assert (sent["event"], sent["date"], sent["job_id"]) == ("digest.done", day, job.id)
     assert sent["digest"]["date"] == day and sent["digest"]["stories"]
 
 
 async def test_a_webhook_that_keeps_failing_is_given_up_with_its_error(site, tmp_path) -> None:
     receiver = Receiver(answers=(500,) * 10)
-    settings = _settings(tmp_path, webhook_url=receiver.url, webhook_max_attempts=3,
-                         webhook_retry_seconds=0.05)
-    try:
-        async with service_on(settings, worker=True) as service:
-            await service.add_feed(site.url("/rss.xml"), None)
-            await feeds.poll_now(service)
-            job, _ = await service.request_digest(site.published.date().isoformat())
-            await _finished(service, job.id)
-
-            async def given_up():
-                rows = await asyncio.to_thread(service.store.deliveries)
-                return rows if rows and rows[0].status == "failed" else None
-
-            [delivery] = await _wait(given_up, what="the webhook given up")
-    finally:
-        receiver.close()
+    _, delivery = await _deliver(site, tmp_path, receiver, "failed", webhook_max_attempts=3)
     assert len(receiver.received) == 3 and delivery.attempts == 3
     assert delivery.error == "HTTP 500 from the webhook"
 
