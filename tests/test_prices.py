@@ -405,3 +405,13 @@ async def test_the_setting_bounds_digest_jobs():
         job = await _build_digest(client, "2026-03-14")
     assert job["status"] == "failed" and backend.requests == []
     assert "over its cost limit of $0.00001" in job["error"]
+
+
+def test_a_dry_run_for_an_endpoint_model_needs_no_key(monkeypatch, capsys, no_network):
+    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    code = main(["summarize", str(EXAMPLES), "--backend", "openai", "--model", "gpt-4o-mini",
+                 "--dry-run"])
+    out, err = capsys.readouterr()
+    assert code == 0 and out.startswith("Dry run: no model was called."), err
+    assert "openai gpt-4o-mini at $0.15 / $0.6 per million" in out

@@ -53,7 +53,10 @@ def make_backend(settings: Settings, requested: str | None = None,
         return LocalBackend(path, context_window=settings.local_context_window,
                             threads=settings.local_threads)
     key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
-    return _openai(settings, model or DEFAULT_OPENAI_MODEL, settings.openai_base_url, key)
+    if plan_only and not key and not settings.openai_base_url:
+        key = "unused"  # planning counts tokens and prices calls; it never calls the model
+    return _openai(settings, model or DEFAULT_OPENAI_MODEL, settings.openai_base_url, key,
+                   calls=not plan_only)
 
 
 def make_judge_backend(settings: Settings) -> Backend | None:
@@ -78,11 +81,14 @@ def make_judge_backend(settings: Settings) -> Backend | None:
     return _openai(settings, settings.judge_model or DEFAULT_OPENAI_MODEL, base_url, key)
 
 
-def _openai(settings: Settings, model: str, base_url: str | None, key: str | None) -> Backend:
+def _openai(settings: Settings, model: str, base_url: str | None, key: str | None, *,
+            calls: bool = True) -> Backend:
+    """`calls=False`: a backend only to count tokens with (planning), which the network
+    setting need not allow."""
     from .openai_compat import OpenAIBackend
 
     host = urlparse(base_url or "https://api.openai.com").hostname or ""
-    if not settings.allow_network and host not in LOOPBACK:
+    if calls and not settings.allow_network and host not in LOOPBACK:
         raise ConfigError(f"network calls are disabled (SUMMARIZER_ALLOW_NETWORK=0); "
                           f"refusing to call {host}")
     return OpenAIBackend(
