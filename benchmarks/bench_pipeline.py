@@ -235,7 +235,7 @@ def write_articles(folder: Path, count: int, copies: int) -> list[dict]:
 
 
 def bench(counts: list[int], copies: int, delay: float, concurrency: int, repeats: int,
-          only: list[str]) -> None:
+          only: list[str], keep: Path | None = None) -> None:
     from bpe_openai import get_encoding
 
     encoding = get_encoding("cl100k_base")
@@ -267,7 +267,11 @@ def bench(counts: list[int], copies: int, delay: float, concurrency: int, repeat
                         stub.take_log()
                         started = time.time()
                         if kind == "cli":
-                            run_cli(folder, stub.base_url, concurrency, Path(tmp) / "out.json")
+                            out = Path(tmp) / "out.json"
+                            run_cli(folder, stub.base_url, concurrency, out)
+                            if keep is not None:
+                                keep.mkdir(parents=True, exist_ok=True)
+                                (keep / f"cli-{count}x{copies}.json").write_bytes(out.read_bytes())
                         elif kind == "asyncio":
                             asyncio.run(minimal(docs, stub.base_url, concurrency))
                         else:
@@ -299,9 +303,11 @@ if __name__ == "__main__":
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--only", nargs="+", default=["cli", "asyncio", "langchain"])
+    parser.add_argument("--keep", type=Path, help="keep the CLI's last output in this folder")
     parser.add_argument("--serve", type=float, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve is not None:
         serve(args.serve)
     else:
-        bench(args.articles, args.copies, args.delay, args.concurrency, args.repeats, args.only)
+        bench(args.articles, args.copies, args.delay, args.concurrency, args.repeats, args.only,
+              args.keep)

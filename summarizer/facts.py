@@ -183,6 +183,10 @@ class _Analysis:
     content: set[str]
     negated: set[str]
     plain: set[str]
+    # Read off the tokens once: a sentence is compared with many others.
+    quantities: list[tuple[str, str, str]]  # see `_quantities`
+    figures: set[str]  # see `_figures`
+    opposable: list[tuple[Token, set[str]]]  # tokens with known opposites, and those opposites
 
 
 class Facts:
@@ -195,13 +199,20 @@ class Facts:
     def __init__(self, sentences: Sequence[SourceSentence]) -> None:
         self.sentences = list(sentences)
         self.by_id = {s.id: s for s in self.sentences}
+        # Sentences with the same words (a wire copy's) compare alike: each pair of texts is
+        # compared once, through the first sentence that has the text.
+        first: dict[str, str] = {}
+        self._like = {s.id: first.setdefault(s.text, s.id) for s in self.sentences}
+        self._clashes: dict[tuple[str, str], tuple[str, str] | None] = {}
         self._analysis: dict[str, _Analysis] = {}
         postings: dict[str, list[str]] = defaultdict(list)
         for s in self.sentences:
             tokens = tokenize(s.text)
             negated, plain = split_polarity(tokens)
             content = {t.stem for t in tokens if is_content(t)}
-            self._analysis[s.id] = _Analysis(tokens, content, negated, plain)
+            self._analysis[s.id] = _Analysis(
+                tokens, content, negated, plain, _quantities(tokens, s.text), _figures(tokens),
+                [(t, OPPOSITE[t.stem]) for t in tokens if t.stem in OPPOSITE])
             for word in content:
                 postings[word].append(s.id)
         self._postings = postings
@@ -239,11 +250,11 @@ class Facts:
         return dot / self._centroid_norm
 
     def _shared(self, sid: str, among: set[str] | None) -> dict[str, tuple[float, float]]:
-        """Per sentence of another article that shares words with this one: the weight of the
-        shared words, with and without figures, summed along the inverted index (no pair is
-        compared word by word). Words are taken in one fixed order, so that neither the sums
-        nor the order of the sentences found depends on how this run hashes strings."""
-        article = self.by_id[sid].article_id
+        """Per sentence that shares words with this one (those of its own article included):
+        the weight of the shared words, with and without figures, summed along the inverted
+        index (no pair is compared word by word). Words are taken in one fixed order, so that
+        neither the sums nor the order of the sentences found depends on how this run hashes
+        strings."""
         out: dict[str, list[float]] = {}
         for word in sorted(self._analysis[sid].content):
             ids = self._postings[word]
@@ -252,8 +263,7 @@ class Facts:
             weight = self._idf[word] ** 2
             plain = 0.0 if _is_figure(word) else weight
             for other in ids:
-                if self.by_id[other].article_id == article or \
-                        (among is not None and other not in among):
+                if among is not None and other not in among:
                     continue
                 sums = out.setdefault(other, [0.0, 0.0])
                 sums[0] += weight
@@ -275,8 +285,14 @@ class Facts:
         # and what is related enough to back a group's shown sentence from another group.
         near: dict[str, dict[str, float]] = {}
         related: dict[str, dict[str, float]] = {}
+        found: dict[str, tuple[dict[str, float], dict[str, float]]] = {}
         for s in pool:
-            near[s.id], related[s.id] = self._near(s.id, ids)
+            like = self._like[s.id]  # one walk along the index per text
+            if like not in found:
+                found[like] = self._near(s.id, ids)
+            near[s.id], related[s.id] = (
+                {o: v for o, v in each.items() if self.by_id[o].article_id != s.article_id}
+                for each in found[like])
         order = sorted(pool, key=lambda s: (-sum(near[s.id].values()), s.article_no, s.position))
         taken: set[str] = set()
         groups = []
@@ -299,7 +315,7 @@ class Facts:
     def _near(self, sid: str, among: set[str],
               ) -> tuple[dict[str, float], dict[str, float]]:
         """Sentences that report the same fact as this one or dispute it, and those related
-        to it at all, each with its similarity."""
+        to it at all, each with its similarity (those of its own article included)."""
         near, related = {}, {}
         for other, (shared, plain) in self._shared(sid, among).items():
             value = shared / (self._norm[sid] * self._norm[other])
@@ -324,9 +340,7 @@ class Facts:
         one the most outlets back (see `supports`); only those outlets count for it, and only
         their sentences are cited.
         """
-        founder = max(members, key=lambda m: (
-            len({o for x in members if self.clash(m.id, x.id) is None for o in x.outlets}),
-            -members.index(m)))
+        founder = self._founder(members)
         agreeing = [founder]
         clashes: dict[str, list[tuple[SourceSentence, str]]] = {}
         for member in (m for m in members if m is not founder):
@@ -345,6 +359,17 @@ class Facts:
         for mine, others in clashes.items():
             group.disputes.append(_dispute(agreeing, mine, others))
         return group
+
+    def _founder(self, members: list[SourceSentence]) -> SourceSentence:
+        """The member with the most outlets among the members it does not clash with (the
+        first such); members with one text share their count, worked out once."""
+        by_text: dict[str, list[SourceSentence]] = {}
+        for m in members:
+            by_text.setdefault(self._like[m.id], []).append(m)
+        agreed = {a: len({o for b, theirs in by_text.items() if self.clash(a, b) is None
+                          for x in theirs for o in x.outlets})
+                  for a in by_text}
+        return max(members, key=lambda m: (agreed[self._like[m.id]], -members.index(m)))
 
     def _also_told(self, shown: SourceSentence, counted: Sequence[SourceSentence],
                    related: dict[str, float]) -> list[SourceSentence]:
@@ -383,17 +408,22 @@ class Facts:
         entailment is too strict for one fact told in other words: it would count one outlet
         where three report it.)"""
         mine, theirs = self._analysis[source.id], self._analysis[claim.id]
-        return _figures(theirs.tokens) <= _figures(mine.tokens) \
+        return theirs.figures <= mine.figures \
             and not (mine.negated & theirs.plain) and _opposed(theirs, mine) is None
 
     def clash(self, a: str, b: str) -> tuple[str, str] | None:
         """What sentence `a` says and `b` says otherwise, e.g. ('3 people', '4 people'); None
         when they agree or are not parallel enough to tell."""
+        key = (self._like[a], self._like[b])
+        if key not in self._clashes:
+            self._clashes[key] = self._clash(*key)
+        return self._clashes[key]
+
+    def _clash(self, a: str, b: str) -> tuple[str, str] | None:
         if self.similarity(a, b, figures=False) < PARALLEL:
             return None
         first, second = self._analysis[a], self._analysis[b]
-        ours = _quantities(first.tokens, self.by_id[a].text)
-        others = _quantities(second.tokens, self.by_id[b].text)
+        ours, others = first.quantities, second.quantities
         for value, unit, text in ours:
             theirs = [(v, t) for v, u, t in others if u == unit]
             mine = {v for v, u, _ in ours if u == unit}
@@ -411,8 +441,8 @@ class Facts:
 def _opposed(first: _Analysis, second: _Analysis) -> tuple[str, str] | None:
     """A word of one sentence whose opposite the other uses instead ("approved" against
     "rejected"), as written in each; None when there is none."""
-    for token in first.tokens:
-        against = OPPOSITE.get(token.stem, set()) & second.content
+    for token, opposites in first.opposable:
+        against = opposites & second.content
         if against and token.stem not in second.content:
             other = next(t for t in second.tokens if t.stem in against)
             return token.text, other.text
