@@ -301,13 +301,15 @@ class Facts:
                 continue
             members = [founder]
             articles = {founder.article_id}
+            joined: dict[str, None] = {}  # the texts of the members after the founder
             for other, _ in sorted(near[founder.id].items(), key=lambda item: -item[1]):
                 candidate = self.by_id[other]
                 if other in taken or candidate.article_id in articles:
                     continue
-                if all(self._related(m.id, other) for m in members[1:]):
+                if all(self._related(m, other) for m in joined):
                     members.append(candidate)
                     articles.add(candidate.article_id)
+                    joined[self._like[other]] = None
             taken.update(m.id for m in members)
             groups.append(self._settle(members, related))
         return groups
@@ -342,13 +344,15 @@ class Facts:
         """
         founder = self._founder(members)
         agreeing = [founder]
+        sides = {self._like[founder.id]: None}  # the texts of the founder's side, in order
         clashes: dict[str, list[tuple[SourceSentence, str]]] = {}
         for member in (m for m in members if m is not founder):
             # A clash with any member of the founder's side puts it on another side: two
             # sentences may be too far apart in wording to compare, yet each near a third.
-            clash = next((c for a in agreeing if (c := self.clash(a.id, member.id))), None)
+            clash = next((c for a in sides if (c := self.clash(a, member.id))), None)
             if clash is None:
                 agreeing.append(member)
+                sides[self._like[member.id]] = None
             else:
                 mine = next((k for k in clashes if _same_value(k, clash[0])), clash[0])
                 clashes.setdefault(mine, []).append((member, clash[1]))
