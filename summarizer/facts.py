@@ -319,10 +319,16 @@ class Facts:
         """Sentences that report the same fact as this one or dispute it, and those related
         to it at all, each with its similarity (those of its own article included)."""
         near, related = {}, {}
+        by_text: dict[str, tuple[float, bool]] = {}  # sentences of one text alike
         for other, (shared, plain) in self._shared(sid, among).items():
-            value = shared / (self._norm[sid] * self._norm[other])
-            parallel = plain / (self._plain_norm[sid] * self._plain_norm[other])
-            if value >= SAME_FACT or (parallel >= PARALLEL and self.clash(sid, other)):
+            like = self._like[other]
+            if like not in by_text:
+                value = shared / (self._norm[sid] * self._norm[other])
+                parallel = plain / (self._plain_norm[sid] * self._plain_norm[other])
+                by_text[like] = (value, value >= SAME_FACT or (
+                    parallel >= PARALLEL and self.clash(sid, other) is not None))
+            value, same = by_text[like]
+            if same:
                 near[other] = value
             if value >= RELATED:
                 related[other] = value

@@ -58,6 +58,11 @@ def _identifier() -> Any:
     return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
 
 
+def load() -> None:
+    """Load the identifier now rather than at the first `detect` (it is loaded once)."""
+    _identifier()
+
+
 def detect(text: str, among: Collection[str] = ()) -> str | None:
     """The ISO 639-1 code of the language `text` is most likely written in, of `among` when
     given (a sentence is then only asked which of the run's languages it is in); None for text
