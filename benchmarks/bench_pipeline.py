@@ -25,6 +25,7 @@ import json
 import math
 import os
 import re
+import resource
 import statistics
 import subprocess
 import sys
@@ -200,13 +201,14 @@ async def langchain_map_reduce(docs: list[dict], base_url: str, concurrency: int
 @dataclass
 class Sample:
     wall: float
+    cpu: float  # the pipeline's own CPU seconds (user + system), the stub's left out
     first_call: float
     calls: int
     waves: float
     prompt_tokens: int
 
 
-def measure(log: list[dict], started: float, ended: float, delay: float,
+def measure(log: list[dict], started: float, ended: float, cpu: float, delay: float,
             count_tokens) -> Sample:
     """The run's calls as the stub saw them: the first one's arrival after the start, and the
     time some call was in flight, in delays."""
@@ -217,8 +219,17 @@ def measure(log: list[dict], started: float, ended: float, delay: float,
             busy += end - max(start, reach)
             reach = end
     tokens = sum(count_tokens(m["content"] or "") for r in log for m in r["messages"])
-    return Sample(wall=ended - started, first_call=spans[0][0] - started if spans else math.nan,
-                  calls=len(log), waves=busy / delay, prompt_tokens=tokens)
+    first = spans[0][0] - started if spans else math.nan
+    return Sample(wall=ended - started, cpu=cpu, first_call=first, calls=len(log),
+                  waves=busy / delay, prompt_tokens=tokens)
+
+
+def _cpu() -> float:
+    """CPU seconds of this process and its finished children (the CLI runs as one); the stub
+    is a child still running, so its own are not counted."""
+    me, children = resource.getrusage(resource.RUSAGE_SELF), \
+        resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + children.ru_utime + children.ru_stime
 
 
 def write_articles(folder: Path, count: int, copies: int) -> list[dict]:
@@ -251,9 +262,9 @@ def bench(counts: list[int], copies: int, delay: float, concurrency: int, repeat
     stub = Stub(delay)
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs; delay {delay} s per call, "
           f"concurrency {concurrency}, {repeats} repeats, interleaved")
-    print("| articles | pipeline | wall s (median, min-max) | first call s | calls | waves | "
-          "prompt tokens | limit s | x limit | x asyncio |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("| articles | pipeline | wall s (median, min-max) | cpu s | first call s | calls | "
+          "waves | prompt tokens | limit s | x limit | x asyncio |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     try:
         for count in counts:
             with tempfile.TemporaryDirectory() as tmp:
@@ -265,6 +276,7 @@ def bench(counts: list[int], copies: int, delay: float, concurrency: int, repeat
                 for _ in range(repeats):
                     for kind in kinds:
                         stub.take_log()
+                        cpu = _cpu()
                         started = time.time()
                         if kind == "cli":
                             out = Path(tmp) / "out.json"
@@ -277,7 +289,8 @@ def bench(counts: list[int], copies: int, delay: float, concurrency: int, repeat
                         else:
                             asyncio.run(langchain_map_reduce(docs, stub.base_url, concurrency))
                         ended = time.time()
-                        samples[kind].append(measure(stub.take_log(), started, ended, delay,
+                        samples[kind].append(measure(stub.take_log(), started, ended,
+                                                     _cpu() - cpu, delay,
                                                      lambda t: len(encoding.encode(t))))
                 base = statistics.median(s.wall for s in samples.get("asyncio", [])) \
                     if "asyncio" in samples else math.nan
@@ -287,7 +300,9 @@ def bench(counts: list[int], copies: int, delay: float, concurrency: int, repeat
                     first = statistics.median(s.first_call for s in runs)
                     last = runs[-1]
                     print(f"| {label} | {kind} | {wall:.2f} ({min(s.wall for s in runs):.2f}-"
-                          f"{max(s.wall for s in runs):.2f}) | {first:.2f} | {last.calls} | "
+                          f"{max(s.wall for s in runs):.2f}) | "
+                          f"{statistics.median(s.cpu for s in runs):.2f} | {first:.2f} | "
+                          f"{last.calls} | "
                           f"{last.waves:.1f} | {last.prompt_tokens} | {limit:.1f} | "
                           f"{wall / limit:.2f} | {wall / base:.2f} |", flush=True)
     finally:
