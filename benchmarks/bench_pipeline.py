@@ -5,6 +5,8 @@ answers every request after a fixed delay, the way the pipeline's prompts expect
 tests/fault_server.py). Against it, interleaved, `--repeats` times each:
 
   cli        `summarizer summarize` as a subprocess (--backend openai, no cache)
+  cli-quoted the same with --writing quoted: the model chooses, it does not restate (one call
+             per article, as in the other two, instead of two)
   asyncio    a minimal map + reduce: one call per article, then one reduce call
   langchain  LangChain's map_reduce summarize chain (langchain-classic, async), if installed
 
@@ -41,6 +43,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from fault_server import FIRST_SENTENCE, ITEM, _answer, articles  # noqa: E402
 
+KINDS = ("cli", "cli-quoted", "asyncio", "langchain")
 MAP_PROMPT = "Summarise this news article in one or two sentences.\n\n{text}"
 REDUCE_PROMPT = "Write an overview of these article summaries in a few sentences.\n\n{text}"
 
@@ -140,13 +143,15 @@ class Stub:
 
 # --- the three pipelines -------------------------------------------------------------------
 
-def run_cli(folder: Path, base_url: str, concurrency: int, out: Path) -> None:
+def run_cli(folder: Path, base_url: str, concurrency: int, out: Path,
+            *options: str) -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OPENAI_BASE_URL": base_url,
            "OPENAI_API_KEY": "not-needed", "SUMMARIZER_MODEL": "stub-model",
            "SUMMARIZER_ALLOW_NETWORK": "1", "SUMMARIZER_TIMEOUT": "60"}
     done = subprocess.run(
         [sys.executable, "-m", "summarizer", "summarize", str(folder), "--backend", "openai",
-         "--concurrency", str(concurrency), "--no-cache", "--format", "json", "--out", str(out)],
+         "--concurrency", str(concurrency), "--no-cache", "--format", "json", "--out", str(out),
+         *options],
         env=env, capture_output=True, text=True)
     if done.returncode != 0:
         raise SystemExit(f"the CLI failed ({done.returncode}): {done.stderr[-2000:]}")
@@ -250,7 +255,7 @@ def bench(counts: list[int], copies: int, delay: float, concurrency: int, repeat
     from bpe_openai import get_encoding
 
     encoding = get_encoding("cl100k_base")
-    kinds = [k for k in ("cli", "asyncio", "langchain") if k in only]
+    kinds = [k for k in KINDS if k in only]
     if "langchain" in kinds:
         try:
             import langchain_classic  # noqa: F401
@@ -278,7 +283,10 @@ def bench(counts: list[int], copies: int, delay: float, concurrency: int, repeat
                         stub.take_log()
                         cpu = _cpu()
                         started = time.time()
-                        if kind == "cli":
+                        if kind == "cli-quoted":
+                            run_cli(folder, stub.base_url, concurrency, Path(tmp) / "q.json",
+                                    "--writing", "quoted")
+                        elif kind == "cli":
                             out = Path(tmp) / "out.json"
                             run_cli(folder, stub.base_url, concurrency, out)
                             if keep is not None:
@@ -317,7 +325,7 @@ if __name__ == "__main__":
     parser.add_argument("--delay", type=float, default=0.5)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--only", nargs="+", default=["cli", "asyncio", "langchain"])
+    parser.add_argument("--only", nargs="+", default=list(KINDS), choices=KINDS)
     parser.add_argument("--keep", type=Path, help="keep the CLI's last output in this folder")
     parser.add_argument("--serve", type=float, help=argparse.SUPPRESS)
     args = parser.parse_args()
