@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from . import __version__
 from .errors import GateError, InputError, NotFound, RateLimited, SummarizerError
-from .language import check_code, language_name
+from .language import check_code, language_name, preload
 from .llm import BACKENDS, make_backend, make_judge_backend
 from .settings import get_settings
 
@@ -251,11 +251,11 @@ def exit_for(error: SummarizerError) -> tuple[int, str]:
 
 
 def _summarize(args: argparse.Namespace) -> int:
+    preload()  # the language model, while the pipeline is imported
     from .ingest import no_readable_article, read_inputs
-    from .pipeline import plan, preload, run_options, summarize
+    from .pipeline import plan, run_options, summarize
     from .render import to_json, to_markdown
 
-    preload()
     settings = get_settings()
     with tqdm(total=0, desc="fetching", unit="page", file=sys.stderr, delay=0.5,
               disable=not sys.stderr.isatty(), leave=False) as bar:  # shown only for URLs

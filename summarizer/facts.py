@@ -352,6 +352,7 @@ class Facts:
         agreeing = [founder]
         sides = {self._like[founder.id]: None}  # the texts of the founder's side, in order
         clashes: dict[str, list[tuple[SourceSentence, str]]] = {}
+        values: dict[str, str] = {}  # a value as compared (see `_value`) -> its key in clashes
         for member in (m for m in members if m is not founder):
             # A clash with any member of the founder's side puts it on another side: two
             # sentences may be too far apart in wording to compare, yet each near a third.
@@ -360,7 +361,7 @@ class Facts:
                 agreeing.append(member)
                 sides[self._like[member.id]] = None
             else:
-                mine = next((k for k in clashes if _same_value(k, clash[0])), clash[0])
+                mine = values.setdefault(_value(clash[0]), clash[0])
                 clashes.setdefault(mine, []).append((member, clash[1]))
         shown, backing = self._best_backed(agreeing)
         backing += self._also_told(shown, [shown, *backing, *members], related[shown.id])
@@ -379,7 +380,7 @@ class Facts:
         agreed = {a: len({o for b, theirs in by_text.items() if self.clash(a, b) is None
                           for x in theirs for o in x.outlets})
                   for a in by_text}
-        return max(members, key=lambda m: (agreed[self._like[m.id]], -members.index(m)))
+        return max(members, key=lambda m: agreed[self._like[m.id]])  # the first of the best
 
     def _also_told(self, shown: SourceSentence, counted: Sequence[SourceSentence],
                    related: dict[str, float]) -> list[SourceSentence]:
@@ -528,7 +529,12 @@ def _dispute(agreeing: Sequence[SourceSentence], mine: str,
 
 
 def _same_value(a: str, b: str) -> bool:
-    return " ".join(map(figure, a.lower().split())) == " ".join(map(figure, b.lower().split()))
+    return _value(a) == _value(b)
+
+
+def _value(text: str) -> str:
+    """A value as compared: '4 People' and 'four people' alike."""
+    return " ".join(map(figure, text.lower().split()))
 
 
 def _names(outlets: Sequence[str]) -> str:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -34,7 +33,6 @@ from .errors import (
 from .facts import FactGroup, Facts, SourceSentence, outlet_keys, source_sentences
 from .ingest import no_readable_article
 from .language import DEFAULT, check_code, detect, language_name, most_common
-from .language import load as load_language_model
 from .llm.base import Backend, Item
 from .llm.cache import Cache
 from .llm.caller import Caller, NoProgress, Progress
@@ -163,23 +161,8 @@ class Prepared:
     by_article: dict[str, list[SourceSentence]] = field(default_factory=dict)
 
 
-_loading: list[threading.Thread] = []  # what `preload` started
-
-
-def preload() -> None:
-    """Start loading the language model in the background, so that it is ready by the time
-    articles are cleaned (its loading is mostly decompression, which leaves the interpreter
-    free for the imports and input reading that come first)."""
-    if not _loading:
-        thread = threading.Thread(target=load_language_model, name="preload", daemon=True)
-        _loading.append(thread)
-        thread.start()
-
-
 def clean(docs: Iterable[Document | Skip]) -> list[Article | Skip]:
     """Each input as a cleaned article, or a skip that says why it has none, in input order."""
-    for thread in _loading:
-        thread.join()  # loaded once, not a second time here alongside
     return [doc if isinstance(doc, Skip) else clean_document(doc) for doc in docs]
 
 
