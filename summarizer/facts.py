@@ -15,6 +15,7 @@ import re
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from .byline import dateline_end, is_byline
 from .chunk import split_long
@@ -179,14 +180,26 @@ def standalone(sentence: SourceSentence) -> float:
 
 @dataclass
 class _Analysis:
+    text: str
     tokens: list[Token]
     content: set[str]
     negated: set[str]
     plain: set[str]
-    # Read off the tokens once: a sentence is compared with many others.
-    quantities: list[tuple[str, str, str]]  # see `_quantities`
-    figures: set[str]  # see `_figures`
-    opposable: list[tuple[Token, set[str]]]  # tokens with known opposites, and those opposites
+
+    # Read off the tokens the first time a comparison needs them: a sentence near others is
+    # compared with many, most sentences with none.
+    @cached_property
+    def quantities(self) -> list[tuple[str, str, str]]:
+        return _quantities(self.tokens, self.text)
+
+    @cached_property
+    def figures(self) -> set[str]:
+        return _figures(self.tokens)
+
+    @cached_property
+    def opposable(self) -> list[tuple[Token, set[str]]]:
+        """Tokens with known opposites, and those opposites."""
+        return [(t, OPPOSITE[t.stem]) for t in self.tokens if t.stem in OPPOSITE]
 
 
 class Facts:
@@ -210,9 +223,7 @@ class Facts:
             tokens = tokenize(s.text)
             negated, plain = split_polarity(tokens)
             content = {t.stem for t in tokens if is_content(t)}
-            self._analysis[s.id] = _Analysis(
-                tokens, content, negated, plain, _quantities(tokens, s.text), _figures(tokens),
-                [(t, OPPOSITE[t.stem]) for t in tokens if t.stem in OPPOSITE])
+            self._analysis[s.id] = _Analysis(s.text, tokens, content, negated, plain)
             for word in content:
                 postings[word].append(s.id)
         self._postings = postings
@@ -319,16 +330,10 @@ class Facts:
         """Sentences that report the same fact as this one or dispute it, and those related
         to it at all, each with its similarity (those of its own article included)."""
         near, related = {}, {}
-        by_text: dict[str, tuple[float, bool]] = {}  # sentences of one text alike
         for other, (shared, plain) in self._shared(sid, among).items():
-            like = self._like[other]
-            if like not in by_text:
-                value = shared / (self._norm[sid] * self._norm[other])
-                parallel = plain / (self._plain_norm[sid] * self._plain_norm[other])
-                by_text[like] = (value, value >= SAME_FACT or (
-                    parallel >= PARALLEL and self.clash(sid, other) is not None))
-            value, same = by_text[like]
-            if same:
+            value = shared / (self._norm[sid] * self._norm[other])
+            parallel = plain / (self._plain_norm[sid] * self._plain_norm[other])
+            if value >= SAME_FACT or (parallel >= PARALLEL and self.clash(sid, other)):
                 near[other] = value
             if value >= RELATED:
                 related[other] = value
@@ -374,6 +379,8 @@ class Facts:
     def _founder(self, members: list[SourceSentence]) -> SourceSentence:
         """The member with the most outlets among the members it does not clash with (the
         first such); members with one text share their count, worked out once."""
+        if len(members) == 1:
+            return members[0]
         by_text: dict[str, list[SourceSentence]] = {}
         for m in members:
             by_text.setdefault(self._like[m.id], []).append(m)
