@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from langchain_text_splitters import RecursiveCharacterTextSplitter
-
 TokenCounter = Callable[[str], int]
 PASSAGE_MAX_CHARS = 1200  # a "sentence" longer than this (a run-on scrape) is cut into passages
 SEPARATORS = ["; ", ", ", " ", ""]
@@ -16,6 +14,9 @@ def split_long(text: str, limit: int = PASSAGE_MAX_CHARS) -> list[tuple[int, int
     """Spans of `text` no longer than `limit` characters, cut at clause and word breaks."""
     if len(text) <= limit:
         return [(0, len(text))]
+    # Imported here: few runs meet a sentence this long, and the import costs a tenth of a second.
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
+
     splitter = RecursiveCharacterTextSplitter(
         chunk_size=limit, chunk_overlap=0, length_function=len, separators=SEPARATORS,
         keep_separator="end", add_start_index=True, strip_whitespace=False,

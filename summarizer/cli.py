@@ -22,17 +22,16 @@ from tqdm import tqdm
 
 from . import __version__
 from .errors import GateError, InputError, NotFound, RateLimited, SummarizerError
-from .ingest import no_readable_article, read_inputs
-from .language import check_code, language_name
+from .language import check_code, language_name, preload
 from .llm import BACKENDS, make_backend, make_judge_backend
-from .llm.cache import Cache
-from .llm.prices import Plan, Price, dollars
-from .pipeline import plan, run_options, summarize
-from .render import to_json, to_markdown
 from .settings import get_settings
 
+# The pipeline and what it needs are imported where a command runs: `--version`, `--help` and
+# a bad option answer at once, and a summary starts loading its language model sooner.
 if TYPE_CHECKING:
     from .checking.judge import LLMJudge
+    from .llm.cache import Cache
+    from .llm.prices import Plan, Price
 
 log = logging.getLogger("summarizer")
 
@@ -252,6 +251,11 @@ def exit_for(error: SummarizerError) -> tuple[int, str]:
 
 
 def _summarize(args: argparse.Namespace) -> int:
+    preload()  # the language model, while the pipeline is imported
+    from .ingest import no_readable_article, read_inputs
+    from .pipeline import plan, run_options, summarize
+    from .render import to_json, to_markdown
+
     settings = get_settings()
     with tqdm(total=0, desc="fetching", unit="page", file=sys.stderr, delay=0.5,
               disable=not sys.stderr.isatty(), leave=False) as bar:  # shown only for URLs
@@ -286,6 +290,8 @@ def _summarize(args: argparse.Namespace) -> int:
         log.warning("the model failed %s even after retries; the rest is summarised. Run the "
                     "same command again to retry only what failed", parts)
     if result.usage.cost_limit_reached:
+        from .llm.prices import dollars
+
         log.warning("the cost limit of %s stopped the run's last calls (%s spent); what they "
                     "were for is listed as failed or quoted",
                     dollars(result.usage.cost_limit_usd or 0.0),
@@ -310,6 +316,8 @@ def _emit(args: argparse.Namespace, output: str) -> None:
 
 def _plan_text(estimate: Plan, articles: int) -> str:
     """A dry run's plan as a table: each kind of call, its tokens and worst-case cost."""
+    from .llm.prices import dollars
+
     def money(value: object) -> str:
         return dollars(value) if isinstance(value, float) else "unknown"
 
@@ -438,6 +446,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 def _eval_injection(args: argparse.Namespace) -> int:
     from .evaluation import suite
+    from .pipeline import run_options
 
     if not args.cases.is_file():
         raise InputError(f"no injection cases at {args.cases}; run from the project folder "
@@ -576,6 +585,7 @@ def _eval_sets(args: argparse.Namespace) -> int:
 
 def _eval_suite(args: argparse.Namespace) -> int:
     from .evaluation import gate, suite
+    from .pipeline import run_options
 
     settings = get_settings()
     root = Path.cwd()
@@ -624,6 +634,8 @@ def _eval_suite(args: argparse.Namespace) -> int:
 
 
 def _open_cache(path: Path) -> Cache | None:
+    from .llm.cache import Cache
+
     try:
         return Cache(path)
     except (OSError, sqlite3.Error) as e:

@@ -15,6 +15,7 @@ import re
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from .byline import dateline_end, is_byline
 from .chunk import split_long
@@ -179,10 +180,26 @@ def standalone(sentence: SourceSentence) -> float:
 
 @dataclass
 class _Analysis:
+    text: str
     tokens: list[Token]
     content: set[str]
     negated: set[str]
     plain: set[str]
+
+    # Read off the tokens the first time a comparison needs them: a sentence near others is
+    # compared with many, most sentences with none.
+    @cached_property
+    def quantities(self) -> list[tuple[str, str, str]]:
+        return _quantities(self.tokens, self.text)
+
+    @cached_property
+    def figures(self) -> set[str]:
+        return _figures(self.tokens)
+
+    @cached_property
+    def opposable(self) -> list[tuple[Token, set[str]]]:
+        """Tokens with known opposites, and those opposites."""
+        return [(t, OPPOSITE[t.stem]) for t in self.tokens if t.stem in OPPOSITE]
 
 
 class Facts:
@@ -195,13 +212,18 @@ class Facts:
     def __init__(self, sentences: Sequence[SourceSentence]) -> None:
         self.sentences = list(sentences)
         self.by_id = {s.id: s for s in self.sentences}
+        # Sentences with the same words (a wire copy's) compare alike: each pair of texts is
+        # compared once, through the first sentence that has the text.
+        first: dict[str, str] = {}
+        self._like = {s.id: first.setdefault(s.text, s.id) for s in self.sentences}
+        self._clashes: dict[tuple[str, str], tuple[str, str] | None] = {}
         self._analysis: dict[str, _Analysis] = {}
         postings: dict[str, list[str]] = defaultdict(list)
         for s in self.sentences:
             tokens = tokenize(s.text)
             negated, plain = split_polarity(tokens)
             content = {t.stem for t in tokens if is_content(t)}
-            self._analysis[s.id] = _Analysis(tokens, content, negated, plain)
+            self._analysis[s.id] = _Analysis(s.text, tokens, content, negated, plain)
             for word in content:
                 postings[word].append(s.id)
         self._postings = postings
@@ -239,11 +261,11 @@ class Facts:
         return dot / self._centroid_norm
 
     def _shared(self, sid: str, among: set[str] | None) -> dict[str, tuple[float, float]]:
-        """Per sentence of another article that shares words with this one: the weight of the
-        shared words, with and without figures, summed along the inverted index (no pair is
-        compared word by word). Words are taken in one fixed order, so that neither the sums
-        nor the order of the sentences found depends on how this run hashes strings."""
-        article = self.by_id[sid].article_id
+        """Per sentence that shares words with this one (those of its own article included):
+        the weight of the shared words, with and without figures, summed along the inverted
+        index (no pair is compared word by word). Words are taken in one fixed order, so that
+        neither the sums nor the order of the sentences found depends on how this run hashes
+        strings."""
         out: dict[str, list[float]] = {}
         for word in sorted(self._analysis[sid].content):
             ids = self._postings[word]
@@ -252,8 +274,7 @@ class Facts:
             weight = self._idf[word] ** 2
             plain = 0.0 if _is_figure(word) else weight
             for other in ids:
-                if self.by_id[other].article_id == article or \
-                        (among is not None and other not in among):
+                if among is not None and other not in among:
                     continue
                 sums = out.setdefault(other, [0.0, 0.0])
                 sums[0] += weight
@@ -275,8 +296,14 @@ class Facts:
         # and what is related enough to back a group's shown sentence from another group.
         near: dict[str, dict[str, float]] = {}
         related: dict[str, dict[str, float]] = {}
+        found: dict[str, tuple[dict[str, float], dict[str, float]]] = {}
         for s in pool:
-            near[s.id], related[s.id] = self._near(s.id, ids)
+            like = self._like[s.id]  # one walk along the index per text
+            if like not in found:
+                found[like] = self._near(s.id, ids)
+            near[s.id], related[s.id] = (
+                {o: v for o, v in each.items() if self.by_id[o].article_id != s.article_id}
+                for each in found[like])
         order = sorted(pool, key=lambda s: (-sum(near[s.id].values()), s.article_no, s.position))
         taken: set[str] = set()
         groups = []
@@ -285,13 +312,15 @@ class Facts:
                 continue
             members = [founder]
             articles = {founder.article_id}
+            joined: dict[str, None] = {}  # the texts of the members after the founder
             for other, _ in sorted(near[founder.id].items(), key=lambda item: -item[1]):
                 candidate = self.by_id[other]
                 if other in taken or candidate.article_id in articles:
                     continue
-                if all(self._related(m.id, other) for m in members[1:]):
+                if all(self._related(m, other) for m in joined):
                     members.append(candidate)
                     articles.add(candidate.article_id)
+                    joined[self._like[other]] = None
             taken.update(m.id for m in members)
             groups.append(self._settle(members, related))
         return groups
@@ -299,7 +328,7 @@ class Facts:
     def _near(self, sid: str, among: set[str],
               ) -> tuple[dict[str, float], dict[str, float]]:
         """Sentences that report the same fact as this one or dispute it, and those related
-        to it at all, each with its similarity."""
+        to it at all, each with its similarity (those of its own article included)."""
         near, related = {}, {}
         for other, (shared, plain) in self._shared(sid, among).items():
             value = shared / (self._norm[sid] * self._norm[other])
@@ -324,19 +353,20 @@ class Facts:
         one the most outlets back (see `supports`); only those outlets count for it, and only
         their sentences are cited.
         """
-        founder = max(members, key=lambda m: (
-            len({o for x in members if self.clash(m.id, x.id) is None for o in x.outlets}),
-            -members.index(m)))
+        founder = self._founder(members)
         agreeing = [founder]
+        sides = {self._like[founder.id]: None}  # the texts of the founder's side, in order
         clashes: dict[str, list[tuple[SourceSentence, str]]] = {}
+        values: dict[str, str] = {}  # a value as compared (see `_value`) -> its key in clashes
         for member in (m for m in members if m is not founder):
             # A clash with any member of the founder's side puts it on another side: two
             # sentences may be too far apart in wording to compare, yet each near a third.
-            clash = next((c for a in agreeing if (c := self.clash(a.id, member.id))), None)
+            clash = next((c for a in sides if (c := self.clash(a, member.id))), None)
             if clash is None:
                 agreeing.append(member)
+                sides[self._like[member.id]] = None
             else:
-                mine = next((k for k in clashes if _same_value(k, clash[0])), clash[0])
+                mine = values.setdefault(_value(clash[0]), clash[0])
                 clashes.setdefault(mine, []).append((member, clash[1]))
         shown, backing = self._best_backed(agreeing)
         backing += self._also_told(shown, [shown, *backing, *members], related[shown.id])
@@ -345,6 +375,19 @@ class Facts:
         for mine, others in clashes.items():
             group.disputes.append(_dispute(agreeing, mine, others))
         return group
+
+    def _founder(self, members: list[SourceSentence]) -> SourceSentence:
+        """The member with the most outlets among the members it does not clash with (the
+        first such); members with one text share their count, worked out once."""
+        if len(members) == 1:
+            return members[0]
+        by_text: dict[str, list[SourceSentence]] = {}
+        for m in members:
+            by_text.setdefault(self._like[m.id], []).append(m)
+        agreed = {a: len({o for b, theirs in by_text.items() if self.clash(a, b) is None
+                          for x in theirs for o in x.outlets})
+                  for a in by_text}
+        return max(members, key=lambda m: agreed[self._like[m.id]])  # the first of the best
 
     def _also_told(self, shown: SourceSentence, counted: Sequence[SourceSentence],
                    related: dict[str, float]) -> list[SourceSentence]:
@@ -383,36 +426,49 @@ class Facts:
         entailment is too strict for one fact told in other words: it would count one outlet
         where three report it.)"""
         mine, theirs = self._analysis[source.id], self._analysis[claim.id]
-        return _figures(theirs.tokens) <= _figures(mine.tokens) \
+        return theirs.figures <= mine.figures \
             and not (mine.negated & theirs.plain) and _opposed(theirs, mine) is None
 
     def clash(self, a: str, b: str) -> tuple[str, str] | None:
         """What sentence `a` says and `b` says otherwise, e.g. ('3 people', '4 people'); None
         when they agree or are not parallel enough to tell."""
-        if self.similarity(a, b, figures=False) < PARALLEL:
+        key = (self._like[a], self._like[b])
+        if key not in self._clashes:
+            self._clashes[key] = self._clash(*key)
+        return self._clashes[key]
+
+    def _clash(self, a: str, b: str) -> tuple[str, str] | None:
+        # What differs first, then whether the sentences are parallel enough for it to count:
+        # most pairs differ in nothing, and that is quicker to see than their similarity.
+        found = _differ(self._analysis[a], self._analysis[b])
+        if found is None or self.similarity(a, b, figures=False) < PARALLEL:
             return None
-        first, second = self._analysis[a], self._analysis[b]
-        ours = _quantities(first.tokens, self.by_id[a].text)
-        others = _quantities(second.tokens, self.by_id[b].text)
-        for value, unit, text in ours:
-            theirs = [(v, t) for v, u, t in others if u == unit]
-            mine = {v for v, u, _ in ours if u == unit}
-            if theirs and all(v not in mine for v, _ in theirs) and \
-                    value not in {v for v, _ in theirs}:
-                return text, theirs[0][1]
-        shared = first.content & second.content
-        if denied := sorted(first.negated & second.plain & shared):
-            return f"not {denied[0]}", denied[0]
-        if denied := sorted(second.negated & first.plain & shared):
-            return denied[0], f"not {denied[0]}"
-        return _opposed(first, second)
+        return found
+
+
+def _differ(first: _Analysis, second: _Analysis) -> tuple[str, str] | None:
+    """The first thing one sentence says and the other says otherwise: a number counting the
+    same thing, a denial, an opposite word; None when there is none."""
+    ours, others = first.quantities, second.quantities
+    for value, unit, text in ours:
+        theirs = [(v, t) for v, u, t in others if u == unit]
+        mine = {v for v, u, _ in ours if u == unit}
+        if theirs and all(v not in mine for v, _ in theirs) and \
+                value not in {v for v, _ in theirs}:
+            return text, theirs[0][1]
+    shared = first.content & second.content
+    if denied := sorted(first.negated & second.plain & shared):
+        return f"not {denied[0]}", denied[0]
+    if denied := sorted(second.negated & first.plain & shared):
+        return denied[0], f"not {denied[0]}"
+    return _opposed(first, second)
 
 
 def _opposed(first: _Analysis, second: _Analysis) -> tuple[str, str] | None:
     """A word of one sentence whose opposite the other uses instead ("approved" against
     "rejected"), as written in each; None when there is none."""
-    for token in first.tokens:
-        against = OPPOSITE.get(token.stem, set()) & second.content
+    for token, opposites in first.opposable:
+        against = opposites & second.content
         if against and token.stem not in second.content:
             other = next(t for t in second.tokens if t.stem in against)
             return token.text, other.text
@@ -480,7 +536,12 @@ def _dispute(agreeing: Sequence[SourceSentence], mine: str,
 
 
 def _same_value(a: str, b: str) -> bool:
-    return " ".join(map(figure, a.lower().split())) == " ".join(map(figure, b.lower().split()))
+    return _value(a) == _value(b)
+
+
+def _value(text: str) -> str:
+    """A value as compared: '4 People' and 'four people' alike."""
+    return " ".join(map(figure, text.lower().split()))
 
 
 def _names(outlets: Sequence[str]) -> str:

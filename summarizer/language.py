@@ -9,6 +9,7 @@ best of those is the answer.
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from collections.abc import Collection, Iterable
 from functools import cache
@@ -58,6 +59,25 @@ def _identifier() -> Any:
     return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
 
 
+_loading: list[threading.Thread] = []  # what `preload` started
+
+
+def preload() -> None:
+    """Start loading the identifier in the background, for a run that will soon detect
+    languages: most of the loading is decompression, which leaves the interpreter free for
+    the imports that come first. `detect` waits for it rather than loading it again."""
+    if not _loading:
+        thread = threading.Thread(target=_identifier, name="language-model", daemon=True)
+        _loading.append(thread)
+        thread.start()
+
+
+def _model() -> Any:
+    for thread in _loading:
+        thread.join()
+    return _identifier()
+
+
 def detect(text: str, among: Collection[str] = ()) -> str | None:
     """The ISO 639-1 code of the language `text` is most likely written in, of `among` when
     given (a sentence is then only asked which of the run's languages it is in); None for text
@@ -66,7 +86,7 @@ def detect(text: str, among: Collection[str] = ()) -> str | None:
     if not any(c.isalpha() for c in sample):
         return None
     wanted = set(among) or NAMES.keys()
-    return next((code for code, _ in _identifier().rank(sample) if code in wanted), None)
+    return next((code for code, _ in _model().rank(sample) if code in wanted), None)
 
 
 def language_name(code: str) -> str:

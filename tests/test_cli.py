@@ -260,3 +260,13 @@ def test_summarize_loads_no_evaluation_code():
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "0 []"
+
+
+def test_the_cli_imports_the_pipeline_and_the_model_client_only_for_a_command_that_needs_them():
+    """Importing the CLI (all that `--version`, `--help` or a mistyped option need) loads
+    neither the pipeline, the OpenAI client, the language model nor numpy."""
+    program = ("import sys, summarizer.cli; print(sorted({'summarizer.pipeline', 'openai', "
+               "'py3langid', 'numpy'} & set(sys.modules)))")
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True,
+                          check=True)
+    assert done.stdout.strip() == "[]"

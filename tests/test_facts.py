@@ -220,3 +220,35 @@ def test_the_groups_are_the_same_in_every_run_however_python_hashes_strings():
                                                                 "PYTHONHASHSEED": seed}).stdout
             for seed in ("0", "8")]
     assert runs[0] == runs[1] and runs[0].startswith("[[")
+
+
+def _described(groups: list[FactGroup]) -> list[tuple[list[str], list[str], list[str]]]:
+    return [([m.id for m in g.members], [m.id for m in g.agreeing], [d.text for d in g.disputes])
+            for g in groups]
+
+
+def test_sentences_of_one_text_are_compared_once_with_the_same_groups_as_each_alone():
+    # A wire sentence carried word for word by five outlets, one of which gives another count,
+    # and a sentence in other words: each text's comparisons are made once and shared.
+    wire = "The council approved a budget of 4 million pounds for road repairs on Monday."
+    facts = _facts([
+        *(_doc(n, f"Roads\n{wire} {aside}", f"Outlet {n}") for n, aside in enumerate([
+            "Residents of Kelso had asked for the works since the floods of last winter.",
+            "Opposition members called the timetable too ambitious for a small county.",
+            "A spokesperson said the first crews would arrive in March, weather allowing.",
+            "The previous scheme ran for nine years before it was replaced by this one.",
+            "Local shops welcomed the news, according to the chamber of commerce."])),
+        _doc(6, "Roads\nThe council approved a budget of 5 million pounds for road repairs on "
+                "Monday.\nThe work starts in March.", "Other"),
+        _doc(7, "Repairs\nOn Monday the council backed 4 million pounds of road repairs.",
+             "Third"),
+    ])
+    assert len(set(facts._like.values())) < len(facts.sentences)  # some texts are shared
+    shared = _described(facts.groups())
+    facts._like = {s.id: s.id for s in facts.sentences}  # every sentence a text of its own
+    facts._clashes = {}
+    assert _described(facts.groups()) == shared
+    (budget,) = [g for g in facts.groups() if wire in (m.text for m in g.members)]
+    assert {f"Outlet {n}" for n in range(5)} <= budget.outlets()  # the five copies agree
+    (dispute,) = budget.disputes  # and the other count is a side of its own
+    assert "5 million" in dispute.text and "Other" in dispute.text

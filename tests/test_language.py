@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import httpx
@@ -281,3 +283,16 @@ def test_a_digest_of_stored_articles_writes_in_the_language_set_for_digests():
     story = [s for st in result.stories for s in st.summary]
     assert story and all(s.language == "fr" for s in story)
     assert "*(in French)*" in to_markdown(result)
+
+
+def test_a_model_preloaded_in_the_background_is_loaded_once_and_detects_as_usual():
+    """`preload` starts loading the model at once; a `detect` that comes while it loads waits
+    for it instead of loading a second copy."""
+    program = (
+        "import summarizer.language as lang\n"
+        "lang.preload()\n"
+        "print(lang.detect('Le conseil municipal a voté hier soir le budget de la ville.'))\n"
+        "print(lang._identifier.cache_info().misses)\n")
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True,
+                          check=True)
+    assert done.stdout.split() == ["fr", "1"]

@@ -294,6 +294,21 @@ def test_count_tokens_uses_the_offline_tokenizer(build, monkeypatch):
     assert build(model="gpt-3.5-turbo").count_tokens("hello world") == 2  # cl100k_base
 
 
+@pytest.mark.parametrize("model, encoding", [("gpt-4o-mini", "o200k_base"),
+                                             ("stub-model", "cl100k_base")])
+def test_count_tokens_agrees_with_bpe_openai_and_counts_any_text(build, model, encoding):
+    """The native tokenizer, loaded alone, counts as bpe-openai's own encoding does; text
+    that looks like a special token, or holds a lone surrogate, is counted, not refused."""
+    from bpe_openai import get_encoding
+
+    backend, reference = build(model=model), get_encoding(encoding)
+    for text in ["The county closed the Orlen Road ferry on Tuesday.", "Zürich 12,5 € — “ok”",
+                 "北京 市 ", "a" * 3000, ""]:
+        assert backend.count_tokens(text) == len(reference.encode(text))
+    assert backend.count_tokens("a <|endoftext|> b") > 3
+    assert backend.count_tokens("broken \ud800 text") == backend.count_tokens("broken \ufffd text")
+
+
 def test_settings_from_the_environment_reach_the_request(stub, monkeypatch):
     """OPENAI_BASE_URL, OPENAI_API_KEY and SUMMARIZER_MODEL configure what the server sees."""
     monkeypatch.setenv("OPENAI_BASE_URL", stub.url)

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import json
 import logging
 from collections.abc import Callable
 from functools import partial
+from pathlib import Path
+from typing import Any
 
 import openai
 from openai.types.chat import ChatCompletionMessageParam
@@ -145,10 +148,33 @@ def _tokenizer(model: str) -> Callable[[str], int]:
     name = "o200k_base" if model.startswith(("gpt-4o", "gpt-4.1", "gpt-5", "o1", "o3", "o4")) \
         else "cl100k_base"
     try:
-        from bpe_openai import get_encoding
-
-        encoding = get_encoding(name)
+        tokenizer = _bpe(name)
     except Exception as e:  # noqa: BLE001 - any failure here means: estimate instead
         log.warning("no offline tokenizer (%s); estimating token counts", e)
         return estimate_tokens
-    return lambda text: len(encoding.encode(text))
+
+    def count(text: str) -> int:
+        try:
+            return int(tokenizer.count(text))
+        except UnicodeEncodeError:  # a lone surrogate: counted as the replacement character
+            return int(tokenizer.count(
+                text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")))
+
+    return count
+
+
+def _bpe(name: str) -> Any:
+    """bpe-openai's native tokenizer for an encoding. Its extension module is loaded on its
+    own: importing the package first parses every vocabulary it ships (about half a second
+    before the first call) only to read their special tokens, which counting does not use."""
+    spec = importlib.util.find_spec("bpe_openai")
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError("bpe-openai is not installed")
+    folder = Path(next(iter(spec.submodule_search_locations)))
+    path = next(folder.glob("_bindings*.so"), None) or next(folder.glob("_bindings*.pyd"))
+    native = importlib.util.spec_from_file_location("bpe_openai._bindings", path)
+    if native is None or native.loader is None:
+        raise ImportError(f"cannot load {path}")
+    module = importlib.util.module_from_spec(native)
+    native.loader.exec_module(module)
+    return module.tokenizer_for_encoding(name)
