@@ -710,9 +710,10 @@ def test_a_copy_admitted_at_once_through_two_stores_is_stored_once(target: Targe
     for seed in range(20, 24):  # a few races, each on a story of its own
         first = _story_article(seed, "Daily A")
         second = _story_article(seed, "Evening B", None if copy == "exact" else 50)
-        found = in_threads(2, lambda i: stores[i].admit([((first, second)[i], DAY, None)])[0])
+        pair = (first, second)
+        found = in_threads(2, lambda i, pair=pair: stores[i].admit([(pair[i], DAY, None)])[0])
         assert found.count(None) == 1, found
-        kept = (first, second)[found.index(None)]
+        kept = pair[found.index(None)]
         assert [f or kept.id for f in found] == [kept.id, kept.id]
         assert stores[1].get_article(kept.id).sources in (("Daily A", "Evening B"),
                                                           ("Evening B", "Daily A"))
