@@ -41,7 +41,9 @@ class Session(Protocol):
 DEDUP_LOCK = 7_351_832_615_002
 BACKFILL_BATCH = 500  # stored articles read at a time when the migration fills the tables
 
-# The statements that create the tables (schema migration 6); `{blob}` is the engine's bytes type.
+# The statements that create the tables (schema migration 6): `{blob}` is the engine's bytes type;
+# `{clustered}` keeps a SQLite table in its primary key's b-tree (WITHOUT ROWID), so that a row
+# is written once, not to a table and an index.
 SCHEMA = (
     # One row per distinct normalised text: the first article stored with it.
     """CREATE TABLE article_digests (
@@ -56,34 +58,53 @@ SCHEMA = (
         grams {blob} NOT NULL,
         figures TEXT NOT NULL
     )""",
-    "CREATE TABLE article_bands (band BIGINT NOT NULL, seq BIGINT NOT NULL)",
-    "CREATE INDEX article_bands_band ON article_bands (band)",
-    # Which stored articles hold each body paragraph (normalised hash), verbatim.
-    "CREATE TABLE body_paragraphs (digest TEXT NOT NULL, seq BIGINT NOT NULL)",
-    "CREATE INDEX body_paragraphs_digest ON body_paragraphs (digest)",
+    """CREATE TABLE article_bands (
+        band BIGINT NOT NULL,
+        seq BIGINT NOT NULL,
+        PRIMARY KEY (band, seq)
+    ){clustered}""",
+    # Body paragraphs are keyed by 64 bits of their normalised hash. Which stored articles
+    # (rows) hold each one verbatim:
+    """CREATE TABLE body_paragraphs (
+        paragraph BIGINT NOT NULL,
+        seq BIGINT NOT NULL,
+        PRIMARY KEY (paragraph, seq)
+    ){clustered}""",
     # Each distinct body paragraph long enough to compare: its word 2-gram hashes, its figures,
-    # and its band keys; a paragraph printed again adds an owner above, not a sketch.
+    # and its band keys; a paragraph printed again adds a holder above, not a sketch.
     """CREATE TABLE paragraph_sketches (
-        seq {serial},
-        digest TEXT NOT NULL UNIQUE,
+        paragraph BIGINT PRIMARY KEY,
         grams {blob} NOT NULL,
         figures TEXT NOT NULL
     )""",
-    "CREATE TABLE paragraph_bands (band BIGINT NOT NULL, paragraph BIGINT NOT NULL)",
-    "CREATE INDEX paragraph_bands_band ON paragraph_bands (band)",
+    """CREATE TABLE paragraph_bands (
+        band BIGINT NOT NULL,
+        paragraph BIGINT NOT NULL,
+        PRIMARY KEY (band, paragraph)
+    ){clustered}""",
 )
 
 
 @dataclass(frozen=True)
 class Dialect:
-    """How a list of values is passed to one engine: `IN (SELECT value FROM json_each(?))` with
-    a JSON text on SQLite, `= ANY(?)` with an array on PostgreSQL."""
+    """What differs between the engines here: how a list of values is passed (`IN (SELECT
+    value FROM json_each(?))` with a JSON text on SQLite, `= ANY(?)` with an array on
+    PostgreSQL), the bytes type, and how rows a subquery names are looked up."""
 
     name: str
 
     @property
     def any_of(self) -> str:
         return "= ANY(?)" if self.name == "postgresql" else "IN (SELECT value FROM json_each(?))"
+
+    @property
+    def blob(self) -> str:
+        return "BYTEA" if self.name == "postgresql" else "BLOB"
+
+    def in_rows(self, subquery: str) -> str:
+        """`IN (subquery)`; on PostgreSQL its rows as an array first, so that the outer table
+        is probed by its index whatever the planner believes of the tables' sizes."""
+        return f"= ANY(ARRAY({subquery}))" if self.name == "postgresql" else f"IN ({subquery})"
 
     def values(self, items: Iterable[Any]) -> Any:
         listed = list(items)
@@ -97,9 +118,13 @@ def lock(db: Session, dialect: str) -> None:
     transaction-scoped advisory lock does: the check reads band keys of the whole text and of
     every body paragraph (hundreds per article), more than PostgreSQL's lock table should hold
     per transaction, and locking fewer would let two wire copies pass each other. What runs
-    under it is indexed look-ups and inserts; the analysis runs before, outside it."""
+    under it is a few index look-ups and inserts per article; the analysis runs before, outside
+    it. Every look-up here is by key, so sequential scans are ruled out for the transaction:
+    while the tables grow faster than autovacuum samples them, the planner would otherwise
+    scan a table it still believes small."""
     if dialect == "postgresql":
         db.execute("SELECT pg_advisory_xact_lock(?)", (DEDUP_LOCK,))
+        db.execute("SET LOCAL enable_seqscan = off")
 
 
 def find(db: Session, dialect: str, article_id: str, analysis: Analysis) -> str | None:
@@ -107,113 +132,173 @@ def find(db: Session, dialect: str, article_id: str, analysis: Analysis) -> str 
     the same id, the same normalised text, a near copy of the whole text, or a body copied from
     one article), if any."""
     sql = Dialect(dialect)
-    same, exact = db.execute(
-        "SELECT (SELECT id FROM articles WHERE id = ?), "
-        "(SELECT article_id FROM article_digests WHERE digest = ?)",
-        (article_id, analysis.digest),
-    ).fetchone()
-    if same is not None:
-        return str(same)
-    if exact is not None:
-        return str(exact)
-    if analysis.sketch is not None:
-        rows = db.execute(
-            "SELECT article_id, grams, figures FROM article_sketches WHERE seq IN "
-            f"(SELECT seq FROM article_bands WHERE band {sql.any_of}) ORDER BY seq",
-            (sql.values(signed(analysis.sketch.bands)),),
-        ).fetchall()
-        for original, grams, figures in rows:
-            if analysis.sketch.matches(stored_sketch(grams, figures), ARTICLE_THRESHOLD):
-                return str(original)
-    return copied_from(db, sql, article_id, analysis)
+    bands = signed(analysis.sketch.bands) if analysis.sketch is not None else []
+    rows = db.execute(
+        # 0: this very article stored; 1: its text stored; 2: candidates by band, oldest first
+        f"SELECT 0 AS kind, 0 AS seq, id, CAST(NULL AS {sql.blob}) AS grams, "
+        "CAST(NULL AS TEXT) AS figures FROM articles WHERE id = ? "
+        "UNION ALL SELECT 1, 0, article_id, NULL, NULL FROM article_digests WHERE digest = ? "
+        "UNION ALL SELECT 2, seq, article_id, grams, figures FROM article_sketches WHERE seq "
+        + sql.in_rows(f"SELECT seq FROM article_bands WHERE band {sql.any_of}")
+        + " ORDER BY kind, seq",
+        (article_id, analysis.digest, sql.values(bands)),
+    ).fetchall()
+    for kind, _, original, grams, figures in rows:
+        if kind < 2:
+            return str(original)
+        assert analysis.sketch is not None
+        if analysis.sketch.matches(stored_sketch(grams, figures), ARTICLE_THRESHOLD):
+            return str(original)
+    return copied_from(db, sql, analysis)
 
 
-def copied_from(db: Session, sql: Dialect, article_id: str, analysis: Analysis) -> str | None:
-    """The one stored article whose paragraphs hold most of this article's body, if any (as
-    `dedup.BodyIndex.copied_from` decides)."""
+def copied_from(db: Session, sql: Dialect, analysis: Analysis) -> str | None:
+    """The one stored article whose paragraphs hold most of this body, if any (as
+    `dedup.BodyIndex.copied_from` decides, for an article not stored: see `find`)."""
     body = analysis.body
     total = sum(paragraph.words for paragraph in body)
     if not body or total == 0:
         return None
-    # Stored paragraphs that share a band with one of these, compared with that one.
+    keys = [paragraph_key(p.digest) for p in body]
     by_band: dict[int, list[int]] = {}  # band key -> the paragraphs (their place) that have it
     for n, paragraph in enumerate(body):
         if paragraph.sketch is not None:
             for band in signed(paragraph.sketch.bands):
                 by_band.setdefault(band, []).append(n)
-    near: dict[int, set[int]] = {}  # paragraph of this article -> rows of candidates
-    digest_of: dict[int, str] = {}  # candidate row -> its digest
-    if by_band:
-        for band, row, digest in db.execute(
-                "SELECT b.band, b.paragraph, s.digest FROM paragraph_bands b "
-                f"JOIN paragraph_sketches s ON s.seq = b.paragraph WHERE b.band {sql.any_of}",
-                (sql.values(by_band),)).fetchall():
-            for n in by_band[band]:
-                if digest != body[n].digest:  # the same text: its owners are found exactly
-                    near.setdefault(n, set()).add(row)
-                    digest_of[row] = digest
+    near: dict[int, set[int]] = {}  # paragraph of this article -> stored paragraphs to compare
+    holders: dict[int, set[int]] = {}  # stored paragraph -> rows of the articles holding it
+    for kind, a, b in db.execute(
+            f"SELECT 0, band, paragraph FROM paragraph_bands WHERE band {sql.any_of} "
+            f"UNION ALL SELECT 1, paragraph, seq FROM body_paragraphs WHERE paragraph "
+            f"{sql.any_of}", (sql.values(by_band), sql.values(set(keys)))).fetchall():
+        if kind == 1:
+            holders.setdefault(a, set()).add(b)
+            continue
+        for n in by_band[a]:
+            if b != keys[n]:  # the same text: its holders are found verbatim
+                near.setdefault(n, set()).add(b)
     sketches: dict[int, Sketch] = {}
-    if digest_of:
-        for row, grams, figures in db.execute(
-                f"SELECT seq, grams, figures FROM paragraph_sketches WHERE seq {sql.any_of}",
-                (sql.values(digest_of),)).fetchall():
-            sketches[row] = stored_sketch(grams, figures)
-    holders: dict[str, set[tuple[int, str]]] = {}  # paragraph digest -> (row, id) of owners
-    wanted = {p.digest for p in body} | set(digest_of.values())
-    for digest, seq, owner in db.execute(
-            "SELECT b.digest, a.seq, a.id FROM body_paragraphs b JOIN articles a "
-            f"ON a.seq = b.seq WHERE b.digest {sql.any_of}", (sql.values(wanted),)).fetchall():
-        holders.setdefault(digest, set()).add((seq, owner))
-    words: dict[tuple[int, str], int] = {}
-    count: dict[tuple[int, str], int] = {}
+    candidates = set().union(*near.values()) if near else set()
+    if candidates:
+        for kind, key, seq, grams, figures in db.execute(
+                "SELECT 0, paragraph, 0, grams, figures FROM paragraph_sketches "
+                f"WHERE paragraph {sql.any_of} UNION ALL SELECT 1, paragraph, seq, NULL, NULL "
+                f"FROM body_paragraphs WHERE paragraph {sql.any_of}",
+                (sql.values(candidates), sql.values(candidates))).fetchall():
+            if kind == 0:
+                sketches[key] = stored_sketch(grams, figures)
+            else:
+                holders.setdefault(key, set()).add(seq)
+    words: dict[int, int] = {}  # holding article's row -> words of this body it holds
+    count: dict[int, int] = {}
     for n, paragraph in enumerate(body):
-        owners = set(holders.get(paragraph.digest, ()))
-        for row in sorted(near.get(n, ())):
-            others = holders.get(digest_of[row], set())
+        owners = set(holders.get(keys[n], ()))
+        for key in sorted(near.get(n, ())):
+            others = holders.get(key, set())
             if owners.issuperset(others):
-                continue
+                continue  # nothing more to learn from comparing
             assert paragraph.sketch is not None
-            if paragraph.sketch.matches(sketches[row], COPY_PARAGRAPH_THRESHOLD):
+            if paragraph.sketch.matches(sketches[key], COPY_PARAGRAPH_THRESHOLD):
                 owners.update(others)
         for owner in owners:
-            if owner[1] == article_id:
-                continue
             words[owner] = words.get(owner, 0) + paragraph.words
             count[owner] = count.get(owner, 0) + 1
     if not words:
         return None
-    best = min(words, key=lambda owner: (-words[owner], owner[0]))
-    if count[best] >= COPY_MIN_PARAGRAPHS and words[best] / total >= COPY_SHARE:
-        return best[1]
-    return None
+    # The most words, the first stored on a tie (the article itself is not stored: `find`).
+    best = min(words, key=lambda seq: (-words[seq], seq))
+    if count[best] < COPY_MIN_PARAGRAPHS or words[best] / total < COPY_SHARE:
+        return None
+    row = db.execute("SELECT id FROM articles WHERE seq = ?", (best,)).fetchone()
+    return None if row is None else str(row[0])
 
 
-def write(db: Session, dialect: str, seq: int, article_id: str, analysis: Analysis) -> None:
-    """Keep what `find` reads of a newly stored article (its row `seq`)."""
-    sql = Dialect(dialect)
+# An article's row, in the order `insert` takes its values.
+ARTICLE_INSERT = ("INSERT INTO articles (id, day, origin, text, title, source, url, published, "
+                  "sources, removed, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                  "ON CONFLICT (id) DO NOTHING RETURNING seq")
+
+
+def insert(db: Session, dialect: str, row: Sequence[Any], analysis: Analysis) -> bool:
+    """Insert an article's row (ARTICLE_INSERT's values, its id first) and what `find` reads of
+    it; False, and nothing written, if its id is stored already. On PostgreSQL one statement,
+    so that a network round trip is paid once."""
+    if dialect == "postgresql":
+        return _insert_postgres(db, row, analysis)
+    found = db.execute(ARTICLE_INSERT, row).fetchone()
+    if found is None:
+        return False
+    write(db, found[0], row[0], analysis)
+    return True
+
+
+def write(db: Session, seq: int, article_id: str, analysis: Analysis) -> None:
+    """Keep what `find` reads of an article stored in row `seq` (in either engine)."""
     db.execute("INSERT INTO article_digests (digest, article_id) VALUES (?, ?) "
                "ON CONFLICT (digest) DO NOTHING", (analysis.digest, article_id))
     if analysis.sketch is not None:
         db.execute("INSERT INTO article_sketches (seq, article_id, grams, figures) "
                    "VALUES (?, ?, ?, ?)",
                    (seq, article_id, *stored_form(analysis.sketch)))
-        _insert_pairs(db, sql, "article_bands (band, seq)",
-                      [(band, seq) for band in signed(analysis.sketch.bands)])
-    digests = list(dict.fromkeys(p.digest for p in analysis.body))
-    _insert_pairs(db, sql, "body_paragraphs (seq, digest)", [(seq, d) for d in digests],
-                  ("bigint", "text"))
-    sketched = {p.digest: p.sketch for p in analysis.body if p.sketch is not None}
+        _insert_rows(db, "article_bands (band, seq)",
+                     [(band, seq) for band in signed(analysis.sketch.bands)])
+    _insert_rows(db, "body_paragraphs (paragraph, seq)",
+                 [(key, seq) for key in dict.fromkeys(paragraph_key(p.digest)
+                                                      for p in analysis.body)])
+    # A paragraph stored before keeps its sketch and bands: only a new one gets them.
     bands: list[tuple[int, int]] = []
-    for digest, sketch in sketched.items():
-        row = db.execute("INSERT INTO paragraph_sketches (digest, grams, figures) "
-                         "VALUES (?, ?, ?) ON CONFLICT (digest) DO NOTHING RETURNING seq",
-                         (digest, *stored_form(sketch))).fetchone()
-        if row is not None:  # a paragraph stored before keeps its sketch and bands
-            bands.extend((band, row[0]) for band in signed(sketch.bands))
-    _insert_pairs(db, sql, "paragraph_bands (band, paragraph)", bands)
+    for key, sketch in _sketched(analysis).items():
+        row = db.execute("INSERT INTO paragraph_sketches (paragraph, grams, figures) "
+                         "VALUES (?, ?, ?) ON CONFLICT (paragraph) DO NOTHING RETURNING paragraph",
+                         (key, *stored_form(sketch))).fetchone()
+        if row is not None:
+            bands.extend((band, key) for band in signed(sketch.bands))
+    _insert_rows(db, "paragraph_bands (band, paragraph)", bands)
 
 
-def backfill(db: Session, dialect: str) -> None:
+def _insert_postgres(db: Session, row: Sequence[Any], analysis: Analysis) -> bool:
+    """`insert` on PostgreSQL: every insert a data-modifying CTE of one statement, each reading
+    the article's new row (none when its id was stored: then nothing is written)."""
+    sketch = analysis.sketch
+    whole = stored_form(sketch) if sketch is not None else (b"", "[]")
+    sketched = _sketched(analysis)
+    forms = [stored_form(s) for s in sketched.values()]
+    paragraph_bands = [(key, band) for key, s in sketched.items() for band in signed(s.bands)]
+    found = db.execute(
+        f"WITH a AS ({ARTICLE_INSERT}), "
+        "d AS (INSERT INTO article_digests (digest, article_id) SELECT ?, ? FROM a "
+        "ON CONFLICT (digest) DO NOTHING), "
+        "s AS (INSERT INTO article_sketches (seq, article_id, grams, figures) "
+        "SELECT seq, ?, ?, ? FROM a WHERE ?), "
+        "b AS (INSERT INTO article_bands (band, seq) SELECT k, seq FROM a, unnest(?::bigint[]) k), "
+        "o AS (INSERT INTO body_paragraphs (paragraph, seq) "
+        "SELECT x, seq FROM a, unnest(?::bigint[]) x), "
+        "p AS (INSERT INTO paragraph_sketches (paragraph, grams, figures) "
+        "SELECT x.* FROM a, unnest(?::bigint[], ?::bytea[], ?::text[]) x "
+        "ON CONFLICT (paragraph) DO NOTHING RETURNING paragraph), "
+        "q AS (INSERT INTO paragraph_bands (band, paragraph) SELECT y.band, p.paragraph FROM p "
+        "JOIN unnest(?::bigint[], ?::bigint[]) y (paragraph, band) ON y.paragraph = p.paragraph) "
+        "SELECT seq FROM a",
+        (*row, analysis.digest, row[0], row[0], *whole, sketch is not None,
+         signed(sketch.bands) if sketch is not None else [],
+         list(dict.fromkeys(paragraph_key(p.digest) for p in analysis.body)),
+         list(sketched), [f[0] for f in forms], [f[1] for f in forms],
+         [k for k, _ in paragraph_bands], [b for _, b in paragraph_bands]),
+    ).fetchone()
+    return found is not None
+
+
+def _sketched(analysis: Analysis) -> dict[int, Sketch]:
+    """The body paragraphs long enough to compare, by key (each once)."""
+    return {paragraph_key(p.digest): p.sketch for p in analysis.body if p.sketch is not None}
+
+
+def paragraph_key(digest: str) -> int:
+    """A paragraph's key: the first 64 bits of its normalised hash, as a signed BIGINT."""
+    return int.from_bytes(bytes.fromhex(digest[:16]), "big", signed=True)
+
+
+def backfill(db: Session, dialect: str) -> None:  # noqa: ARG001 - a migration step's signature
     """Fill the tables from the articles already stored, oldest first (schema migration 6)."""
     last = 0
     while True:
@@ -222,7 +307,7 @@ def backfill(db: Session, dialect: str) -> None:
         if not rows:
             return
         for seq, article_id, text in rows:
-            write(db, dialect, seq, article_id, analyse(text))
+            write(db, seq, article_id, analyse(text))
         last = rows[-1][0]
 
 
@@ -243,15 +328,9 @@ def stored_sketch(grams: bytes, figures: str) -> Sketch:
                   figures=frozenset(json.loads(figures)))
 
 
-def _insert_pairs(db: Session, sql: Dialect, into: str, pairs: Sequence[tuple[Any, Any]],
-                  types: tuple[str, str] = ("bigint", "bigint")) -> None:
-    """Insert rows of two columns (of these PostgreSQL types) in one statement."""
-    if not pairs:
-        return
-    if sql.name == "postgresql":
-        first, second = zip(*pairs, strict=True)
-        db.execute(f"INSERT INTO {into} SELECT * FROM unnest(?::{types[0]}[], ?::{types[1]}[])",
-                   (list(first), list(second)))
-    else:
-        db.execute(f"INSERT INTO {into} SELECT value ->> 0, value ->> 1 FROM json_each(?)",
-                   (json.dumps(pairs),))
+def _insert_rows(db: Session, into: str, rows: Sequence[tuple[Any, Any]]) -> None:
+    """Insert rows of two columns, many to a statement (SQLite takes 32,766 values at most)."""
+    for start in range(0, len(rows), 16_000):
+        chunk = rows[start : start + 16_000]
+        db.execute(f"INSERT INTO {into} VALUES " + ", ".join(["(?, ?)"] * len(chunk)),
+                   [value for pair in chunk for value in pair])

@@ -221,18 +221,11 @@ class Store:
 
     def _insert_article(self, db: SqliteSession | PostgresSession, article: Article, day: str,
                         analysis: Analysis) -> bool:
-        row = db.execute(
-            "INSERT INTO articles (id, day, origin, text, title, source, url, published, "
-            "sources, removed, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (id) DO NOTHING RETURNING seq",
-            (article.id, day, article.origin, article.text, article.title,
-             article.source, article.url, article.published, json.dumps(list(article.sources)),
-             json.dumps([r.model_dump() for r in article.removed]), now()),
-        ).fetchone()
-        if row is None:
-            return False
-        copies.write(db, self.dialect, row[0], article.id, analysis)
-        return True
+        return copies.insert(db, self.dialect, (
+            article.id, day, article.origin, article.text, article.title, article.source,
+            article.url, article.published, json.dumps(list(article.sources)),
+            json.dumps([r.model_dump() for r in article.removed]), now(),
+        ), analysis)
 
     def _record_copy(self, db: SqliteSession | PostgresSession, article: Article, day: str,
                      original: str) -> None:
