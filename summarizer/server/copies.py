@@ -50,8 +50,8 @@ SCHEMA = (
         digest TEXT PRIMARY KEY,
         article_id TEXT NOT NULL
     )""",
-    # The word 3-gram hashes of each stored article (distinct, sorted, little-endian uint64) and
-    # its figures (JSON list), keyed by the article's row so that the first stored wins.
+    # The word 3-gram hashes of each stored article (little-endian uint64) and its figures
+    # (JSON list), keyed by the article's row so that the first stored wins.
     """CREATE TABLE article_sketches (
         seq BIGINT PRIMARY KEY,
         article_id TEXT NOT NULL,
@@ -317,8 +317,9 @@ def signed(keys: Sequence[int]) -> list[int]:
 
 
 def stored_form(sketch: Sketch) -> tuple[bytes, str]:
-    """A sketch's n-gram hashes (distinct, sorted, little-endian) and figures, as stored."""
-    return (sketch.distinct().astype("<u8").tobytes(),
+    """A sketch's n-gram hashes (little-endian, as analysed: `Sketch.matches` takes the
+    distinct ones) and its figures, as stored."""
+    return (sketch.grams.astype("<u8").tobytes(),
             json.dumps(sorted(sketch.figures), ensure_ascii=False))
 
 
