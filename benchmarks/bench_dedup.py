@@ -42,13 +42,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import accumulate, pairwise
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from summarizer.dedup import ArticleIndex, analyse, dedup  # noqa: E402
+from summarizer.dedup import Analysis, ArticleIndex, analyse, dedup  # noqa: E402
 from summarizer.llm.scripted import ScriptedBackend  # noqa: E402
 from summarizer.models import Article  # noqa: E402
-from summarizer.server.service import Service  # noqa: E402
+from summarizer.pipeline import clean  # noqa: E402
+from summarizer.server.service import Outcome, Service, _read  # noqa: E402
 from summarizer.server.store import Store, open_store  # noqa: E402
 from summarizer.settings import Settings  # noqa: E402
 
@@ -233,41 +235,45 @@ def before_pass(store: Store, articles: list[Article]) -> dict[str, str]:
 
 
 def admit_pass(store: Store, articles: list[Article],
-               analyses: list[object] | None) -> dict[str, str]:
-    """`Store.admit` in batches; `analyses` given, or computed inside."""
+               analyses: list[Analysis | None]) -> dict[str, str]:
+    """`Store.admit` in batches, with the articles' analyses (None: computed inside)."""
     merged = {}
     for start in range(0, len(articles), BATCH):
         chunk = articles[start : start + BATCH]
-        given = analyses[start : start + BATCH] if analyses else [None] * len(chunk)
-        found = store.admit([(a, DAY, g) for a, g in zip(chunk, given, strict=True)])  # type: ignore[misc]
+        given = analyses[start : start + BATCH]
+        found = store.admit([(a, DAY, g) for a, g in zip(chunk, given, strict=True)])
         merged.update({a.id: f for a, f in zip(chunk, found, strict=True)
                        if f is not None and f != a.id})
     return merged
+
+
+def records_of(articles: list[Article]) -> list[dict[str, Any]]:
+    """The articles as a client posts them."""
+    return [{"text": a.text, "source": a.source, "published": DAY} for a in articles]
 
 
 def ingest_pass(store: Store, articles: list[Article]) -> dict[str, str]:
     """`Service.ingest` in batches, the posted records as a client sends them; the answer's
     ids (of the cleaned text) mapped back to the corpus's."""
     service = Service(Settings(), store, ScriptedBackend)
-    records = [{"text": a.text, "source": a.source, "published": DAY} for a in articles]
+    records = records_of(articles)
 
-    async def run() -> list[object]:
-        outcomes: list[object] = []
+    async def run() -> list[Outcome]:
+        outcomes: list[Outcome] = []
         for start in range(0, len(records), BATCH):
             outcomes += await service.ingest(records[start : start + BATCH])
         return outcomes
 
     outcomes = asyncio.run(run())
-    ours = {o.id: a.id for o, a in zip(outcomes, articles, strict=True)  # type: ignore[attr-defined]
-            if o.status == "stored"}  # type: ignore[attr-defined]
-    return {a.id: ours.get(o.duplicate_of, "?")  # type: ignore[attr-defined]
-            for o, a in zip(outcomes, articles, strict=True)
-            if o.status == "duplicate" and o.duplicate_of != o.id}  # type: ignore[attr-defined]
+    ours = {o.id: a.id for o, a in zip(outcomes, articles, strict=True) if o.status == "stored"}
+    return {a.id: ours.get(o.duplicate_of, "?") for o, a in zip(outcomes, articles, strict=True)
+            if o.status == "duplicate" and o.duplicate_of != o.id}
 
 
-def timed(work: Callable[[], dict[str, str]]) -> tuple[dict[str, str], float]:
+def timed(work: Callable[..., dict[str, str]], *args: Any) -> tuple[dict[str, str], float]:
+    """What `work(*args)` merged, and the seconds it took."""
     started = time.perf_counter()
-    merged = work()
+    merged = work(*args)
     return merged, time.perf_counter() - started
 
 
@@ -280,19 +286,23 @@ def database_runs(engines: list[str], sizes: list[int], postgres: str) -> None:
             rows = []
             with fresh_store(engine, postgres) as store:
                 rows.append(("before: in-memory index + insert",
-                             *timed(lambda s=store: before_pass(s, articles))))
+                             *timed(before_pass, store, articles)))
             started = time.perf_counter()
-            analyses: list[object] = [analyse(a.text) for a in articles]
+            analyses: list[Analysis | None] = [analyse(a.text) for a in articles]
             analysis_s = time.perf_counter() - started
             with fresh_store(engine, postgres) as store:
-                merged, check_s = timed(lambda s=store: admit_pass(s, articles, analyses))
+                merged, check_s = timed(admit_pass, store, articles, analyses)
                 rows.append(("after: Store.admit, analysis apart", merged, check_s))
                 rows.append(("after: analysis + Store.admit", merged, check_s + analysis_s))
             with fresh_store(engine, postgres) as store:
                 rows.append(("after: Service.ingest, batches of 100",
-                             *timed(lambda s=store: ingest_pass(s, articles))))
-            print(f"{engine}, {size} articles (analysis alone {size / analysis_s:.0f} "
-                  "articles/s):")
+                             *timed(ingest_pass, store, articles)))
+            started = time.perf_counter()
+            clean(_read(records_of(articles), Settings()))
+            cleaning_s = time.perf_counter() - started
+            print(f"{engine}, {size} articles (alone: analysis {size / analysis_s:.0f} "
+                  f"articles/s; reading and cleaning posted records, which ingest does first "
+                  f"on either path, {size / cleaning_s:.0f} articles/s):")
             for name, merged, seconds in rows:
                 recall, false = score(data, merged)
                 print(f"  {name}: {seconds:.2f} s = {size / seconds:.0f} articles/s; recall "
