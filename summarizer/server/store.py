@@ -207,6 +207,8 @@ class Store:
         two copies posted at once are stored once (`analysis`: as `put_article` takes it)."""
         ready = [(article, check_day(day), analysis or analyse(article.text))
                  for article, day, analysis in entries]
+        if not ready:
+            return []
         found: list[str | None] = []
         with self._engine.session() as db, db.transaction():
             copies.lock(db, self.dialect)
