@@ -6,7 +6,7 @@ stored one and none holds an index in memory.
 The analysis and the decision are `dedup.py`'s (one permutation table, word 3-grams, 24 bands of
 4, exact Jaccard and equal figures; body paragraphs on word 2-grams): the band keys find
 candidates in SQL, their stored n-gram hashes confirm in Python. The caller runs `find` and
-`write` in one transaction that only one writer holds at a time (`lock`), so two processes
+`insert` in one transaction that only one writer holds at a time (`lock`), so two processes
 cannot both store one story.
 """
 
