@@ -1,6 +1,7 @@
 """Time dedup and measure how many planted near copies it merges, and whether it merges more.
 
     python benchmarks/bench_dedup.py [--sizes 1000 10000] [--repeat 1]
+        [--databases sqlite postgresql] [--postgres URL] [--db-sizes 1000 10000]
 
 Each article is ~5 KB of paragraphs whose sentences are drawn from one shared vocabulary (a few
 common words most of the time, as in real prose), so distinct articles share many words, as one
@@ -15,24 +16,43 @@ find then add, as `server/service.py` ingests) and for the whole `dedup` (articl
 paragraphs, as `pipeline.prepare` runs it); recall per edit level (planted copies merged into
 their original); false positives (distinct articles merged, or copies merged into another
 article); and the time ratio between sizes.
+
+Then, per database (a fresh SQLite file, a fresh PostgreSQL schema) and size, the database path
+the service takes: *before*, the in-memory `ArticleIndex` with one plain insert per stored
+article (as the service ingested before dedup moved to the database); *after*, `Store.admit` in
+batches of 100 (candidates by band key in SQL, exact confirmation, the article and its dedup
+rows inserted in one transaction), timed with the analysis (`dedup.analyse`) apart and included;
+and `Service.ingest` in batches of 100 (cleaning, analysis, admission), as POST /v1/articles
+runs. Each prints articles/s, recall per edit level and false positives.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import hashlib
+import os
 import platform
 import random
 import sys
+import tempfile
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import accumulate, pairwise
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from summarizer.dedup import ArticleIndex, dedup  # noqa: E402
+from summarizer.dedup import Analysis, ArticleIndex, analyse, dedup  # noqa: E402
+from summarizer.llm.scripted import ScriptedBackend  # noqa: E402
 from summarizer.models import Article  # noqa: E402
+from summarizer.pipeline import clean  # noqa: E402
+from summarizer.server.service import Outcome, Service, _read  # noqa: E402
+from summarizer.server.store import Store, open_store  # noqa: E402
+from summarizer.settings import Settings  # noqa: E402
 
 LEVELS = (0.01, 0.02, 0.05)
 ARTICLE_CHARS = 5000
@@ -40,6 +60,14 @@ ARTICLE_CHARS = 5000
 LAYOUTS = ((1, 3), (5, 10), (200, 200))
 LAYOUT_SHARES = (0.6, 0.25, 0.15)
 STORY_SIZE = 10  # distinct articles per story, sharing one wire paragraph
+BATCH = 100  # articles per admission and per ingest call, as a client posts them
+DAY = "2026-05-01"
+POSTGRES = os.environ.get("SUMMARIZER_TEST_DATABASE_URL",
+                          "postgresql://postgres@127.0.0.1:5432/postgres")
+# The article insert as the service ran it before dedup moved to the database.
+PLAIN_INSERT = ("INSERT INTO articles (id, day, origin, text, title, source, url, published, "
+                "sources, removed, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (id) DO NOTHING")
 
 
 @dataclass
@@ -166,10 +194,143 @@ def score(data: Corpus, merged: dict[str, str]) -> tuple[dict[float, float], int
     return recall, false
 
 
+@contextmanager
+def fresh_store(engine: str, postgres: str) -> Iterator[Store]:
+    """A store on an empty database: a new SQLite file, or a new PostgreSQL schema."""
+    if engine == "sqlite":
+        with tempfile.TemporaryDirectory() as folder:
+            store = open_store(Path(folder) / "bench.sqlite3")
+            try:
+                yield store
+            finally:
+                store.close()
+        return
+    import psycopg
+
+    schema = f"bench_dedup_{os.getpid()}_{time.monotonic_ns()}"
+    store = open_store(postgres, schema=schema)
+    try:
+        yield store
+    finally:
+        store.close()
+        with psycopg.connect(postgres, autocommit=True) as db:
+            db.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+
+def before_pass(store: Store, articles: list[Article]) -> dict[str, str]:
+    """The in-memory index, then one plain insert per article it stores."""
+    index = ArticleIndex()
+    merged = {}
+    for article in articles:
+        original = index.find(article)
+        if original is None:
+            index.add(article)
+            with store._engine.session() as db:
+                db.execute(PLAIN_INSERT, (
+                    article.id, DAY, article.origin, article.text, article.title, article.source,
+                    article.url, article.published, f'["{article.source}"]', "[]", "now"))
+        elif original != article.id:
+            merged[article.id] = original
+    return merged
+
+
+def admit_pass(store: Store, articles: list[Article],
+               analyses: list[Analysis | None]) -> dict[str, str]:
+    """`Store.admit` in batches, with the articles' analyses (None: computed inside)."""
+    merged = {}
+    for start in range(0, len(articles), BATCH):
+        chunk = articles[start : start + BATCH]
+        given = analyses[start : start + BATCH]
+        found = store.admit([(a, DAY, g) for a, g in zip(chunk, given, strict=True)])
+        merged.update({a.id: f for a, f in zip(chunk, found, strict=True)
+                       if f is not None and f != a.id})
+    return merged
+
+
+def records_of(articles: list[Article]) -> list[dict[str, Any]]:
+    """The articles as a client posts them."""
+    return [{"text": a.text, "source": a.source, "published": DAY} for a in articles]
+
+
+def ingest_pass(store: Store, articles: list[Article]) -> dict[str, str]:
+    """`Service.ingest` in batches, the posted records as a client sends them; the answer's
+    ids (of the cleaned text) mapped back to the corpus's."""
+    service = Service(Settings(), store, ScriptedBackend)
+    records = records_of(articles)
+
+    async def run() -> list[Outcome]:
+        outcomes: list[Outcome] = []
+        for start in range(0, len(records), BATCH):
+            outcomes += await service.ingest(records[start : start + BATCH])
+        return outcomes
+
+    outcomes = asyncio.run(run())
+    ours = {o.id: a.id for o, a in zip(outcomes, articles, strict=True) if o.status == "stored"}
+    return {a.id: ours.get(o.duplicate_of, "?") for o, a in zip(outcomes, articles, strict=True)
+            if o.status == "duplicate" and o.duplicate_of != o.id}
+
+
+def timed(work: Callable[..., dict[str, str]], *args: Any) -> tuple[dict[str, str], float]:
+    """What `work(*args)` merged, and the seconds it took."""
+    started = time.perf_counter()
+    merged = work(*args)
+    return merged, time.perf_counter() - started
+
+
+def database_runs(engines: list[str], sizes: list[int], postgres: str) -> None:
+    """The database path, before and after, per engine and size."""
+    for engine in engines:
+        for size in sizes:
+            data = corpus(size)
+            articles = data.articles
+            rows = []
+            with fresh_store(engine, postgres) as store:
+                rows.append(("before: in-memory index + insert",
+                             *timed(before_pass, store, articles)))
+            started = time.perf_counter()
+            analyses: list[Analysis | None] = [analyse(a.text) for a in articles]
+            analysis_s = time.perf_counter() - started
+            with fresh_store(engine, postgres) as store:
+                merged, check_s = timed(admit_pass, store, articles, analyses)
+                rows.append(("after: Store.admit, analysis apart", merged, check_s))
+                rows.append(("after: analysis + Store.admit", merged, check_s + analysis_s))
+            with fresh_store(engine, postgres) as store:
+                rows.append(("after: Service.ingest, batches of 100",
+                             *timed(ingest_pass, store, articles)))
+            started = time.perf_counter()
+            clean(_read(records_of(articles), Settings()))
+            cleaning_s = time.perf_counter() - started
+            print(f"{engine}, {size} articles (alone: analysis {size / analysis_s:.0f} "
+                  f"articles/s; reading and cleaning posted records, which ingest does first "
+                  f"on either path, {size / cleaning_s:.0f} articles/s):")
+            for name, merged, seconds in rows:
+                recall, false = score(data, merged)
+                print(f"  {name}: {seconds:.2f} s = {size / seconds:.0f} articles/s; recall "
+                      + ", ".join(f"{lv:.0%} {r:.3f}" for lv, r in recall.items())
+                      + f"; false positives {false}")
+
+
+def postgres_problem(url: str) -> str | None:
+    import psycopg
+
+    try:
+        psycopg.connect(url, connect_timeout=2).close()
+    except psycopg.Error as e:
+        return " ".join(str(e).split())
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
     parser.add_argument("--repeat", type=int, default=1, help="best of N timings per size")
+    parser.add_argument("--databases", nargs="*", default=["sqlite", "postgresql"],
+                        choices=["sqlite", "postgresql"], help="none: in-memory passes only")
+    parser.add_argument("--db-sizes", type=int, nargs="+", default=None,
+                        help="sizes for the database path (default: --sizes)")
+    parser.add_argument("--postgres", default=POSTGRES,
+                        help="PostgreSQL URL (default: SUMMARIZER_TEST_DATABASE_URL, else "
+                             "postgresql://postgres@127.0.0.1:5432/postgres)")
     args = parser.parse_args(argv)
     print(f"{platform.processor() or platform.machine()}, Python {platform.python_version()}")
     seconds = []
@@ -195,6 +356,11 @@ def main(argv: list[str] | None = None) -> int:
               + f"; false positives {false}")
     for (a, ta), (b, tb) in pairwise(zip(args.sizes, seconds, strict=True)):
         print(f"{a} -> {b} articles: x{b / a:.1f} in size, x{tb / ta:.1f} in article-pass time")
+    engines = list(args.databases)
+    if "postgresql" in engines and (problem := postgres_problem(args.postgres)):
+        print(f"PostgreSQL left out: {problem}")
+        engines.remove("postgresql")
+    database_runs(engines, args.db_sizes or args.sizes, args.postgres)
     return 0
 
 

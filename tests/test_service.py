@@ -7,15 +7,19 @@ import hashlib
 import json
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
+from uuid import uuid4
 
+import psycopg
 import pytest
 from conftest import EXAMPLES
+from test_store import PG_URL, postgres_unreachable
 
+from summarizer.dedup import NAMED_FIGURES
 from summarizer.errors import InputError, NotFound
 from summarizer.ingest import read_inputs
 from summarizer.llm.base import Backend
@@ -30,7 +34,7 @@ from summarizer.server.service import (
     Service,
     day_of,
 )
-from summarizer.server.store import Job, Rendering, open_store
+from summarizer.server.store import Job, Rendering, Store, open_store
 from summarizer.server.worker import JobProgress
 from summarizer.settings import Settings
 
@@ -311,3 +315,79 @@ async def test_progress_is_written_off_the_event_loop_and_the_newest_fraction_st
     assert rows.written[0] == 0.05 and len(rows.written) < 5  # steps taken meanwhile coalesce
     assert rows.written == sorted(rows.written)
     assert rows.written[-1] == round(progress.saved, 3) >= 0.9  # the newest step stays
+
+
+# -- dedup in the database, shared by every service on it ----------------------------------------
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[[], Store]]:
+    """Opens stores on one database of the test's own (a SQLite file, or a PostgreSQL schema)."""
+    stores: list[Store] = []
+    schema = f"test_service_{uuid4().hex[:12]}"
+    if request.param == "postgresql" and (reason := postgres_unreachable()):
+        pytest.skip(reason)
+
+    def open_one() -> Store:
+        stores.append(open_store(tmp_path / "db.sqlite3") if request.param == "sqlite"
+                      else open_store(PG_URL, schema=schema))
+        return stores[-1]
+
+    yield open_one
+    for store in stores:
+        store.close()
+    if request.param == "postgresql":
+        with psycopg.connect(PG_URL, autocommit=True) as db:
+            db.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+
+def _edited_words(text: str, every: int) -> str:
+    """The text with one word in `every` replaced (never a figure: that would be a dispute)."""
+    words = text.split(" ")
+    places = [i for i, w in enumerate(words) if w.isalpha() and w.lower() not in NAMED_FIGURES]
+    for i in places[every // 2 :: every]:
+        words[i] = "zorbel"
+    return " ".join(words)
+
+
+async def test_copies_posted_at_once_to_two_services_are_stored_once_with_every_outlet(
+        database: Callable[[], Store]) -> None:
+    services = [Service(Settings(), database(), ScriptedBackend) for _ in range(2)]
+    for service in services:
+        await service.start(worker=False)
+    ledger = {**_examples()[2], "source": "Velle Valley Ledger"}
+    courier = {**_examples()[0], "source": "Brackwater Courier"}
+    near = {**courier, "text": _edited_words(courier["text"], 50), "source": "Corvane Wire"}
+    for posted in ([ledger, {**ledger, "source": "Corvane Wire"}], [courier, near]):
+        outcomes = await asyncio.gather(*(s.ingest([p]) for s, p in zip(services, posted,
+                                                                         strict=True)))
+        first, second = (o for (o,) in outcomes)
+        statuses = sorted((first.status, second.status))
+        assert statuses == ["duplicate", "stored"], (first, second)
+        kept = first if first.status == "stored" else second
+        assert {first.duplicate_of, second.duplicate_of} == {None, kept.id}
+        article = await asyncio.to_thread(services[1].store.get_article, kept.id)
+        assert article is not None
+        assert sorted(article.sources) == sorted([posted[0]["source"], "Corvane Wire"])
+    assert await asyncio.to_thread(services[0].store.count_articles) == 2
+    (recorded,) = await asyncio.to_thread(services[0].store.duplicates_on, DAY)
+    assert recorded.kind == "article"  # the near copy; the same article again is no new one
+
+
+async def test_starting_reads_no_article_and_copies_are_still_found(tmp_path: Path) -> None:
+    path = tmp_path / "db.sqlite3"
+    async with running(path) as service:
+        first = await service.ingest(_examples())
+    store = open_store(path)
+    statements: list[str] = []
+    store._engine._db.set_trace_callback(statements.append)
+    service = Service(Settings(), store, ScriptedBackend)
+    await service.start(worker=False)
+    read_at_start = [s for s in statements if "articles" in s]
+    (copy,) = await service.ingest([_ledger(text=_edited_words(_ledger()["text"], 50),
+                                            source="Corvane Wire")])
+    store.close()
+    assert read_at_start == []
+    assert copy.status == "duplicate" and copy.duplicate_of == first[2].id
+    # The check reads the copy's candidates by their keys, not the stored articles' texts.
+    assert not [s for s in statements if "SELECT" in s and " text" in s]

@@ -17,8 +17,10 @@ from uuid import uuid4
 import psycopg
 import pytest
 from conftest import BACK_TO_VERSION_3
+from test_dedup import _article, _edited, _outlet_copy, _story, _two_paragraphs, _wire_copy
 
 from summarizer import sqlite
+from summarizer.dedup import ArticleIndex
 from summarizer.errors import ConfigError, InputError, StoreUnavailable
 from summarizer.llm.base import Completion, CompletionRequest, Message
 from summarizer.llm.cache import Cache
@@ -649,3 +651,87 @@ def test_a_sqlite_url_opens_that_file_and_no_folder_named_after_it(tmp_path: Pat
     assert (tmp_path / "data" / "relative.db").is_file()
     assert (tmp_path / "absolute.db").is_file()
     assert not (tmp_path / "sqlite:").exists()
+
+
+# dedup in the database
+
+DAY = "2026-05-01"
+
+
+def _admit(store: Store, *articles: Article) -> list[str | None]:
+    return store.admit([(a, DAY, None) for a in articles])
+
+
+def _story_article(seed: int, source: str, every: int | None = None) -> Article:
+    """An article of two long paragraphs from test_dedup's vocabulary; `every`: one word in
+    that many edited."""
+    story = _story(seed)
+    return _article(_two_paragraphs(story if every is None else _edited(story, every),
+                                    f"Report {seed}"), f"{source}.txt", source=source)
+
+
+def test_admitting_stores_new_articles_and_finds_exact_near_and_wire_copies(target: Target) -> None:
+    store = target.open()
+    original, sentinel = _story_article(1, "Daily A"), _outlet_copy()
+    near = _story_article(1, "Evening B", every=50)  # 2% of its words edited
+    same_text = original.model_copy(update={"id": "same-text", "sources": ("Morning C",)})
+    other = _story_article(2, "Daily A")
+    assert _admit(store, original, sentinel) == [None, None]
+    assert _admit(store, near, same_text, _wire_copy(), other, original) == [
+        original.id, original.id, sentinel.id, None, original.id]
+    assert store.count_articles() == 3
+    assert store.get_article(original.id).sources == ("Daily A", "Evening B", "Morning C")
+    assert store.get_article(sentinel.id).sources == ("The Tolvey Sentinel", "Carrow Press")
+    # The original posted again is no duplicate of another article: nothing recorded for it.
+    assert [(d.article_id, d.duplicate_of) for d in store.duplicates_on(DAY)] == [
+        (near.id, original.id), ("same-text", original.id), (_wire_copy().id, sentinel.id)]
+
+
+def test_the_database_decides_as_the_in_memory_index_does(target: Target) -> None:
+    articles = [_story_article(seed, f"Outlet {seed}") for seed in range(10, 16)]
+    articles += [_story_article(seed, f"Copy {seed}", every) for seed, every in
+                 ((10, 50), (11, 100), (12, 15), (13, 8), (10, 30))]
+    articles += [_outlet_copy(), _wire_copy(), *articles[:2]]
+    index = ArticleIndex()
+    expected = []
+    for article in articles:
+        found = index.find(article)
+        if found is None:
+            index.add(article)
+        expected.append(found)
+    assert 0 < expected.count(None) < len(articles)  # some stored, some copies
+    assert _admit(target.open(), *articles) == expected
+
+
+@pytest.mark.parametrize("copy", ["exact", "near"])
+def test_a_copy_admitted_at_once_through_two_stores_is_stored_once(target: Target,
+                                                                  copy: str) -> None:
+    stores = [target.open(), target.open()]
+    for seed in range(20, 24):  # a few races, each on a story of its own
+        first = _story_article(seed, "Daily A")
+        second = _story_article(seed, "Evening B", None if copy == "exact" else 50)
+        pair = (first, second)
+        found = in_threads(2, lambda i, pair=pair: stores[i].admit([(pair[i], DAY, None)])[0])
+        assert found.count(None) == 1, found
+        kept = pair[found.index(None)]
+        assert [f or kept.id for f in found] == [kept.id, kept.id]
+        assert stores[1].get_article(kept.id).sources in (("Daily A", "Evening B"),
+                                                          ("Evening B", "Daily A"))
+    assert stores[0].count_articles() == 4
+    # An exact copy has the original's id: it is the same article posted again, not recorded.
+    assert len(stores[0].duplicates_on(DAY)) == (0 if copy == "exact" else 4)
+
+
+def test_articles_stored_before_dedup_moved_to_the_database_are_found_after_the_upgrade(
+        target: Target) -> None:
+    store = target.open()
+    original, sentinel = _story_article(1, "Daily A"), _outlet_copy()
+    assert store.put_article(original, DAY) and store.put_article(sentinel, DAY)
+    store.close()
+    for statement in BACK_TO_VERSION_3:  # the schema as version 3 left it: no dedup tables
+        target.sql(statement)
+    upgraded = target.open()
+    assert upgraded.schema_version() == LATEST_VERSION
+    assert len(target.rows("SELECT digest FROM article_digests")) == 2  # filled by the migration
+    assert _admit(upgraded, _story_article(1, "Evening B", every=50), _wire_copy(),
+                  _story_article(2, "Daily A")) == [original.id, sentinel.id, None]

@@ -16,13 +16,13 @@ from typing import TYPE_CHECKING, Any
 from uuid import uuid4
 
 from .. import __version__
-from ..dedup import ArticleIndex, duplicate_of
+from ..dedup import analyse
 from ..errors import InputError, NotFound, SummarizerError
 from ..ingest import no_readable_article, read_records
 from ..llm import make_backend, make_judge_backend
 from ..llm.base import Backend
 from ..llm.caller import Progress
-from ..models import Article, Document, Result, Skip, Usage, VerifyMode, published_at
+from ..models import Document, Result, Skip, Usage, VerifyMode, published_at
 from ..pipeline import Earlier, Options, clean, digest, run_options, summarize
 from ..render import email_fragment, to_email_html, to_html, to_json, to_markdown
 from ..settings import Settings
@@ -191,7 +191,7 @@ def etag_of(text: str) -> str:
 
 
 class Service:
-    """One store, one dedup index over what it holds, and the jobs that build digests.
+    """One store (dedup state included) and the jobs that build digests.
 
     The HTTP API reaches the store only through these methods.
     """
@@ -207,8 +207,6 @@ class Service:
         self._judge_factory = judge_factory or (lambda: make_judge_backend(settings))
         self._judge: Backend | None = None
         self._judge_built = False
-        self._index = ArticleIndex()
-        self._index_lock = asyncio.Lock()
         self._pages: OrderedDict[tuple[int, str], Page] = OrderedDict()  # (digest row, media)
         self.zone = settings.zone()  # the days articles and digests are of
         self.worker: Worker | None = None  # runs jobs in this process, when it does
@@ -228,13 +226,10 @@ class Service:
         return self._judge
 
     async def start(self, *, worker: bool = True, index: bool = True) -> None:
-        """Index stored articles (unless `index` is false: nothing will be ingested); with
-        `worker`, run queued jobs, feeds and schedules in this process too (else other
-        processes' `summarizer worker` does)."""
-        if index:
-            stored = await asyncio.to_thread(self.store.recent_articles, "0001-01-01")
-            for article, _ in stored:
-                self._index.add(article)
+        """With `worker`, run queued jobs, feeds and schedules in this process too (else other
+        processes' `summarizer worker` does). Nothing is loaded: dedup reads the database when
+        an article comes in (`index` is accepted for callers that still pass it)."""
+        del index
         if worker:
             from .worker import Worker
 
@@ -346,28 +341,28 @@ class Service:
     async def ingest_documents(self, documents: Sequence[Document | Skip]) -> list[Outcome]:
         """Articles read elsewhere (a feed's pages): stored, reported as copies, or skipped,
         one outcome each, in order."""
-        cleaned = await asyncio.to_thread(lambda: list(clean(documents)))
-        async with self._index_lock:  # two batches must not both store one wire story
-            outcomes = await asyncio.to_thread(lambda: [self._admit(a) for a in cleaned])
+        outcomes = await asyncio.to_thread(self._admit, documents)
         for outcome in outcomes:
             METRICS.articles.labels(outcome.status).inc()
         return outcomes
 
-    def _admit(self, article: Article | Skip) -> Outcome:
-        """Store one cleaned article, or record it as a copy of the stored one it repeats."""
-        if isinstance(article, Skip):
-            return Outcome(id=None, status="skipped", reason=article.reason)
-        day = day_of(article.published, zone=self.zone)
-        original = self._index.find(article)
-        if original is not None:
-            if article.id != original:
-                self.store.put_duplicate(duplicate_of(article, original), day)
-            for source in article.outlets():
-                self.store.add_source(original, source)
-            return Outcome(id=article.id, status="duplicate", duplicate_of=original)
-        self.store.put_article(article, day)
-        self._index.add(article)
-        return Outcome(id=article.id, status="stored")
+    def _admit(self, documents: Sequence[Document | Skip]) -> list[Outcome]:
+        """Clean and analyse each article here, then store it, or record it as a copy of the
+        stored one it repeats, in one transaction of the store's: the database decides, across
+        every process that shares it."""
+        cleaned = list(clean(documents))
+        articles = [a for a in cleaned if not isinstance(a, Skip)]
+        found = iter(self.store.admit([(a, day_of(a.published, zone=self.zone), analyse(a.text))
+                                       for a in articles]))
+        outcomes = []
+        for article in cleaned:
+            if isinstance(article, Skip):
+                outcomes.append(Outcome(id=None, status="skipped", reason=article.reason))
+                continue
+            original = next(found)
+            outcomes.append(Outcome(id=article.id, status="stored") if original is None else
+                            Outcome(id=article.id, status="duplicate", duplicate_of=original))
+        return outcomes
 
     # -- feeds -----------------------------------------------------------------------------------
 

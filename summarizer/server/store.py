@@ -11,10 +11,12 @@ from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
+from ..dedup import Analysis, analyse, duplicate_of
 from ..errors import InputError, SummarizerError
 from ..llm.cache import Cache
 from ..models import Article, Duplicate, Removal
 from ..sqlite import SqliteSession
+from . import copies
 from .db import (
     LATEST_VERSION,
     Engine,
@@ -188,18 +190,61 @@ class Store:
 
     # articles
 
-    def put_article(self, article: Article, day: str) -> bool:
-        """Store an article under a day; False (and nothing changed) if its id is already stored."""
-        with self._engine.session() as db:
-            cursor = db.execute(
-                "INSERT INTO articles (id, day, origin, text, title, source, url, published, "
-                "sources, removed, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT (id) DO NOTHING",
-                (article.id, check_day(day), article.origin, article.text, article.title,
-                 article.source, article.url, article.published, json.dumps(list(article.sources)),
-                 json.dumps([r.model_dump() for r in article.removed]), now()),
-            )
-            return cursor.rowcount == 1
+    def put_article(self, article: Article, day: str, analysis: Analysis | None = None) -> bool:
+        """Store an article under a day, with what dedup reads of it (`analysis`: the article's
+        `dedup.analyse`, when the caller has it); False (and nothing changed) if its id is
+        already stored. No check for copies: `admit` checks."""
+        analysis = analysis or analyse(article.text)
+        with self._engine.session() as db, db.transaction():
+            return self._insert_article(db, article, check_day(day), analysis)
+
+    def admit(self, entries: Sequence[tuple[Article, str, Analysis | None]]) -> list[str | None]:
+        """Store each (article, day, analysis) unless a stored article, or one stored before it
+        here, has its text exactly or nearly (see `copies.find`): None for an article stored,
+        else the id of the stored one it copies, whose outlets it joins and under which it is
+        recorded as a duplicate (unless it is that very article, posted again).
+
+        One transaction for them all, held by one writer at a time across processes, so that
+        two copies posted at once are stored once (`analysis`: as `put_article` takes it)."""
+        ready = [(article, check_day(day), analysis or analyse(article.text))
+                 for article, day, analysis in entries]
+        if not ready:
+            return []
+        found: list[str | None] = []
+        with self._engine.session() as db, db.transaction():
+            copies.lock(db, self.dialect)
+            for article, day, analysis in ready:
+                original = copies.find(db, self.dialect, article.id, analysis)
+                if original is None and not self._insert_article(db, article, day, analysis):
+                    original = article.id  # stored in between: the lock rules it out
+                if original is not None:
+                    self._record_copy(db, article, day, original)
+                found.append(original)
+        return found
+
+    def _insert_article(self, db: SqliteSession | PostgresSession, article: Article, day: str,
+                        analysis: Analysis) -> bool:
+        return copies.insert(db, self.dialect, (
+            article.id, day, article.origin, article.text, article.title, article.source,
+            article.url, article.published, json.dumps(list(article.sources)),
+            json.dumps([r.model_dump() for r in article.removed]), now(),
+        ), analysis)
+
+    def _record_copy(self, db: SqliteSession | PostgresSession, article: Article, day: str,
+                     original: str) -> None:
+        """In the admitting transaction: the copy's outlets joined to the stored article's,
+        and the copy recorded as a duplicate of it."""
+        if article.id != original:
+            copy = duplicate_of(article, original)
+            db.execute("INSERT INTO duplicates (day, kind, article_id, text, duplicate_of, "
+                       "created) VALUES (?, ?, ?, ?, ?, ?)",
+                       (day, copy.kind, copy.article_id, copy.text, copy.duplicate_of, now()))
+        stored = db.execute("SELECT sources FROM articles WHERE id = ?", (original,)).fetchone()
+        sources = json.loads(stored[0])
+        added = [s for s in dict.fromkeys(article.outlets()) if s not in sources]
+        if added:
+            db.execute("UPDATE articles SET sources = ? WHERE id = ?",
+                       (json.dumps([*sources, *added]), original))
 
     def get_article(self, article_id: str) -> Article | None:
         """The stored article with this id, if any."""
