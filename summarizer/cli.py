@@ -101,10 +101,13 @@ def build_parser() -> argparse.ArgumentParser:
                     "binds to loopback only.")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=_positive, default=8000, help="port (default 8000)")
-    serve.add_argument("--with-worker", action=argparse.BooleanOptionalAction, default=None,
-                       help="also run jobs, feeds, schedules and webhooks in this process "
-                            "(default: SUMMARIZER_WITH_WORKER, true); --no-worker when "
-                            "`summarizer worker` processes do")
+    running = serve.add_mutually_exclusive_group()
+    running.add_argument("--with-worker", dest="with_worker", action="store_true", default=None,
+                         help="also run jobs, feeds, schedules and webhooks in this process "
+                              "(the default; SUMMARIZER_WITH_WORKER)")
+    running.add_argument("--no-worker", dest="with_worker", action="store_false",
+                         help="only queue work and serve reads; `summarizer worker` processes "
+                              "run the jobs")
     commands.add_parser(
         "worker", help="run digest and summary jobs, feeds, schedules and webhooks",
         description="Run queued jobs, poll feeds, build the scheduled digest and send webhooks, "

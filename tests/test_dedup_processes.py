@@ -1,4 +1,4 @@
-"""Two `summarizer serve --no-with-worker` API processes on one PostgreSQL: an article and a near
+"""Two `summarizer serve --no-worker` API processes on one PostgreSQL: an article and a near
 copy posted to each at once are stored once, with both outlets (dedup is decided in the
 database, not in either process)."""
 
@@ -37,7 +37,7 @@ def servers(tmp_path: Path) -> Iterator[list[Server]]:
         "SUMMARIZER_CACHE_PATH": str(tmp_path / "cache.sqlite3"),
         "DATABASE_URL": f"{PG_URL}?options=-csearch_path%3D{schema}",
     })
-    started = [Server(env, tmp_path, ("serve", "--no-with-worker")) for _ in range(2)]
+    started = [Server(env, tmp_path, ("serve", "--no-worker")) for _ in range(2)]
     try:
         for server in started:
             server.start()

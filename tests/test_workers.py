@@ -61,7 +61,7 @@ def test_a_killed_workers_job_is_finished_by_another_without_redoing_finished_ca
         engine: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
     with FaultServer(rate=0.0, delay=CALL_SECONDS) as model:
         env = _env(tmp_path, _database(engine, tmp_path, request), model)
-        api = Server({**env, "SUMMARIZER_WITH_WORKER": "false"}, tmp_path)
+        api = Server(env, tmp_path, ("serve", "--no-worker"))
         workers = [Server(env, tmp_path, ("worker",)) for _ in range(2)]
         store = None
         try:
