@@ -17,8 +17,10 @@ from typing import Any
 
 from .errors import InputError
 
-# Enough of a long article to tell its language; the rest only costs time.
-DETECT_CHARS = 10_000
+# Enough of a long article to tell its language; the rest only costs time (detection reads
+# every character it is given: 2,000 gave the same answer as 10,000 on all 401 articles of the
+# examples, seeds, eval sets and 60 documents of each faithfulness set, in 0.67x the time).
+DETECT_CHARS = 2_000
 DEFAULT = "en"  # a run whose articles show no language at all (no letters) writes English
 
 # The ISO 639-1 languages the detector tells apart, by code, with their English names: the
