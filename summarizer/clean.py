@@ -7,7 +7,6 @@ import re
 from dataclasses import dataclass
 
 from . import byline
-from .language import detect
 from .models import Article, Document, Removal, Skip
 from .text import MONTH, SENTENCE_END
 
@@ -297,8 +296,7 @@ def clean_document(doc: Document) -> Article | Skip:
         published=doc.published or found.published,
         sources=(source,) if source else (),
         removed=tuple(cleaned.removed),
-        language=detect(text),
-    )
+    )  # its language is detected where a run prepares it (the service stores none)
 
 
 def article_id(text: str) -> str:
