@@ -3,6 +3,7 @@ kill one or run several."""
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
 import subprocess
@@ -72,3 +73,18 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+
+
+def process_env(tmp_path: Path, **settings: str) -> dict[str, str]:
+    """The environment of a `summarizer` process under test: this one's, without any setting of
+    the project's or of OpenAI's, then the scripted model, no network beyond loopback, a cache
+    of its own, and `settings` (variable names as keys)."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("SUMMARIZER_", "OPENAI_", "DATABASE_URL"))}
+    env.update({
+        "SUMMARIZER_BACKEND": "scripted",
+        "SUMMARIZER_ALLOW_NETWORK": "0",
+        "SUMMARIZER_CACHE_PATH": str(tmp_path / "cache.sqlite3"),
+        **settings,
+    })
+    return env

@@ -18,7 +18,7 @@ import httpx
 import pytest
 from conftest import BACK_TO_VERSION_3, EXAMPLES
 from fastapi import FastAPI
-from service_process import Server, free_port
+from service_process import Server, free_port, process_env
 
 from summarizer.errors import (
     BackendRejected,
@@ -646,14 +646,8 @@ def make_server(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Call
     servers: list[Server] = []
 
     def make(engine: str = "sqlite", **settings: str) -> Server:
-        env = {k: v for k, v in os.environ.items()
-               if not k.startswith(("SUMMARIZER_", "OPENAI_", "DATABASE_URL"))}
-        env.update({
-            "SUMMARIZER_BACKEND": "scripted",
-            "SUMMARIZER_ALLOW_NETWORK": "0",
-            "SUMMARIZER_CACHE_PATH": str(tmp_path / "cache.sqlite3"),
-            "SUMMARIZER_DB_PATH": str(tmp_path / f"service-{len(servers)}.sqlite3"),
-        })
+        env = process_env(
+            tmp_path, SUMMARIZER_DB_PATH=str(tmp_path / f"service-{len(servers)}.sqlite3"))
         if engine == "postgresql":
             env["DATABASE_URL"] = request.getfixturevalue("postgres_schemas")()
         env.update(settings)

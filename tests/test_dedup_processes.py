@@ -4,7 +4,6 @@ database, not in either process)."""
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,7 +11,7 @@ from uuid import uuid4
 
 import psycopg
 import pytest
-from service_process import Server
+from service_process import Server, process_env
 from test_service import _edited_words, _examples
 from test_store import PG_URL, postgres_unreachable
 
@@ -29,14 +28,7 @@ def servers(tmp_path: Path) -> Iterator[list[Server]]:
     schema = f"test_processes_{uuid4().hex[:12]}"
     with psycopg.connect(PG_URL, autocommit=True) as db:
         db.execute(f"CREATE SCHEMA {schema}")
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("SUMMARIZER_", "OPENAI_", "DATABASE_URL"))}
-    env.update({
-        "SUMMARIZER_BACKEND": "scripted",
-        "SUMMARIZER_ALLOW_NETWORK": "0",
-        "SUMMARIZER_CACHE_PATH": str(tmp_path / "cache.sqlite3"),
-        "DATABASE_URL": f"{PG_URL}?options=-csearch_path%3D{schema}",
-    })
+    env = process_env(tmp_path, DATABASE_URL=f"{PG_URL}?options=-csearch_path%3D{schema}")
     started = [Server(env, tmp_path, ("serve", "--no-worker")) for _ in range(2)]
     try:
         for server in started:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import subprocess
 import sys
 import threading
@@ -21,7 +20,7 @@ import feedparser
 import httpx
 import pytest
 from feed_server import FeedServer
-from service_process import Server
+from service_process import Server, process_env
 
 from summarizer.llm.scripted import ScriptedBackend
 from summarizer.server import feeds, webhook
@@ -393,13 +392,8 @@ def test_serve_and_a_worker_build_the_scheduled_digest_and_send_it(site, tmp_pat
     if at.date() != now.date():
         pytest.skip("the next minute is tomorrow; the feed's articles are of today")
     receiver = Receiver()
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("SUMMARIZER_", "OPENAI_", "DATABASE_URL"))}
-    env.update({
-        "SUMMARIZER_BACKEND": "scripted",
-        "SUMMARIZER_ALLOW_NETWORK": "0",
+    env = process_env(tmp_path, **{
         "SUMMARIZER_ALLOW_PRIVATE_URLS": "true",
-        "SUMMARIZER_CACHE_PATH": str(tmp_path / "cache.sqlite3"),
         "SUMMARIZER_DB_PATH": str(tmp_path / "service.sqlite3"),
         "SUMMARIZER_DIGEST_AT": at.strftime("%H:%M"),
         "SUMMARIZER_TIMEZONE": "UTC",

@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import time
 from pathlib import Path
 
 import pytest
 from fault_server import FaultServer, articles
-from service_process import Server
+from service_process import Server, process_env
 
 from summarizer.server.store import open_store
 
@@ -23,9 +22,7 @@ CACHED_WITHIN = 0.5
 
 
 def _env(tmp_path: Path, database: dict[str, str], model: FaultServer) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("SUMMARIZER_", "OPENAI_", "DATABASE_URL"))}
-    env.update({
+    env = process_env(tmp_path, **{
         "SUMMARIZER_BACKEND": "openai",
         "OPENAI_BASE_URL": model.base_url,
         "OPENAI_API_KEY": "test-key",
@@ -34,8 +31,6 @@ def _env(tmp_path: Path, database: dict[str, str], model: FaultServer) -> dict[s
         "SUMMARIZER_CONCURRENCY": "2",
         "SUMMARIZER_JOB_LEASE_SECONDS": str(LEASE_SECONDS),
         "SUMMARIZER_WORKER_POLL_SECONDS": "0.2",
-        "SUMMARIZER_ALLOW_NETWORK": "0",
-        "SUMMARIZER_CACHE_PATH": str(tmp_path / "cli-cache.sqlite3"),
         **database,
     })
     return env
