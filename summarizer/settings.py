@@ -90,6 +90,9 @@ class Settings(BaseSettings):
     # unless these open them.
     public_metrics: bool = False
     public_docs: bool = False
+    # Feed readers send no key: this opens the Atom feed of digests (/v1/digests.atom), and so
+    # the digests' text, to anyone who can reach the service.
+    public_feed: bool = False
     max_body_bytes: int = Field(default=5_000_000, ge=1024)
     max_articles_per_request: int = Field(default=200, ge=1)
     # Limits on one article, the same for the CLI (a skip) and the API (413 naming the field)

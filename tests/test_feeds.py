@@ -443,3 +443,19 @@ def test_serve_and_a_worker_build_the_scheduled_digest_and_send_it(site, tmp_pat
         assert [job.status for job in store.jobs_of("digest", day)] == ["done"]
     finally:
         store.close()
+
+
+@pytest.mark.parametrize("public", [False, True])
+async def test_the_atom_feed_is_behind_the_key_unless_opened_to_readers(tmp_path,
+                                                                       public) -> None:
+    config = _settings(tmp_path, api_keys="reader-test-key", public_feed=public)
+    app = create_app(config, backend=ScriptedBackend())
+    async with app.router.lifespan_context(app), httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+        anonymous = await client.get("/v1/digests.atom")
+        keyed = await client.get("/v1/digests.atom",
+                                 headers={"Authorization": "Bearer reader-test-key"})
+        digest = await client.get("/v1/digests/2026-03-14")
+    assert anonymous.status_code == (200 if public else 401)
+    assert keyed.status_code == 200
+    assert digest.status_code == 401  # the rest of /v1 stays behind the key

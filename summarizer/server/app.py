@@ -49,6 +49,7 @@ from .routes import (
     docs,
     health,
     monitoring,
+    reading,
     v1,
 )
 from .schemas import components
@@ -73,6 +74,7 @@ def create_app(settings: Settings | None = None, *, backend: Backend | None = No
     app.include_router(health)
     app.include_router(v1, dependencies=[Depends(_check_key)])
     app.include_router(monitoring, dependencies=[Depends(_check_key_for_metrics)])
+    app.include_router(reading, dependencies=[Depends(_check_key_for_feed)])
     app.include_router(docs, dependencies=[Depends(_check_key_for_docs)])
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
@@ -130,6 +132,11 @@ def _known_key(token: str, keys: Sequence[str]) -> bool:
 
 async def _check_key_for_metrics(settings: SettingsDep, credentials: Credentials) -> None:
     if not settings.public_metrics:
+        await _check_key(settings, credentials)
+
+
+async def _check_key_for_feed(settings: SettingsDep, credentials: Credentials) -> None:
+    if not settings.public_feed:
         await _check_key(settings, credentials)
 
 

@@ -139,6 +139,7 @@ SettingsDep = Annotated[Settings, Depends(_settings)]
 v1 = APIRouter()
 health = APIRouter()
 monitoring = APIRouter()  # behind the key unless SUMMARIZER_PUBLIC_METRICS
+reading = APIRouter()  # the Atom feed of digests: behind the key unless SUMMARIZER_PUBLIC_FEED
 docs = APIRouter()  # behind the key unless SUMMARIZER_PUBLIC_DOCS
 
 
@@ -235,11 +236,12 @@ IF_NONE_MATCH = {"name": "If-None-Match", "in": "header", "required": False,
 ATOM_TYPE = "application/atom+xml"
 
 
-@v1.get("/v1/digests.atom", summary="The digests as an Atom feed, for feed readers",
+@reading.get("/v1/digests.atom", summary="The digests as an Atom feed, for feed readers",
         response_class=Response,
         description="One entry per day (the newest 30 days with a digest), its content the "
                     "day's email-ready rendering; an entry is updated when its day's digest is "
-                    "built again.",
+                    "built again. Behind the API key like /v1, unless SUMMARIZER_PUBLIC_FEED "
+                    "opens it to feed readers, which cannot send one.",
         responses={200: {"description": "An Atom 1.0 feed",
                          "content": {ATOM_TYPE: {"schema": {"type": "string"}}}},
                    **_errors(401, 503)})
