@@ -406,7 +406,7 @@ def _feeds(args: argparse.Namespace) -> int:
     settings = get_settings()
 
     async def run() -> int:
-        async with open_service(settings, worker=False, index=args.feeds == "poll") as service:
+        async with open_service(settings, worker=False) as service:
             store = service.store
             if args.feeds == "add":
                 feed, added = await asyncio.to_thread(

@@ -47,7 +47,7 @@ PAGE_CACHE_BYTES = 64 * 1024 * 1024
 
 
 @asynccontextmanager
-async def open_service(settings: Settings, *, worker: bool, index: bool = True,
+async def open_service(settings: Settings, *, worker: bool,
                        backend: Backend | None = None) -> AsyncIterator[Service]:
     """The service over the database the settings name, started, and stopped on leaving."""
     store = await asyncio.to_thread(open_store, database_target(settings))
@@ -57,7 +57,7 @@ async def open_service(settings: Settings, *, worker: bool, index: bool = True,
 
     service = Service(settings, store, build_backend)
     try:
-        await service.start(worker=worker, index=index)
+        await service.start(worker=worker)
         yield service
     finally:
         await service.stop()
@@ -225,11 +225,10 @@ class Service:
             self._judge_built = True
         return self._judge
 
-    async def start(self, *, worker: bool = True, index: bool = True) -> None:
+    async def start(self, *, worker: bool = True) -> None:
         """With `worker`, run queued jobs, feeds and schedules in this process too (else other
         processes' `summarizer worker` does). Nothing is loaded: dedup reads the database when
-        an article comes in (`index` is accepted for callers that still pass it)."""
-        del index
+        an article comes in."""
         if worker:
             from .worker import Worker
 
