@@ -397,6 +397,11 @@ class Store:
         for `worker`, leased for `lease_seconds`; None when there is none. Each job goes to one
         claimer: PostgreSQL skips rows another claimer holds, SQLite takes the write lock first."""
         stamp = now()
+        with self._engine.session() as db:
+            # Most looks find nothing: they take no write lock.
+            if db.execute(f"SELECT 1 FROM jobs WHERE {CLAIMABLE} LIMIT 1",
+                          (stamp,)).fetchone() is None:
+                return None
         with self._engine.session() as db, db.transaction():
             row = db.execute(CLAIM_NEXT_SQL[self.dialect], (
                 worker, later(lease_seconds), stamp, stamp,
@@ -589,6 +594,10 @@ class Store:
     def claim_deliveries(self, hold_seconds: float) -> list[Delivery]:
         """Pending deliveries whose time has come, held from other workers for `hold_seconds`."""
         stamp = now()
+        with self._engine.session() as db:  # most looks find nothing: no write lock for them
+            if db.execute("SELECT 1 FROM deliveries WHERE status = 'pending' AND next_try <= ? "
+                          "LIMIT 1", (stamp,)).fetchone() is None:
+                return []
         with self._engine.session() as db, db.transaction():
             rows = db.execute(
                 "UPDATE deliveries SET next_try = ?, updated = ? "
@@ -666,6 +675,9 @@ class Store:
         `hold_seconds` by moving their next poll ahead."""
         stamp = now()
         where, params = ("id = ?", (feed_id,)) if feed_id else ("next_poll <= ?", (stamp,))
+        with self._engine.session() as db:  # most looks find nothing: no write lock for them
+            if db.execute(f"SELECT 1 FROM feeds WHERE {where} LIMIT 1", params).fetchone() is None:
+                return []
         with self._engine.session() as db, db.transaction():
             rows = db.execute(
                 f"UPDATE feeds SET next_poll = ? WHERE {where} RETURNING {FEED_COLUMNS}",
