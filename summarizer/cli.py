@@ -432,6 +432,8 @@ def _feeds(args: argparse.Namespace) -> int:
                                    "list`")
                 for poll in polls:
                     counts = Counter(e.status for e in poll.entries)
+                    if poll.unread:
+                        counts["to fetch again"] = poll.unread
                     said = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
                     print(f"{poll.feed_id}: {poll.status}"
                           + (f" ({poll.error})" if poll.error else "")

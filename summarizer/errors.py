@@ -38,12 +38,15 @@ class NotFound(InputError):
 
 class FetchError(InputError):
     """A URL could not be fetched as an article (or feed): refused, unreachable, an HTTP error,
-    too large, not the content asked for. `reason` is the human part ("HTTP 404 Not Found")."""
+    too large, not the content asked for. `reason` is the human part ("HTTP 404 Not Found");
+    `transient` when asking again later may succeed (a timeout, a dropped connection, a 5xx or
+    429 answer)."""
 
-    def __init__(self, url: str, reason: str) -> None:
+    def __init__(self, url: str, reason: str, *, transient: bool = False) -> None:
         super().__init__(f"cannot fetch {url}: {reason}", field="url")
         self.url = url
         self.reason = reason
+        self.transient = transient
 
 
 class OverCostLimit(InputError):

@@ -193,7 +193,8 @@ class Fetcher:
                                etag=found_etag or etag,
                                last_modified=found_modified or last_modified)
             if status != 200:
-                raise FetchError(url, _http_reason(answer))
+                raise FetchError(url, _http_reason(answer),
+                                 transient=status >= 500 or status == 429)
             _check_type(url, content_type, accept)
             content = self._read(url, answer, deadline, self.settings.fetch_max_bytes)
         return Fetched(url=final, status=200, content=content, content_type=content_type,
@@ -234,9 +235,10 @@ class Fetcher:
         except _Refused as e:
             raise FetchError(url, e.reason) from e
         except httpx.TimeoutException as e:
-            raise FetchError(url, f"timed out after {self.settings.fetch_timeout:g} s") from e
+            raise FetchError(url, f"timed out after {self.settings.fetch_timeout:g} s",
+                             transient=True) from e
         except httpx.HTTPError as e:
-            raise FetchError(url, f"connection failed: {_describe(e)}") from e
+            raise FetchError(url, f"connection failed: {_describe(e)}", transient=True) from e
 
     def _checked_url(self, url: str, current: str) -> httpx.URL:
         """`current` as a URL fit to fetch (http or https, a host, an allowed address)."""
@@ -296,11 +298,14 @@ class Fetcher:
                             return bytes(body[:limit])
                         raise FetchError(url, f"larger than {_size(limit)}")
                 if time.monotonic() > deadline:
-                    raise FetchError(url, f"timed out after {self.settings.fetch_timeout:g} s")
+                    raise FetchError(url, f"timed out after {self.settings.fetch_timeout:g} s",
+                                     transient=True)
         except httpx.TimeoutException as e:
-            raise FetchError(url, f"timed out after {self.settings.fetch_timeout:g} s") from e
+            raise FetchError(url, f"timed out after {self.settings.fetch_timeout:g} s",
+                             transient=True) from e
         except httpx.HTTPError as e:
-            raise FetchError(url, f"connection failed while reading: {_describe(e)}") from e
+            raise FetchError(url, f"connection failed while reading: {_describe(e)}",
+                             transient=True) from e
         except zlib.error as e:
             raise FetchError(url, f"the {encoding} body cannot be unpacked ({e})") from e
         return bytes(body)
@@ -334,7 +339,8 @@ class Fetcher:
                     rules.parse(text.splitlines())
                     return rules
         except FetchError as e:
-            raise FetchError(url, f"robots.txt could not be read ({e.reason})") from e
+            raise FetchError(url, f"robots.txt could not be read ({e.reason})",
+                             transient=e.transient) from e
         if status in (401, 403) or status >= 500:
             raise FetchError(url, f"robots.txt could not be read (HTTP {status}), so the "
                                   "site is not fetched; set SUMMARIZER_RESPECT_ROBOTS=false "
@@ -344,18 +350,22 @@ class Fetcher:
 
 
 def fetch_article(fetcher: Fetcher, url: str, *, origin: str | None = None,
-                  fields: Mapping[str, Any] | None = None) -> Document | Skip:
+                  fields: Mapping[str, Any] | None = None,
+                  retry_later: bool = False) -> Document | Skip:
     """The article at `url`, read like any other record, or a Skip saying why not.
 
     The page's main text, title, site name (else the host) and date come from trafilatura;
     `url` is where the page was found after redirects. `fields` (a record's own title, source,
     published) win over what the page says. `origin` names the input in messages (the URL
-    when not given).
+    when not given). `retry_later`: a failure that asking again may mend (`FetchError.transient`)
+    is raised, not skipped, for a caller that will ask again (a feed's next poll).
     """
     origin = origin or url
     try:
         page = fetcher.get(url)
     except FetchError as e:
+        if retry_later and e.transient:
+            raise
         return Skip(origin=origin, reason=e.reason)
     html = _decode_page(page)
     found = html_to_record(html)
@@ -395,7 +405,7 @@ def fetch_articles(requests: Sequence[tuple[str, str, Mapping[str, Any]]], setti
 def _remaining(url: str, deadline: float, settings: Settings) -> float:
     left = deadline - time.monotonic()
     if left <= 0:
-        raise FetchError(url, f"timed out after {settings.fetch_timeout:g} s")
+        raise FetchError(url, f"timed out after {settings.fetch_timeout:g} s", transient=True)
     return left
 
 

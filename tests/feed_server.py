@@ -87,6 +87,8 @@ class FeedServer:
                           + b"</p></body></html>"),
             "/mixed.xml": (200, "application/rss+xml", self._rss(["/fr.html", "/big.html",
                                                                   "/loop.html"])),
+            # A page that fails twice (503), then answers, listed in a feed of its own.
+            "/flaky.xml": (200, "application/rss+xml", self._rss(["/flaky.html"])),
             "/broken.xml": (200, "application/xml", b"<rss><channel><item><title>cut off"),
             "/not-a-feed.xml": (200, "application/xml", b"<html><body>Hello</body></html>"),
         }
@@ -145,6 +147,11 @@ class FeedServer:
                 path = self.path.split("?", 1)[0]
                 with server._lock:
                     server.hits[path] += 1
+                if path == "/flaky.html" and server.hits[path] <= 2:
+                    self._answer(503, "text/plain", b"busy")
+                    return
+                if path == "/flaky.html":
+                    path = "/a/2.html"
                 if path in ("/loop.xml", "/loop.html"):
                     self._answer(302, "text/plain", b"", {"Location": path})
                     return

@@ -184,6 +184,23 @@ async def test_each_bad_entry_is_skipped_with_its_reason_and_the_rest_stored(
     assert site.hits["/loop.html"] == 6  # the first answer and five redirects, then no more
 
 
+async def test_an_entry_whose_page_failed_for_now_is_fetched_again(site, tmp_path) -> None:
+    async with service_on(_settings(tmp_path)) as service:
+        feed, _ = await service.add_feed(site.url("/flaky.xml"), None)
+        first = await feeds.poll_now(service, feed.id)
+        second = await feeds.poll_now(service, feed.id)
+        third = await feeds.poll_now(service, feed.id)
+        fourth = await feeds.poll_now(service, feed.id)
+        _, entries = await service.feed(feed.id)
+    # 503, 503 (the feed fetched whole each time, not a 304), then the page answers.
+    assert [(p.status, p.unread) for p in first + second] == [("updated", 1)] * 2
+    assert site.not_modified["/flaky.xml"] == 1  # only the fourth poll's
+    assert site.hits["/flaky.html"] == 3
+    assert [e.status for e in third[0].entries] == ["stored"] and third[0].unread == 0
+    assert fourth[0].status == "not-modified"  # now read: the validators are kept
+    assert [e.status for e in entries] == ["stored"]
+
+
 @pytest.mark.parametrize(("path", "reason"), [
     ("/broken.xml", "not a readable RSS or Atom feed"),
     ("/not-a-feed.xml", "not a readable RSS or Atom feed"),

@@ -58,6 +58,7 @@ class Poll:
     status: str  # updated | not-modified | failed
     entries: tuple[FeedEntry, ...] = ()
     error: str | None = None
+    unread: int = 0  # entries whose page failed in a way that may mend: asked again next poll
 
 
 def check_url(url: str) -> str:
@@ -147,35 +148,50 @@ async def poll(service: Service, feed: Feed) -> Poll:
         outlet = feed.name or title or _host(answer)
         entries = entries[:settings.feed_max_entries]
         seen = await asyncio.to_thread(store.seen_entries, feed.id, [e.key for e in entries])
-        fresh = [e for e in entries if e.key not in seen]
-        read = await _read_entries(fetcher, fresh, outlet)
-    outcomes = await service.ingest_documents(read)
+        pages = await _read_entries(fetcher, [e for e in entries if e.key not in seen], outlet)
+    # An entry whose page failed in a way that may mend (a timeout, a 5xx) is left unread: the
+    # next poll asks for it again, for as long as the feed lists it.
+    read = [(entry, page) for entry, page in pages if page is not None]
+    outcomes = await service.ingest_documents([page for _, page in read])
     recorded = []
-    for entry, outcome in zip(fresh, outcomes, strict=True):
+    for (entry, _), outcome in zip(read, outcomes, strict=True):
         row = FeedEntry(entry=entry.key, url=entry.url, status=outcome.status,
                         article_id=outcome.id if outcome.status != "skipped" else None,
                         reason=outcome.reason)
         await asyncio.to_thread(store.put_entry, feed.id, row)
         recorded.append(row)
+    unread = len(pages) - len(read)
+    if unread:
+        log.warning("feed %s: %d entr%s to fetch again at the next poll", feed.url, unread,
+                    "y" if unread == 1 else "ies")
+    # With entries left unread, this answer's validators are not kept: the next poll must get
+    # the feed again (not a 304) to see them.
     await asyncio.to_thread(store.record_poll, feed.id, error=None,
-                            next_in=settings.feed_interval_seconds, etag=answer.etag,
-                            last_modified=answer.last_modified, name=title)
-    return Poll(feed.id, "updated", tuple(recorded))
+                            next_in=settings.feed_interval_seconds,
+                            etag=None if unread else answer.etag,
+                            last_modified=None if unread else answer.last_modified, name=title)
+    return Poll(feed.id, "updated", tuple(recorded), unread=unread)
 
 
-async def _read_entries(fetcher: Fetcher, entries: Sequence[Entry],
-                        outlet: str) -> list[Document | Skip]:
-    """Each entry's page as a document (the feed's name as its source), or a Skip saying why."""
+async def _read_entries(fetcher: Fetcher, entries: Sequence[Entry], outlet: str,
+                        ) -> list[tuple[Entry, Document | Skip | None]]:
+    """Each entry with its page as a document (the feed's name as its source), a Skip saying
+    why there is none, or None when the failure may mend (to be asked again)."""
     gate = asyncio.Semaphore(ENTRY_CONCURRENCY)
 
-    async def one(entry: Entry) -> Document | Skip:
+    async def one(entry: Entry) -> Document | Skip | None:
         if not entry.url:
             return Skip(origin=entry.key, reason="the feed entry has no link to an article")
         fields = {"source": outlet, "published": entry.published}
         async with gate:
-            return await asyncio.to_thread(fetch_article, fetcher, entry.url, fields=fields)
+            try:
+                return await asyncio.to_thread(fetch_article, fetcher, entry.url,
+                                               fields=fields, retry_later=True)
+            except FetchError:
+                return None
 
-    return list(await asyncio.gather(*(one(e) for e in entries)))
+    pages = await asyncio.gather(*(one(e) for e in entries))
+    return list(zip(entries, pages, strict=True))
 
 
 def backoff(failures: int, interval: float, most: float) -> float:
