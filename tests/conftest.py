@@ -93,7 +93,7 @@ def stub():
 BACK_TO_VERSION_3 = (
     *(f"DROP TABLE {table}" for table in ("article_digests", "article_sketches", "article_bands",
                                           "body_paragraphs", "paragraph_sketches",
-                                          "paragraph_bands")),
+                                          "paragraph_bands", "schedules")),
     *(f"DROP TABLE {table}" for table in ("digest_renderings", "feeds", "feed_entries",
                                           "scheduled_digests", "deliveries")),
     *(f"ALTER TABLE jobs DROP COLUMN {column}" for column in ("lease_until", "worker")),

@@ -476,3 +476,55 @@ async def test_the_atom_feed_is_behind_the_key_unless_opened_to_readers(tmp_path
     assert anonymous.status_code == (200 if public else 401)
     assert keyed.status_code == 200
     assert digest.status_code == 401  # the rest of /v1 stays behind the key
+
+
+async def test_schedules_through_the_api(tmp_path) -> None:
+    app = create_app(_settings(tmp_path, with_worker=False, timezone="Europe/Paris"),
+                     backend=ScriptedBackend())
+    async with app.router.lifespan_context(app), httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+        added = await client.post("/v1/schedules", json={"at": "07:00", "day": "yesterday"})
+        again = await client.post("/v1/schedules",
+                                  json={"at": "07:00:00", "timezone": "Europe/Paris",
+                                        "day": "yesterday"})
+        bad_time = await client.post("/v1/schedules", json={"at": "25:00"})
+        bad_zone = await client.post("/v1/schedules", json={"at": "07:00", "timezone": "Mars"})
+        listed = await client.get("/v1/schedules")
+        removed = await client.delete(f"/v1/schedules/{added.json()['id']}")
+        gone = await client.delete(f"/v1/schedules/{added.json()['id']}")
+        after = await client.get("/v1/schedules")
+    assert added.status_code == 201
+    assert {k: added.json()[k] for k in ("at", "timezone", "day")} == {
+        "at": "07:00:00", "timezone": "Europe/Paris", "day": "yesterday"}
+    assert again.status_code == 200 and again.json()["id"] == added.json()["id"]
+    assert bad_time.status_code == 422 and bad_zone.status_code == 422
+    assert "IANA" in bad_zone.json()["error"]["message"]
+    assert [s["id"] for s in listed.json()["schedules"]] == [added.json()["id"]]
+    assert removed.status_code == 204 and gone.status_code == 404
+    assert after.json() == {"schedules": []}
+
+
+async def test_stored_and_set_schedules_each_queue_their_day_once(tmp_path) -> None:
+    zone = "Pacific/Kiritimati"
+    local = datetime.now(ZoneInfo(zone))
+    at = (local - timedelta(minutes=1)).time().replace(microsecond=0)
+    if at > local.time():
+        pytest.skip("within a minute of local midnight: no time a minute back today")
+    settings = _settings(tmp_path, digest_at=at, timezone=zone)
+    async with service_on(settings) as service:
+        # the same as the setting's (one key), and one of the day before
+        await service.add_schedule(at.isoformat(), zone, "today")
+        await service.add_schedule(at.isoformat(), zone, "yesterday")
+        later = (local + timedelta(minutes=5)).time()
+        if later > local.time():  # not yet due
+            await service.add_schedule(later.isoformat(timespec="seconds"), zone, "today")
+        workers = [Worker(service), Worker(service)]
+        for _ in range(2):
+            await asyncio.gather(*(w.tick() for w in workers))
+        for worker in workers:
+            await worker.stop()
+        today = local.date().isoformat()
+        yesterday = (local.date() - timedelta(days=1)).isoformat()
+        jobs = {day: await asyncio.to_thread(service.store.jobs_of, "digest", day)
+                for day in (today, yesterday)}
+    assert [len(jobs[today]), len(jobs[yesterday])] == [1, 1]

@@ -183,6 +183,19 @@ MIGRATIONS: tuple[tuple[int, tuple[Step, ...]], ...] = (
         *copies.SCHEMA,
         copies.backfill,
     )),
+    (7, (
+        # Daily digests scheduled through the API (SUMMARIZER_DIGEST_AT is one more): the
+        # local time, its time zone, and which day the digest is of.
+        """CREATE TABLE schedules (
+            seq {serial},
+            id TEXT NOT NULL UNIQUE,
+            at TEXT NOT NULL,
+            timezone TEXT NOT NULL,
+            day TEXT NOT NULL,
+            created TEXT NOT NULL,
+            UNIQUE (at, timezone, day)
+        )""",
+    )),
 )
 LATEST_VERSION = MIGRATIONS[-1][0]
 CURRENT_VERSION_SQL = "SELECT COALESCE(MAX(version), 0) FROM schema_version"

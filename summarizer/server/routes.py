@@ -38,6 +38,9 @@ from .schemas import (
     FeedsOut,
     JobOut,
     OutcomeOut,
+    ScheduleIn,
+    ScheduleOut,
+    SchedulesOut,
     SummaryIn,
 )
 from .service import EMAIL, Service
@@ -286,6 +289,33 @@ async def get_feed(feed_id: str, service: ServiceDep) -> FeedOut:
            status_code=204, response_class=Response, responses=_errors(401, 404, 503))
 async def delete_feed(feed_id: str, service: ServiceDep) -> Response:
     await service.remove_feed(feed_id)
+    return Response(status_code=204)
+
+
+@v1.post("/v1/schedules", summary="Build a digest every day at a local time", status_code=201,
+         response_model=ScheduleOut,
+         description="A worker builds the day's digest (or, with `day`: yesterday, the day "
+                     "before's) at `at` in `timezone`, once a day however many processes run, "
+                     "and sends it to the webhook when one is set. 201 for a new schedule, 200 "
+                     "with the stored one if the same time, zone and day are scheduled already.",
+         responses={200: {"model": ScheduleOut, "description": "Already scheduled"},
+                    **_errors(401, 413, 422, 503)})
+async def post_schedule(body: ScheduleIn, service: ServiceDep, response: Response) -> ScheduleOut:
+    schedule, added = await service.add_schedule(body.at, body.timezone, body.day)
+    response.status_code = 201 if added else 200
+    return ScheduleOut.of(schedule)
+
+
+@v1.get("/v1/schedules", summary="The daily digests scheduled through the API",
+        response_model=SchedulesOut, responses=_errors(401, 503))
+async def get_schedules(service: ServiceDep) -> SchedulesOut:
+    return SchedulesOut(schedules=[ScheduleOut.of(s) for s in await service.schedules()])
+
+
+@v1.delete("/v1/schedules/{schedule_id}", summary="Stop a scheduled daily digest",
+           status_code=204, response_class=Response, responses=_errors(401, 404, 503))
+async def delete_schedule(schedule_id: str, service: ServiceDep) -> Response:
+    await service.remove_schedule(schedule_id)
     return Response(status_code=204)
 
 

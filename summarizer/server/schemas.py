@@ -9,6 +9,7 @@ from dataclasses import asdict
 from datetime import date
 from importlib import resources
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 from pydantic.config import JsonDict
@@ -17,7 +18,7 @@ from ..errors import InputError
 from ..language import check_code
 from ..models import Failure, date_problem
 from .service import Outcome
-from .store import Feed, FeedEntry, Job
+from .store import Feed, FeedEntry, Job, Schedule
 
 DAY_FORMAT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
@@ -221,6 +222,48 @@ class FeedOut(BaseModel):
 
 class FeedsOut(BaseModel):
     feeds: list[FeedOut]
+
+
+class ScheduleIn(BaseModel):
+    """A daily digest to build: at `at` (HH:MM or HH:MM:SS) local time in `timezone` (an IANA
+    name; default SUMMARIZER_TIMEZONE), of that day or (`day`: yesterday) of the day before."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"at": "07:00", "timezone": "Europe/Paris", "day": "yesterday"}]})
+    at: str = Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$",
+                    description="HH:MM or HH:MM:SS, 24-hour local time")
+    timezone: str | None = Field(default=None, max_length=64)
+    day: Literal["today", "yesterday"] = "today"
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as e:
+            raise ValueError(f"unknown time zone {value!r}; use an IANA name such as "
+                             "Europe/Paris or UTC") from e
+        return value
+
+
+class ScheduleOut(BaseModel):
+    """A scheduled daily digest (`at` as HH:MM:SS)."""
+
+    id: str
+    at: str
+    timezone: str
+    day: Literal["today", "yesterday"]
+    created: str
+
+    @classmethod
+    def of(cls, schedule: Schedule) -> ScheduleOut:
+        return cls.model_validate(asdict(schedule))
+
+
+class SchedulesOut(BaseModel):
+    schedules: list[ScheduleOut]
 
 
 class ErrorDetail(BaseModel):

@@ -10,7 +10,7 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, tzinfo
+from datetime import UTC, date, datetime, time, tzinfo
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 from uuid import uuid4
@@ -29,7 +29,16 @@ from ..settings import Settings
 from ..writing import WritingSetting
 from . import atom
 from .metrics import METRICS
-from .store import Feed, FeedEntry, Job, Rendering, Store, database_target, open_store
+from .store import (
+    Feed,
+    FeedEntry,
+    Job,
+    Rendering,
+    Schedule,
+    Store,
+    database_target,
+    open_store,
+)
 
 if TYPE_CHECKING:
     from .worker import Worker
@@ -390,6 +399,23 @@ class Service:
         if not await asyncio.to_thread(self.store.remove_feed, feed_id):
             raise NotFound(f"no feed with id {feed_id}; GET /v1/feeds lists them",
                            field="feed_id")
+
+    # -- schedules -------------------------------------------------------------------------------
+
+    async def add_schedule(self, at: str, timezone: str | None, day: str) -> tuple[Schedule, bool]:
+        """Build a digest daily at this local time (a worker does); the schedule, and whether it
+        is new. The zone defaults to SUMMARIZER_TIMEZONE."""
+        at = time.fromisoformat(at).isoformat()  # one spelling: 07:00 and 07:00:00 are one
+        return await asyncio.to_thread(self.store.add_schedule, at,
+                                       timezone or self.settings.timezone, day)
+
+    async def schedules(self) -> list[Schedule]:
+        return await asyncio.to_thread(self.store.schedules)
+
+    async def remove_schedule(self, schedule_id: str) -> None:
+        if not await asyncio.to_thread(self.store.remove_schedule, schedule_id):
+            raise NotFound(f"no schedule with id {schedule_id}; GET /v1/schedules lists them",
+                           field="schedule_id")
 
     # -- one-off summaries -----------------------------------------------------------------------
 

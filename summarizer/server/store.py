@@ -31,7 +31,7 @@ from .db import (
 )
 
 __all__ = ["LATEST_VERSION", "Delivery", "DigestRow", "Feed", "FeedEntry", "Job", "Rendering",
-           "Store", "check_day", "database_target", "mask_password", "open_store"]
+           "Schedule", "Store", "check_day", "database_target", "mask_password", "open_store"]
 
 JOB_STATUSES = ("queued", "running", "done", "failed")
 
@@ -105,6 +105,26 @@ class Delivery:
     attempts: int
     next_try: str
     error: str | None
+
+
+SCHEDULE_COLUMNS = "id, at, timezone, day, created"
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """A daily digest built at a local time (`at`, HH:MM[:SS]) in a time zone, of that day or
+    (`day` = yesterday) of the day before."""
+
+    id: str
+    at: str
+    timezone: str
+    day: str  # today | yesterday
+    created: str
+
+    @property
+    def key(self) -> str:
+        """What makes it once a day across processes, with the day (scheduled_digests.at)."""
+        return f"{self.at} {self.timezone} {self.day}"
 
 
 FEED_COLUMNS = "id, url, name, etag, last_modified, polled, next_poll, failures, error, created"
@@ -578,6 +598,34 @@ class Store:
         except self._engine.unique_violation:
             return None
         return job
+
+    def add_schedule(self, at: str, timezone: str, day: str) -> tuple[Schedule, bool]:
+        """The schedule for this time, zone and day, added now (True) or already there."""
+        schedule = Schedule(id=uuid4().hex[:12], at=at, timezone=timezone, day=day,
+                            created=now())
+        try:
+            with self._engine.session() as db:
+                db.execute(f"INSERT INTO schedules ({SCHEDULE_COLUMNS}) VALUES (?, ?, ?, ?, ?)",
+                           astuple(schedule))
+        except self._engine.unique_violation:
+            with self._engine.session() as db:
+                row = db.execute(f"SELECT {SCHEDULE_COLUMNS} FROM schedules WHERE at = ? AND "
+                                 "timezone = ? AND day = ?", (at, timezone, day)).fetchone()
+            if row is None:  # removed in between: try once more
+                return self.add_schedule(at, timezone, day)
+            return Schedule(*row), False
+        return schedule, True
+
+    def schedules(self) -> list[Schedule]:
+        """The schedules added through the API, oldest first."""
+        with self._engine.session() as db:
+            rows = db.execute(f"SELECT {SCHEDULE_COLUMNS} FROM schedules ORDER BY seq").fetchall()
+        return [Schedule(*row) for row in rows]
+
+    def remove_schedule(self, schedule_id: str) -> bool:
+        with self._engine.session() as db:
+            return db.execute("DELETE FROM schedules WHERE id = ?",
+                              (schedule_id,)).rowcount == 1
 
     # webhook deliveries
 

@@ -17,14 +17,15 @@ import logging
 import os
 import socket
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from typing import TYPE_CHECKING
 from uuid import uuid4
+from zoneinfo import ZoneInfo
 
 from ..errors import SummarizerError
 from ..models import Result
 from .metrics import METRICS
-from .store import Job, Store
+from .store import Job, Schedule, Store
 
 if TYPE_CHECKING:
     from .service import Service
@@ -46,7 +47,7 @@ class Worker:
         self._jobs: set[asyncio.Task[None]] = set()
         self._chores: dict[str, asyncio.Task[None]] = {}  # feeds, deliveries: one of each at once
         self._loop: asyncio.Task[None] | None = None
-        self._scheduled: str | None = None  # the last day this worker saw scheduled
+        self._scheduled: dict[str, str] = {}  # a schedule's key -> the last day it was queued
 
     def start(self) -> None:
         self._loop = asyncio.create_task(self._run(), name=f"worker-{self.id}")
@@ -187,25 +188,29 @@ class Worker:
     # -- the daily digest ------------------------------------------------------------------------
 
     async def _schedule(self) -> None:
-        """Queue the day's digest once its time has come; the database's key makes it once a
-        day whatever the number of workers. A worker that starts late still queues it."""
-        at = self.settings.digest_at
-        if at is None:
+        """Queue each scheduled digest once its time has come (SUMMARIZER_DIGEST_AT and those
+        added through the API); the database's key makes it once a day whatever the number of
+        workers. A worker that starts late that day still queues it."""
+        schedules = await asyncio.to_thread(self.store.schedules)
+        if self.settings.digest_at is not None:
+            schedules.insert(0, Schedule(id="settings", at=self.settings.digest_at.isoformat(),
+                                         timezone=self.settings.timezone,
+                                         day=self.settings.digest_day, created=""))
+        for schedule in schedules:
+            await self._due(schedule)
+
+    async def _due(self, schedule: Schedule) -> None:
+        local = datetime.now(ZoneInfo(schedule.timezone))
+        if local.time() < time.fromisoformat(schedule.at):
             return
-        local = datetime.now(self.settings.zone())
-        if local.time() < at:
-            return
-        day = local.date()
-        if self.settings.digest_day == "yesterday":
-            day -= timedelta(days=1)
-        key = f"{day.isoformat()}@{at.isoformat()}"
-        if self._scheduled == key:
-            return
+        day = local.date() - timedelta(days=1 if schedule.day == "yesterday" else 0)
+        if self._scheduled.get(schedule.key) == day.isoformat():
+            return  # queued (by this worker or another) already today
         job = await asyncio.to_thread(self.store.schedule_digest, day.isoformat(),
-                                      at.isoformat())
-        self._scheduled = key
+                                      schedule.key)
+        self._scheduled[schedule.key] = day.isoformat()
         if job is not None:
-            log.info("scheduled digest of %s queued as job %s", day, job.id)
+            log.info("scheduled digest of %s (%s) queued as job %s", day, schedule.key, job.id)
             self.wake()
 
 
