@@ -5,12 +5,15 @@ from __future__ import annotations
 from datetime import time
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import platformdirs
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from .errors import ConfigError
 
 
 def default_cache_path() -> Path:
@@ -149,6 +152,16 @@ class Settings(BaseSettings):
                              "Europe/Paris or UTC") from e
         return value
 
+    @field_validator("webhook_url")
+    @classmethod
+    def _webhook(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"not a webhook URL: {value!r}; give an http:// or https:// address")
+        return value.strip()
+
     def zone(self) -> ZoneInfo:
         """The time zone digests are scheduled and dated in."""
         return ZoneInfo(self.timezone)
@@ -161,5 +174,20 @@ class Settings(BaseSettings):
 
 @lru_cache
 def get_settings() -> Settings:
-    """The process-wide settings; tests clear this cache to override them."""
-    return Settings()
+    """The process-wide settings; tests clear this cache to override them. A value that cannot
+    be used is a ConfigError naming its variable, not a traceback."""
+    try:
+        return Settings()
+    except ValidationError as e:
+        raise ConfigError("; ".join(_problem(error) for error in e.errors())) from e
+
+
+def _problem(error: Any) -> str:
+    """One setting's problem, named by the variable that holds it."""
+    name = str(error["loc"][0]) if error.get("loc") else ""
+    field = Settings.model_fields.get(name)
+    choices = getattr(field.validation_alias, "choices", None) if field else None
+    variable = next((c for c in choices or () if isinstance(c, str) and c.isupper()),
+                    f"SUMMARIZER_{name.upper()}")
+    message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+    return f"{variable}: {message}"

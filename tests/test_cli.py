@@ -270,3 +270,15 @@ def test_the_cli_imports_the_pipeline_and_the_model_client_only_for_a_command_th
     done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True,
                           check=True)
     assert done.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("command", [["summarize", str(EXAMPLES)], ["serve"], ["worker"]])
+def test_a_setting_that_cannot_be_used_is_named_without_a_traceback(
+        command: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture):
+    monkeypatch.setenv("SUMMARIZER_TIMEZONE", "Mars/Olympus")
+    monkeypatch.setenv("SUMMARIZER_WEBHOOK_URL", "ftp://hooks.example/digest")
+    code = main(command)
+    err = capsys.readouterr().err
+    assert code == 1 and "Traceback" not in err
+    assert "SUMMARIZER_TIMEZONE: unknown time zone 'Mars/Olympus'" in err
+    assert "SUMMARIZER_WEBHOOK_URL: not a webhook URL" in err

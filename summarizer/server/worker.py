@@ -50,6 +50,9 @@ class Worker:
         self._scheduled: dict[str, str] = {}  # a schedule's key -> the last day it was queued
 
     def start(self) -> None:
+        if self.settings.webhook_url and self.settings.webhook_secret is None:
+            log.warning("webhooks to %s go unsigned: set SUMMARIZER_WEBHOOK_SECRET so that the "
+                        "receiver can check they come from here", self.settings.webhook_url)
         self._loop = asyncio.create_task(self._run(), name=f"worker-{self.id}")
 
     def wake(self) -> None:
