@@ -16,6 +16,16 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from .errors import ConfigError
 
 
+def known_zone(name: str) -> str:
+    """An IANA time zone name as given, or a ValueError that says what one looks like."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as e:
+        raise ValueError(f"unknown time zone {name!r}; use an IANA name such as "
+                         "Europe/Paris or UTC") from e
+    return name
+
+
 def default_cache_path() -> Path:
     """Where the LLM call cache lives unless SUMMARIZER_CACHE_PATH says otherwise."""
     return Path(platformdirs.user_cache_dir("summarizer")) / "llm-cache.sqlite3"
@@ -145,12 +155,7 @@ class Settings(BaseSettings):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as e:
-            raise ValueError(f"unknown time zone {value!r}; use an IANA name such as "
-                             "Europe/Paris or UTC") from e
-        return value
+        return known_zone(value)
 
     @field_validator("webhook_url")
     @classmethod

@@ -9,7 +9,6 @@ from dataclasses import asdict
 from datetime import date
 from importlib import resources
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 from pydantic.config import JsonDict
@@ -17,6 +16,7 @@ from pydantic.config import JsonDict
 from ..errors import InputError
 from ..language import check_code
 from ..models import Failure, date_problem
+from ..settings import known_zone
 from .service import Outcome
 from .store import Feed, FeedEntry, Job, Schedule
 
@@ -238,14 +238,7 @@ class ScheduleIn(BaseModel):
     @field_validator("timezone")
     @classmethod
     def _zone(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as e:
-            raise ValueError(f"unknown time zone {value!r}; use an IANA name such as "
-                             "Europe/Paris or UTC") from e
-        return value
+        return None if value is None else known_zone(value)
 
 
 class ScheduleOut(BaseModel):
