@@ -402,9 +402,37 @@ class _Run:
             return []
         limit = _sentences_for(len(ranked))
         about = "These sentences come from one news article."  # its title is untrusted text
-        chosen = await self.choose(select(self.facts, ranked, POOL * limit), limit, about)
+        pool = select(self.facts, ranked, POOL * limit)
+        if (written := await self._choose_and_fuse(pool, limit, about)) is not None:
+            return written
+        chosen = await self.choose(pool, limit, about)
         chosen.sort(key=lambda c: c.shown.position)
         return await self.write(chosen, None)
+
+    async def _choose_and_fuse(self, pool: list[Candidate], limit: int, about: str,
+                               ) -> list[Sentence] | None:
+        """Fused writing of one article's summary in one call: the model picks `limit` of the
+        pool and restates each; salience fills any gap its answer leaves (all of it where the
+        answer could not be read), quoted. None where
+        this does not apply (quoted writing, a pool that needs no choosing, a window that holds
+        too few to choose among, a source no restatement could be verified against): then the
+        model chooses, and what it chose is written, as across articles."""
+        if self.mode != "fused" or len(pool) <= limit or \
+                (self.verify == "offline" and any(self._crosses(c) for c in pool)):
+            return None
+        prompt = prompts.load("choose_and_fuse")
+        values = {"about": about, "limit": limit, "language": language_name(self.language)}
+        budget = self.caller.budget(prompt, {**values, "lines": ""}, self.max_output)
+        items = fusion_items(pool, across=False)
+        offered = pool[:len(pack(item_lines(items), self.backend.count_tokens, budget)[0])]
+        if len(offered) <= limit:
+            return None
+        chosen, written = await self._restate(prompt, values, offered, items[:len(offered)],
+                                              None, limit=limit)
+        filled = chosen + [c for c in pool if c not in chosen][: limit - len(chosen)]
+        sentences = written + [self._quoted(c, None) for c in filled[len(chosen):]]
+        order = sorted(range(len(filled)), key=lambda k: filled[k].shown.position)
+        return [sentences[k] for k in order]
 
     async def across(self, article_ids: Sequence[str], told: Callable[[str], bool] | None = None,
                      ) -> tuple[list[Sentence], list[Dispute]]:
@@ -492,10 +520,10 @@ class _Run:
         items = fusion_items(asked, across=outlets is not None)
         batches = pack(item_lines(items), self.backend.count_tokens, budget)
         parts = await asyncio.gather(*(
-            self._fuse(prompt, [asked[k] for k in batch], [items[k] for k in batch], outlets)
+            self._restate(prompt, {"language": language}, [asked[k] for k in batch],
+                          [items[k] for k in batch], outlets)
             for batch in batches))
-        written = {c.shown.id: s for batch, part in zip(batches, parts, strict=True)
-                   for c, s in zip([asked[k] for k in batch], part, strict=True)}
+        written = {c.shown.id: s for part in parts for c, s in zip(*part, strict=True)}
         return [written.get(c.shown.id) or self._quoted(c, outlets) for c in chosen]
 
     def _crosses(self, candidate: Candidate) -> bool:
@@ -505,12 +533,18 @@ class _Run:
     def _quoted(self, candidate: Candidate, outlets: Outlets | None) -> Sentence:
         return quoted(candidate, outlets, self.languages)
 
-    async def _fuse(self, prompt: prompts.Prompt, chosen: list[Candidate], items: list[Item],
-                    outlets: Outlets | None) -> list[Sentence]:
-        """One restating call for a batch, one re-ask for the lines that fail, then the judge
-        for the lines held for it; what is not kept is quoted."""
-        self.fused_attempted += len(chosen)
+    async def _restate(self, prompt: prompts.Prompt, values: dict[str, object],
+                       offered: list[Candidate], items: list[Item], outlets: Outlets | None,
+                       limit: int | None = None) -> tuple[list[Candidate], list[Sentence]]:
+        """One restating call for `offered` (the model restates each; with `limit`, it also
+        picks which, up to `limit`, in its first readable reply), one re-ask for the lines that
+        fail, then the judge for the lines held for it. Returns the candidates restated (with
+        `limit`, none when the model's answers could not be read) and a sentence for each: what
+        is not kept is quoted. A call that fails before anything is chosen raises; after, the
+        choice stands and the sources' own words serve."""
         ids = [i.id for i in items]
+        by_id = {c.shown.id: c for c in offered}
+        chosen = list(offered) if limit is None else []
         kept: dict[str, Sentence] = {}
         held: dict[str, Held] = {}  # for the judge, whose calls cannot run inside `read`
 
@@ -519,13 +553,14 @@ class _Run:
             refused make the reply unreadable, with the reason for each, so that the re-ask
             asks for those again."""
             written = parse_lines(reply, ids)
-            if not written and any(c.shown.id not in kept and c.shown.id not in held
-                                   for c in chosen):
-                raise UnreadableReply("no '[id] sentence' line for any group")
+            if limit is not None and not chosen:
+                chosen.extend(by_id[i] for i in list(written)[:limit])
+            pending = [c for c in chosen if c.shown.id not in kept and c.shown.id not in held]
+            if not chosen or (not written and pending):
+                raise UnreadableReply("no '[id] sentence' line for any " +
+                                      ("sentence" if limit is not None else "group"))
             refused: dict[str, str] = {}
-            for c in chosen:
-                if c.shown.id in kept or c.shown.id in held:
-                    continue
+            for c in pending:
                 text = written.get(c.shown.id)
                 result = "no line for this group" if text is None else \
                     fused(text, c, self.options.threshold, outlets, self.verify,
@@ -541,14 +576,15 @@ class _Run:
                                       well_formed=True)
 
         try:
-            await self.caller.ask(prompt, {"lines": render_items(items),
-                                           "language": language_name(self.language)}, read,
+            await self.caller.ask(prompt, {**values, "lines": render_items(items)}, read,
                                   max_tokens=self.max_output,
                                   temperature=self.options.temperature, reply="lines",
-                                  items=items, otherwise=lambda _: None)
+                                  items=items, limit=limit, otherwise=lambda _: None)
         except BackendRejected:
             raise
-        except BackendError as error:  # the choice stands; the sources' own words serve
+        except BackendError as error:
+            if not chosen:  # as when a choosing call fails: the part failed (see `guard`)
+                raise
             log.warning("restating failed (%s); quoting the sources instead", error)
         if held:
             verdicts = await asyncio.gather(*(self._judged(h) for h in held.values()))
@@ -556,8 +592,9 @@ class _Run:
                          zip(held.items(), verdicts, strict=True) if ok})
             self.judged += len(held)
             self.judge_kept += sum(verdicts)
+        self.fused_attempted += len(chosen)
         self.fused_kept += len(kept)
-        return [kept.get(c.shown.id) or self._quoted(c, outlets) for c in chosen]
+        return chosen, [kept.get(c.shown.id) or self._quoted(c, outlets) for c in chosen]
 
     async def _judged(self, held: Held) -> bool:
         """Whether the judge finds a held restatement supported by its sources. A judge that

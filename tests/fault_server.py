@@ -138,8 +138,9 @@ def _answer(request: dict) -> str:
     items = ITEM.findall(user)
     if "ids only" in system:
         return "\n".join(f"[{i}]" for i, _ in items[:4])
+    picked = re.search(r"Pick the (\d+)", user)  # choosing and restating in one reply
     lines = []
-    for item_id, text in items:
+    for item_id, text in items[: int(picked.group(1)) if picked else None]:
         match = FIRST_SENTENCE.match(text.split(" | ")[0])
         lines.append(f"[{item_id}] {(match.group(1) if match else text).strip()}")
     return "\n".join(lines)

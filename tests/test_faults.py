@@ -22,7 +22,7 @@ from fault_server import FaultServer, articles
 from summarizer.cli import main
 from summarizer.errors import BackendRejected, BackendUnavailable
 from summarizer.llm.base import Completion, CompletionRequest
-from summarizer.llm.scripted import ScriptedBackend
+from summarizer.llm.scripted import ScriptedBackend, lead_sentences
 from summarizer.models import Document
 from summarizer.pipeline import Options, summarize
 from summarizer.render import to_markdown
@@ -233,12 +233,20 @@ def test_a_failed_overview_leaves_the_article_summaries_and_says_so() -> None:
 
 
 def test_a_failed_restatement_is_quoted_not_lost() -> None:
-    def fuse(request: CompletionRequest) -> bool:
-        return request.prompt_id == "fuse"
+    def restating(request: CompletionRequest) -> bool:
+        """The overview's restating call, and the re-ask of every article's refused lines."""
+        return request.prompt_id == "fuse" or len(request.messages) > 2
 
-    backend = _FailsWhen(fuse, BackendUnavailable("timed out", backend="stub"))
+    def invent(request: CompletionRequest) -> str:
+        if request.prompt_id != "choose_and_fuse":
+            return lead_sentences(request)
+        return "\n".join(f"[{i.id}] Officials denied everything." for i in request.items[:2])
+
+    backend = _FailsWhen(restating, BackendUnavailable("timed out", backend="stub"))
+    backend.default = invent
     result = asyncio.run(summarize(_docs(2), backend=backend, options=Options(writing="fused")))
     assert result.failed == ()
+    assert [r.prompt_id for r in backend.requests].count("choose_and_fuse") == 2
     sentences = result.sentences()
     assert sentences and all(s.written == "quoted" for s in sentences)
 

@@ -18,6 +18,7 @@ from summarizer.ingest import read_inputs
 from summarizer.llm import make_judge_backend
 from summarizer.llm.base import CompletionRequest
 from summarizer.llm.prices import (
+    EXACT_PROMPTS,
     Price,
     Prices,
     load_prices,
@@ -217,7 +218,7 @@ def test_a_limit_that_fits_lets_the_run_through(stub, monkeypatch, capsys, no_ne
 def _garbled_first(request: CompletionRequest) -> str:
     """A model whose restatements are unreadable until it is asked again: each re-ask is a
     call more than the estimate counts."""
-    if request.prompt_id == "fuse" and len(request.messages) == 2:
+    if request.prompt_id in ("fuse", "choose_and_fuse") and len(request.messages) == 2:
         return "I cannot do that."
     return lead_sentences(request)
 
@@ -298,7 +299,7 @@ def test_a_dry_run_plans_the_same_map_requests_as_the_run_makes():
     backend = ScriptedBackend()
     asyncio.run(summarize(_examples(), backend=backend, options=options))
     chosen = [c for c in estimate.calls if c.kind == "map" and c.exact]
-    made = [r.messages for r in backend.requests if r.prompt_id == "choose"]
+    made = [r.messages for r in backend.requests if r.prompt_id in EXACT_PROMPTS]
     assert chosen and all(c.messages in made for c in chosen)
     assert all(c.prompt_tokens == request_tokens(backend, c.messages) for c in chosen)
     # restating is counted at its longest: no real restating call is longer

@@ -170,7 +170,7 @@ def test_offline_never_calls_the_judge_and_keeps_only_what_the_checker_supports(
     kept = {c for c, label in checked.items() if label == "supported"}
     assert set(_fused(result)) == kept
     assert all(s.verified_by == "offline" for s in _fused(result).values())
-    assert {r.prompt_id for r in backend.requests} == {"choose", "fuse"}
+    assert {r.prompt_id for r in backend.requests} == {"choose_and_fuse", "choose", "fuse"}
 
 
 def test_a_restatement_the_judge_finds_unsupported_is_quoted_instead(checked):

@@ -68,7 +68,10 @@ def test_fused_sentences_that_their_sources_support_are_kept_and_cite_every_memb
         for c in s.citations:
             assert texts[c.article_id][c.start:c.end] == c.quote
     assert any(len(s.citations) >= 2 for s in result.overview)
-    assert {r.prompt_id for r in backend.requests} == {"choose", "fuse"}
+    # Each article in one call that chooses and restates; the overview chooses, then restates.
+    asked = [r.prompt_id for r in backend.requests]
+    assert asked.count("choose_and_fuse") == len(result.articles)
+    assert set(asked) == {"choose_and_fuse", "choose", "fuse"}
 
 
 def test_an_invented_restatement_is_asked_again_with_the_reason_then_quoted():

@@ -21,7 +21,8 @@ class Item(Frozen):
 
 class CompletionRequest(Frozen):
     """A chat request, with what its answer must look like carried as fields, not prose:
-    `reply` "ids" is up to `limit` lines "[id]"; "lines" is one "[id] sentence" line per item.
+    `reply` "ids" is up to `limit` lines "[id]"; "lines" is one "[id] sentence" line per item,
+    or with `limit`, up to `limit` such lines for items of the model's choosing.
     Backends that can constrain output (llama.cpp grammars) do so from these fields."""
 
     messages: tuple[Message, ...]

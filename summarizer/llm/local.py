@@ -168,13 +168,14 @@ def _plain_weight_buffers() -> Iterator[None]:
 
 def reply_grammar(request: CompletionRequest) -> str | None:
     """A GBNF grammar for the reply the request asks for, so that every line starts with one of
-    its ids: "ids" is up to `limit` lines "[id]"; "lines" is lines "[id] sentence"."""
+    its ids: "ids" is up to `limit` lines "[id]"; "lines" is up to `limit` (else one per item)
+    lines "[id] sentence"."""
     if request.reply == "text" or not request.items:
         return None
     ids = " | ".join(f'"{item.id}"' for item in request.items)
+    count = max(1, min(request.limit or len(request.items), len(request.items)))
     if request.reply == "ids":
-        count = max(1, min(request.limit or len(request.items), len(request.items)))
         return f'root ::= line{{1,{count}}}\nline ::= "[" id "]\\n"\nid ::= {ids}\n'
-    return (f'root ::= line{{1,{len(request.items)}}}\n'
+    return (f'root ::= line{{1,{count}}}\n'
             'line ::= "[" id "] " [^\\n\\[]{8,600} "\\n"\n'
             f"id ::= {ids}\n")

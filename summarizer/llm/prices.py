@@ -214,7 +214,7 @@ class Meter:
 
 CallKind = Literal["map", "reduce", "judge"]
 JUDGE_PROMPTS = ("claims", "judge")
-EXACT_PROMPTS = ("choose",)  # prompts made from the input alone, never from an earlier answer
+EXACT_PROMPTS = ("choose", "choose_and_fuse")  # prompts made from the input alone, never from an earlier answer
 STAND_IN_VERDICT = '{"verdict": "unsupported", "evidence": ""}'
 
 
@@ -279,7 +279,8 @@ class Planner:
             chosen = {i.id for i in longest[: request.limit or 1]}
             return "\n".join(f"[{i.id}]" for i in request.items if i.id in chosen)
         if request.reply == "lines":
-            return "\n".join(f"[{i.id}] {i.text.split(' | ')[0]}" for i in request.items)
+            return "\n".join(f"[{i.id}] {i.text.split(' | ')[0]}"
+                             for i in request.items[: request.limit])
         return STAND_IN_VERDICT
 
 

@@ -45,12 +45,14 @@ class ScriptedBackend:
 def lead_sentences(request: CompletionRequest) -> str:
     """An extractive stand-in for a model, read from the request's fields, never its wording.
 
-    Asked to choose, it picks the first `limit` items; asked to write one line per item, it
-    restates each item by its first sentence. Either way every id it gives is a real one.
+    Asked to choose, it picks the first `limit` items; asked to write one line per item (or
+    per item it chooses, up to `limit`), it restates each item by its first sentence. Either way
+    every id it gives is a real one.
     """
     if request.reply == "ids":
         return "\n".join(f"[{item.id}]" for item in request.items[: request.limit or 3])
-    return "\n".join(f"[{item.id}] {_first_sentence(item.text)}" for item in request.items)
+    return "\n".join(f"[{item.id}] {_first_sentence(item.text)}"
+                     for item in request.items[: request.limit])
 
 
 def _first_sentence(text: str) -> str:
