@@ -15,7 +15,7 @@ import re
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cache, cached_property
 
 from .byline import dateline_end, is_byline
 from .chunk import split_long
@@ -333,7 +333,7 @@ class Facts:
         for other, (shared, plain) in self._shared(sid, among).items():
             value = shared / (self._norm[sid] * self._norm[other])
             parallel = plain / (self._plain_norm[sid] * self._plain_norm[other])
-            if value >= SAME_FACT or (parallel >= PARALLEL and self.clash(sid, other)):
+            if value >= SAME_FACT or (parallel >= PARALLEL and self.clash(sid, other, True)):
                 near[other] = value
             if value >= RELATED:
                 related[other] = value
@@ -429,19 +429,20 @@ class Facts:
         return theirs.figures <= mine.figures \
             and not (mine.negated & theirs.plain) and _opposed(theirs, mine) is None
 
-    def clash(self, a: str, b: str) -> tuple[str, str] | None:
+    def clash(self, a: str, b: str, parallel: bool = False) -> tuple[str, str] | None:
         """What sentence `a` says and `b` says otherwise, e.g. ('3 people', '4 people'); None
-        when they agree or are not parallel enough to tell."""
+        when they agree or are not parallel enough to tell (`parallel`: known to be)."""
         key = (self._like[a], self._like[b])
         if key not in self._clashes:
-            self._clashes[key] = self._clash(*key)
+            self._clashes[key] = self._clash(*key, parallel)
         return self._clashes[key]
 
-    def _clash(self, a: str, b: str) -> tuple[str, str] | None:
+    def _clash(self, a: str, b: str, parallel: bool) -> tuple[str, str] | None:
         # What differs first, then whether the sentences are parallel enough for it to count:
         # most pairs differ in nothing, and that is quicker to see than their similarity.
         found = _differ(self._analysis[a], self._analysis[b])
-        if found is None or self.similarity(a, b, figures=False) < PARALLEL:
+        if found is None or \
+                (not parallel and self.similarity(a, b, figures=False) < PARALLEL):
             return None
         return found
 
@@ -539,6 +540,7 @@ def _same_value(a: str, b: str) -> bool:
     return _value(a) == _value(b)
 
 
+@cache
 def _value(text: str) -> str:
     """A value as compared: '4 People' and 'four people' alike."""
     return " ".join(map(figure, text.lower().split()))
