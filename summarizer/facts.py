@@ -486,7 +486,7 @@ def _quantities(tokens: Sequence[Token], text: str) -> list[tuple[str, str, str]
         value = figure(token.lower)
         previous = tokens[i - 1] if i else None
         if previous is not None and previous.lower in MONTHS:
-            out.append((value, f"month:{previous.lower[:3]}", text[previous.start:token.end]))
+            out.append((value, f"month:{MONTHS[previous.lower]}", text[previous.start:token.end]))
             continue
         for unit in tokens[i + 1:i + 3]:
             if unit.lower[:1].isdigit():

@@ -15,14 +15,42 @@ from functools import lru_cache
 
 MONTH_NAMES = ("january", "february", "march", "april", "may", "june", "july", "august",
                "september", "october", "november", "december")
-# A month's number by its name or its abbreviation: "sept" as well as "sep".
+# English abbreviations of months: "sept" as well as "sep".
+MONTH_ABBREVIATIONS = {**{name[:3]: n for n, name in enumerate(MONTH_NAMES, 1)}, "sept": 9}
+# Months and weekdays in the other languages the news comes in most, January or Monday first,
+# so that a date in a French or German report is compared as one in English is ("mardi"
+# and "Tuesday" alike, "mercredi" against "mardi" a different day).
+OTHER_MONTH_NAMES = (
+    "janvier février mars avril mai juin juillet août septembre octobre novembre décembre",  # fr
+    "januar februar märz april mai juni juli august september oktober november dezember",  # de
+    "enero febrero marzo abril mayo junio julio agosto septiembre octubre noviembre diciembre",
+    "gennaio febbraio marzo aprile maggio giugno luglio agosto settembre ottobre novembre "
+    "dicembre",  # it
+    "janeiro fevereiro março abril maio junho julho agosto setembro outubro novembro dezembro",
+    "januari februari maart april mei juni juli augustus september oktober november december",
+)
+OTHER_WEEKDAY_NAMES = (
+    "lundi mardi mercredi jeudi vendredi samedi dimanche",  # fr
+    "montag dienstag mittwoch donnerstag freitag samstag sonntag",  # de
+    "lunes martes miércoles jueves viernes sábado domingo",  # es
+    "lunedì martedì mercoledì giovedì venerdì sabato domenica",  # it
+    # pt: "segunda-feira"... read as "segunda" (also "second") is left out; sábado, domingo
+    # are Spanish too
+    "maandag dinsdag woensdag donderdag vrijdag zaterdag zondag",  # nl
+)
+# A month's number by its name (in any of those languages) or English abbreviation.
 MONTHS = {
+    **{name: n for names in OTHER_MONTH_NAMES for n, name in enumerate(names.split(), 1)},
     **{name: n for n, name in enumerate(MONTH_NAMES, 1)},
-    **{name[:3]: n for n, name in enumerate(MONTH_NAMES, 1)},
-    "sept": 9,
+    **MONTH_ABBREVIATIONS,
 }
 WEEKDAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-WEEKDAYS = {name: name[:3] for name in WEEKDAY_NAMES}  # the key a mention is compared by
+# The key a mention is compared by: the English name's first three letters.
+WEEKDAYS = {
+    **{name: WEEKDAY_NAMES[n][:3] for names in OTHER_WEEKDAY_NAMES
+       for n, name in enumerate(names.split())},
+    **{name: name[:3] for name in WEEKDAY_NAMES},
+}
 # The same as written in dates and datelines, any case: "Sept.", "March", "Tues".
 MONTH = (
     r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
@@ -38,7 +66,7 @@ WEEKDAY = r"(?:mon|tues?|wed(?:nes)?|thu(?:rs)?|fri|sat(?:ur)?|sun)(?:day)?"
 ABBREVIATIONS = frozenset(
     """mr mrs ms dr prof sr jr st mt ft gen col capt lt sgt sen rep gov rev no vs etc inc ltd co
     corp dept est approx fig""".split()
-) | (MONTHS.keys() - set(MONTH_NAMES))
+) | (MONTH_ABBREVIATIONS.keys() - set(MONTH_NAMES))
 # The first stop of a run only ("?!", "..."): tried from each stop of a long run, the pattern
 # would scan the run again each time.
 SENTENCE_BREAK = re.compile(
@@ -490,9 +518,11 @@ def extract_dates(tokens: Sequence[Token]) -> list[tuple[str, str]]:
 
 
 def _is_month(tokens: Sequence[Token], i: int) -> bool:
-    """'May' the month, not 'may' the verb; 'mar'/'dec' only beside a number."""
+    """'May' the month, not 'may' the verb; 'mar'/'dec' (and 'Mars', 'Mayo', which name a
+    planet and a county as often) only beside a number."""
     token = tokens[i]
-    ambiguous = token.lower in ("may", "mar", "jan", "sep", "dec", "oct", "nov", "aug", "jun")
+    ambiguous = token.lower in ("may", "mar", "jan", "sep", "dec", "oct", "nov", "aug", "jun",
+                                "mars", "mayo")
     if not ambiguous:
         return True
     near = [t.lower for t in tokens[max(0, i - 1) : i + 2] if t is not token]

@@ -94,6 +94,27 @@ def test_a_different_date_or_a_denial_is_a_dispute(ours: str, theirs: str):
     assert [len(g.disputes) for g in _shared(facts)] == [1]
 
 
+FRENCH = ("Le pont de la rue Kessing rouvrira à la circulation {} après les réparations, selon "
+          "le département.")
+GERMAN = ("Die Kessing-Brücke wird nach den Reparaturen im {} wieder für den Verkehr geöffnet, "
+          "teilte der Landkreis mit.")
+
+
+@pytest.mark.parametrize("ours, theirs, outlets", [
+    (FRENCH.format("mardi"), FRENCH.format("mercredi"), 1),
+    (FRENCH.format("mardi"), FRENCH.format("mardi prochain"), 2),
+    (GERMAN.format("Oktober"), GERMAN.format("November"), 1),
+    (GERMAN.format("Oktober"), GERMAN.format("Oktober").replace("Landkreis", "Kreis"), 2),
+])
+def test_weekdays_and_months_in_other_languages_are_dates_as_in_english(ours: str, theirs: str,
+                                                                        outlets: int):
+    """A sentence that gives another day or month does not back the shown one: it is not
+    counted among its outlets."""
+    facts = _facts([_doc(1, f"Rapport\n{ours}", "A"), _doc(2, f"Info\n{theirs}", "B")])
+    (group,) = _shared(facts)
+    assert len(group.outlets()) == outlets
+
+
 @pytest.mark.parametrize("words, digits", [("Two", "2"), ("Twenty", "20"), ("Sixty", "60")])
 def test_the_same_numbers_written_as_words_and_digits_agree(words: str, digits: str):
     facts = _facts([
