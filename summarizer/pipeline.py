@@ -350,6 +350,8 @@ class _Run:
         self.fused_kept = 0
         self.judged = 0
         self.judge_kept = 0
+        self.backers_judged = 0
+        self.backers_refused = 0
         # Leave most of a small window for the material; answers are short.
         self.max_output = min(options.max_output_tokens, backend.context_window // 4)
         self.all_outlets = self._outlets({a.id for a in prepared.articles})
@@ -444,8 +446,18 @@ class _Run:
         ranked = rank_groups(self.facts, groups, len(outlets), told)
         limit = min(OVERVIEW_SENTENCES, max(OVERVIEW_MIN_SENTENCES, len(wanted) + 2))
         about = f"These sentences come from {len(wanted)} articles about one story."
-        chosen = await self.choose(select(self.facts, ranked, POOL * limit), limit, about,
-                                   across=True)
+        pool = select(self.facts, ranked, POOL * limit)
+        if self.judge is None:
+            chosen = await self.choose(pool, limit, about, across=True)
+        else:
+            # Facts several outlets report are kept whatever the model picks (see `choose`), so
+            # their outlets are judged while it picks, not after.
+            several = [c for c in pool if len(c.group.outlets()) > 1][:limit]
+            counted, chosen = await asyncio.gather(
+                asyncio.gather(*(self._counted(c) for c in several)),
+                self.choose(pool, limit, about, across=True))
+            done = {c.shown.id: c for c in counted}
+            chosen = [done.get(c.shown.id) or await self._counted(c) for c in chosen]
         disputes = [d for g in groups for d in g.disputes]
         return await self.write(chosen, outlets), disputes
 
@@ -465,6 +477,46 @@ class _Run:
         return StorySummary(id=group.id, title=group.title, article_ids=group.article_ids,
                             summary=tuple(sentences), update_of=update_of,
                             disputes=tuple(disputes))
+
+    async def _counted(self, candidate: Candidate) -> Candidate:
+        """The candidate with only the sentences of other outlets that back its shown one.
+
+        Fact groups count an outlet whose sentence reports the same fact in words near enough
+        and gives no other number, date or denial; near words can still tell another fact
+        ("the inquiry into the fire that burnt 240 hectares" beside "the fire burnt 240
+        hectares"). Where the run has a judge, each such sentence the offline checker does not
+        find supporting the shown one (every one, under `--verify llm`) is put to the judge;
+        one it does not find supporting, or could not judge, is neither counted nor cited.
+        """
+        shown = candidate.shown
+        others = [m for m in candidate.group.agreeing[1:] if m.text != shown.text]
+        doubtful = [m for m in others
+                    if self.verify == "llm" or not _backs(m, shown, self.options.threshold)]
+        if not doubtful:
+            return candidate
+        verdicts = await asyncio.gather(*(self._judged_backer(m, shown) for m in doubtful))
+        refused = {m.id for m, ok in zip(doubtful, verdicts, strict=True) if not ok}
+        self.backers_judged += len(doubtful)
+        self.backers_refused += len(refused)
+        if not refused:
+            return candidate
+        group = replace(candidate.group, agreeing=[m for m in candidate.group.agreeing
+                                                   if m.id not in refused])
+        return replace(candidate, group=group)
+
+    async def _judged_backer(self, backer: SourceSentence, shown: SourceSentence) -> bool:
+        assert self.judge is not None  # asked only where there is a judge
+        try:
+            verdict = await self.judge.check_whole(shown.text, [backer.text], other_outlet=True)
+        except BackendRejected:
+            raise
+        except BackendError as error:
+            log.warning("the judge failed (%s); an outlet is not counted", error)
+            return False
+        if not verdict.supported:
+            log.info("the judge found that %r does not back %r: %s", backer.text, shown.text,
+                     verdict.reason)
+        return verdict.supported
 
     def _outlets(self, article_ids: set[str]) -> Outlets:
         """The outlets of these articles, each article with no known outlet one of its own."""
@@ -624,7 +676,8 @@ class _Run:
                      **(self.judge.caller.prompts if self.judge else {})},
             writing=Writing(mode=self.mode, fused_attempted=self.fused_attempted,
                             fused_kept=self.fused_kept, verify=self.verify, judged=self.judged,
-                            judge_kept=self.judge_kept),
+                            judge_kept=self.judge_kept, backers_judged=self.backers_judged,
+                            backers_refused=self.backers_refused),
             failed=tuple(f for f, _ in self.failures),
         )
         sentences = made.sentences()
@@ -701,6 +754,13 @@ class _Run:
 def _sentences_for(candidates: int) -> int:
     """A short article gets a short summary."""
     return max(2, min(ARTICLE_SENTENCES, (candidates + 2) // 3))
+
+
+def _backs(backer: SourceSentence, shown: SourceSentence, threshold: float | None) -> bool:
+    """Whether the offline checker finds the backer's sentence supporting the shown one, with
+    no relation check fired."""
+    verdict = Sources([backer.text]).check(shown.text, threshold)
+    return verdict.label == "supported" and not verdict.flags
 
 
 def _kept(sentences: Sequence[Sentence]) -> dict[str, object]:

@@ -90,7 +90,7 @@ def _languages(result: Result) -> dict[str, Any] | None:
 def _writing(writing: Writing) -> dict[str, Any]:
     out = writing.model_dump()
     if writing.verify is None:  # a result stored before verification was recorded
-        for key in ("verify", "judged", "judge_kept"):
+        for key in ("verify", "judged", "judge_kept", "backers_judged", "backers_refused"):
             del out[key]
     return out
 
@@ -525,6 +525,10 @@ def _footer(result: Result, text: Escape) -> list[str]:
             if w.judged else ""
         lines.append(f"*{w.fused_kept} of {w.fused_attempted} sentences the model restated held "
                      f"up against their sources; the others are quoted.{judged}*")
+    if w is not None and w.backers_judged:
+        lines.append(f"*The LLM judge checked {w.backers_judged} sentences of other outlets "
+                     f"counted for a fact across articles and found {w.backers_refused} not "
+                     "backing it: those outlets are not counted.*")
     languages = result.language
     if languages is not None and not languages.honoured and languages.reason:
         lines.append(f"*Asked for {language_name(languages.output)}: {languages.reason}.*")

@@ -136,6 +136,9 @@ def _answer(request: dict) -> str:
     system = " ".join(m["content"] for m in request["messages"] if m["role"] == "system")
     user = [m["content"] for m in request["messages"] if m["role"] == "user"][-1]
     items = ITEM.findall(user)
+    if "<claim>" in user:  # the judge: every claim supported, by the first passage
+        passage = ITEM.search(user)
+        return json.dumps({"verdict": "supported", "evidence": passage.group(2) if passage else ""})
     if "ids only" in system:
         return "\n".join(f"[{i}]" for i, _ in items[:4])
     picked = re.search(r"Pick the (\d+)", user)  # choosing and restating in one reply

@@ -14,7 +14,8 @@ from summarizer import prompts
 from summarizer.errors import PromptError
 
 
-@pytest.mark.parametrize("name", ["choose", "fuse", "claims", "judge"])
+@pytest.mark.parametrize("name", ["choose", "choose_and_fuse", "fuse", "claims", "judge",
+                                  "backs"])
 def test_each_prompt_has_an_id_a_version_and_both_roles(name: str):
     prompt = prompts.load(name)
     assert prompt.id == name and prompt.version
@@ -25,7 +26,7 @@ def test_each_prompt_has_an_id_a_version_and_both_roles(name: str):
 
 
 def test_prompts_that_are_re_asked_carry_their_retry_message():
-    for name in ("fuse", "claims", "judge"):
+    for name in ("choose_and_fuse", "fuse", "claims", "judge", "backs"):
         retry = prompts.load(name).retry
         assert retry is not None and "$error" in retry.template
 
@@ -47,7 +48,7 @@ def test_the_wheel_ships_the_prompts(tmp_path: Path):
          "-w", str(tmp_path), str(ROOT)], check=True, timeout=300, capture_output=True)
     wheel = next(tmp_path.glob("summarizer-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
-    for name in ("choose", "fuse", "claims", "judge"):
+    for name in ("choose", "choose_and_fuse", "fuse", "claims", "judge", "backs"):
         assert f"summarizer/prompts/{name}.md" in names
     # Installed from the wheel, away from the source tree, the package finds its own copy.
     target = tmp_path / "site"

@@ -62,16 +62,19 @@ def _claim(request: CompletionRequest) -> str:
     return request.messages[1].content.split("<claim>\n", 1)[1].split("\n</claim>", 1)[0]
 
 
-def _judged(backend: ScriptedBackend) -> list[str]:
-    return [_claim(r) for r in backend.requests if r.prompt_id == "judge"]
+def _judged(backend: ScriptedBackend, prompt: str = "judge") -> list[str]:
+    """The claims put to the judge: restatements, or with "backs" the sentences shown for a
+    fact across articles that another outlet's sentence was to back."""
+    return [_claim(r) for r in backend.requests if r.prompt_id == prompt]
 
 
 def model(verdicts: Callable[[str], str] = lambda _: "supported"):
     """A capable model: it chooses the first ids, restates each group by its first sentence,
-    and judges a claim as `verdicts` says."""
+    and judges a claim (a restatement, or a sentence another outlet's is to back) as `verdicts`
+    says."""
 
     def reply(request: CompletionRequest) -> str:
-        if request.prompt_id == "judge":
+        if request.prompt_id in ("judge", "backs"):
             return json.dumps({"verdict": verdicts(_claim(request)), "evidence": ""})
         return lead_sentences(request)
 
@@ -130,7 +133,9 @@ def test_auto_asks_the_judge_only_about_uncertain_and_flagged_restatements(check
             assert fused[claim].verified_by == ("offline" if label == "supported" else "llm")
             assert fused[claim].support == "supported"
     assert result.writing.judged == result.writing.judge_kept == len(judged)
-    assert result.usage.judge_calls == len(judged)
+    # ... and the judge's calls about other outlets' sentences, counted apart
+    assert result.writing.backers_judged == len(_judged(backend, "backs")) > 0
+    assert result.usage.judge_calls == len(judged) + result.writing.backers_judged
     assert result.usage.llm_calls == len(backend.requests)  # the judge's calls are counted
     assert result.usage.judge_backend is None  # the run's own model judged
 
@@ -269,7 +274,8 @@ def test_a_judge_model_of_its_own_gets_the_judge_calls_and_nothing_else(
     result = _run(backend, Options(writing="fused", verify="llm"), judge=judge)
     assert result.writing.verify == "llm"
     assert "judge" not in {r.prompt_id for r in backend.requests}
-    assert stub.requests and len(stub.requests) == result.writing.judged
+    assert stub.requests
+    assert len(stub.requests) == result.writing.judged + result.writing.backers_judged
     for seen in stub.requests:
         assert seen["json"]["model"] == "judge-stub"
         assert "<claim>" in seen["json"]["messages"][-1]["content"]
@@ -288,10 +294,14 @@ def test_auto_with_a_capable_judge_of_its_own_judges_even_for_a_small_run_model(
     result = _run(ScriptedBackend(default=model()), Options(writing="fused"), judge=judge)
     assert result.writing.verify == "auto"
     doubtful = {c for c, label in checked.items() if label in ("uncertain", "flagged")}
+    restatements = [r for r in stub.requests
+                    if "a claim is backed" in r["json"]["messages"][0]["content"]]
     claims = {r["json"]["messages"][-1]["content"].split("<claim>\n", 1)[1]
-              .split("\n</claim>", 1)[0] for r in stub.requests}
+              .split("\n</claim>", 1)[0] for r in restatements}
     assert claims == {material(c) for c in doubtful} and doubtful
-    assert len(stub.requests) == result.usage.judge_calls == result.writing.judged
+    assert len(restatements) == result.writing.judged
+    assert len(stub.requests) == result.usage.judge_calls == \
+        result.writing.judged + result.writing.backers_judged
 
 
 def test_cli_verify_with_a_judge_model_gives_verified_by_in_valid_json(
@@ -303,7 +313,12 @@ def test_cli_verify_with_a_judge_model_gives_verified_by_in_valid_json(
     assert code == 0
     jsonschema.validate(data, SCHEMA)
     assert data["writing"]["verify"] == "llm"
-    assert data["writing"]["judged"] == len(stub.requests) > 0
+    assert data["writing"]["judged"] > 0
+    assert data["writing"]["judged"] + data["writing"]["backers_judged"] == len(stub.requests)
+    # Refused as backers too: across articles each sentence counts its own outlet alone.
+    assert data["writing"]["backers_refused"] == data["writing"]["backers_judged"] > 0
+    assert all(s["sources"]["supporting"] == len({c["article_id"] for c in s["citations"]})
+               for s in data["overview"])
     assert data["writing"]["judge_kept"] == 0 and data["writing"]["fused_kept"] == 0
     sentences = [s for a in data["articles"] for s in a["summary"]] + data["overview"]
     assert {s["verified_by"] for s in sentences} == {"quote"}  # the judge refused them all
@@ -391,7 +406,7 @@ async def test_a_digest_follows_the_verify_setting_and_uses_the_judge_of_its_own
         store.close()
     assert data["writing"]["verify"] == "llm" and data["writing"]["judged"] > 0
     assert "judge" not in {r.prompt_id for r in main_model.requests}
-    assert {r.prompt_id for r in judge.requests} == {"judge"}
+    assert {r.prompt_id for r in judge.requests} == {"judge", "backs"}
     assert data["usage"]["judge_calls"] == len(judge.requests)
     assert data["usage"]["judge_model"] == "judge-model"
     assert any(s["verified_by"] == "llm" for story in data["stories"] for s in story["summary"])
@@ -444,3 +459,57 @@ def test_results_stored_before_verification_was_recorded_still_render():
     jsonschema.validate(data, SCHEMA)
     assert "verified_by" not in data["articles"][0]["summary"][0]
     assert data["writing"] == {"mode": "quoted", "fused_attempted": 0, "fused_kept": 0}
+
+
+# -- outlets counted for a fact across articles ---------------------------------------------------
+
+def _forest_fire() -> list:
+    """Three French outlets; the third tells of an inquiry into the fire the other two report,
+    in words near enough to theirs that fact groups count both of them for it."""
+    docs, _ = read_inputs([str(Path(EXAMPLES).parent / "evals" / "sets" / "fr_forest_fire")])
+    return docs
+
+
+def _inquiry(result: Result) -> Sentence:
+    return next(s for s in result.overview if "enquête" in s.text)
+
+
+def test_the_judge_decides_which_other_outlets_back_a_fact_and_those_it_refuses_are_not_counted():
+    def verdicts(claim: str) -> str:
+        return "unsupported" if "enquête" in claim else "supported"
+
+    backend = ScriptedBackend(default=model(verdicts))
+    result = asyncio.run(summarize(_forest_fire(), backend=backend,
+                                   options=Options(small_model=False, writing="fused")))
+    inquiry = _inquiry(result)
+    assert inquiry.sources is not None and inquiry.sources.supporting == 1
+    assert len({c.article_id for c in inquiry.citations}) == 1
+    assert result.writing.backers_judged >= 1 and result.writing.backers_refused >= 1
+    assert any("enquête" in claim for claim in _judged(backend, "backs"))
+    # What the judge finds backed stays counted.
+    assert any(s.sources is not None and s.sources.supporting >= 2 for s in result.overview)
+    jsonschema.validate(to_json(result), SCHEMA)
+    assert f"found {result.writing.backers_refused} not backing it" in to_markdown(result)
+
+
+def test_without_a_judge_no_call_is_made_about_outlets():
+    backend = ScriptedBackend(default=model())
+    result = asyncio.run(summarize(_forest_fire(), backend=backend,
+                                   options=Options(small_model=False, writing="fused",
+                                                   verify="offline")))
+    assert _judged(backend) == _judged(backend, "backs") == []
+    assert result.writing.backers_judged == 0
+
+
+def test_an_outlet_the_judge_could_not_judge_is_not_counted():
+    class Failing(ScriptedBackend):
+        async def complete(self, request: CompletionRequest) -> Completion:
+            if request.prompt_id == "backs":
+                raise BackendUnavailable("timed out", backend="stub")
+            return await super().complete(request)
+
+    result = asyncio.run(summarize(_forest_fire(), backend=Failing(default=model()),
+                                   options=Options(small_model=False, writing="fused")))
+    inquiry = _inquiry(result)
+    assert inquiry.sources is not None and inquiry.sources.supporting == 1
+    assert result.failed == ()

@@ -21,7 +21,7 @@ from ..errors import UnreadableReply
 from ..llm.base import Backend
 from ..llm.cache import Cache
 from ..llm.caller import Caller
-from ..prompts import load
+from ..prompts import Prompt, load
 from ..text import is_content, split_sentences, tokenize
 from ..untrusted import material
 from .offline import Span, Verdict
@@ -52,7 +52,7 @@ class LLMJudge:
     calls share the run's cache, concurrency bound and usage.
     """
 
-    PROMPTS = ("claims", "judge")  # the prompt ids of its calls, for counting them in a run
+    PROMPTS = ("claims", "judge", "backs")  # the prompt ids of its calls, for counting them
 
     def __init__(self, backend: Backend, *, cache: Cache | None = None,
                  concurrency: int = 4, caller: Caller | None = None) -> None:
@@ -60,16 +60,21 @@ class LLMJudge:
         self.caller = caller or Caller(backend, concurrency=concurrency, cache=cache)
         self.claims_prompt = load("claims")
         self.judge_prompt = load("judge")
+        self.backs_prompt = load("backs")
 
-    async def check_whole(self, claim: str, passages: Sequence[str]) -> Verdict:
+    async def check_whole(self, claim: str, passages: Sequence[str],
+                          other_outlet: bool = False) -> Verdict:
         """Judge `claim` as it stands, as one claim: one call (a re-ask if its reply cannot be
         read), for a single sentence, where splitting it into claims would cost a call more.
-        An unreadable verdict counts as unsupported."""
+        An unreadable verdict counts as unsupported. `other_outlet`: the claim is one outlet's
+        sentence and the passage another's, to be counted for it if it reports the same fact
+        (`prompts/backs.md`)."""
         if not any(p.strip() for p in passages):
             return Verdict(supported=False, score=0.0, evidence=None,
                            reason=f"claim '{claim}' not supported by the sources",
                            label="unsupported")
-        verdict = await self._judge(claim, passages, _passage_units(passages))
+        prompt = self.backs_prompt if other_outlet else self.judge_prompt
+        verdict = await self._judge(claim, passages, _passage_units(passages), prompt)
         supported = verdict.verdict == "supported"
         return Verdict(supported=supported, score=1.0 if supported else 0.0,
                        evidence=verdict.evidence, reason=None if supported else _reason(verdict),
@@ -109,10 +114,11 @@ class LLMJudge:
                                      lambda reply: _parse_claims(reply, text),
                                      max_tokens=max_tokens, otherwise=lambda _: sentences)
 
-    async def _judge(self, claim: str, passages: Sequence[str],
-                     units: list[_Unit]) -> ClaimVerdict:
+    async def _judge(self, claim: str, passages: Sequence[str], units: list[_Unit],
+                     prompt: Prompt | None = None) -> ClaimVerdict:
+        prompt = prompt or self.judge_prompt
         shown_claim = material(claim)
-        budget = self.caller.budget(self.judge_prompt, {"passages": "", "claim": shown_claim},
+        budget = self.caller.budget(prompt, {"passages": "", "claim": shown_claim},
                                     JUDGE_OUTPUT_TOKENS)
         shown = _render_passages(passages, units, claim, budget, self.backend.count_tokens)
 
@@ -121,7 +127,7 @@ class LLMJudge:
             return ClaimVerdict(claim, verdict, _find_quote(quote, passages))
 
         return await self.caller.ask(
-            self.judge_prompt, {"passages": shown, "claim": shown_claim}, read,
+            prompt, {"passages": shown, "claim": shown_claim}, read,
             max_tokens=JUDGE_OUTPUT_TOKENS,
             otherwise=lambda _: ClaimVerdict(claim, "unsupported", None, unreadable=True))
 

@@ -213,7 +213,7 @@ class Meter:
 # -- estimates -----------------------------------------------------------------------------------
 
 CallKind = Literal["map", "reduce", "judge"]
-JUDGE_PROMPTS = ("claims", "judge")
+JUDGE_PROMPTS = ("claims", "judge", "backs")
 EXACT_PROMPTS = ("choose", "choose_and_fuse")  # prompts made from the input alone, never from an earlier answer
 STAND_IN_VERDICT = '{"verdict": "unsupported", "evidence": ""}'
 
