@@ -54,7 +54,7 @@ def stub_answer(request: dict) -> str:
     """The pipeline's prompts answered as tests/fault_server.py answers them; any other prompt
     (a free-text summary) by the first sentence of its material."""
     user = [m["content"] for m in request["messages"] if m["role"] == "user"][-1]
-    if ITEM.search(user):
+    if ITEM.search(user) or "<claim>" in user:  # the pipeline's prompts, and the judge's
         return _answer(request)
     body = user.split("\n\n", 1)[-1].strip() or user
     match = FIRST_SENTENCE.match(body)

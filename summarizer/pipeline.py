@@ -457,7 +457,10 @@ class _Run:
                 asyncio.gather(*(self._counted(c) for c in several)),
                 self.choose(pool, limit, about, across=True))
             done = {c.shown.id: c for c in counted}
-            chosen = [done.get(c.shown.id) or await self._counted(c) for c in chosen]
+            rest = [c for c in chosen if c.shown.id not in done]
+            done.update((c.shown.id, c) for c in await asyncio.gather(
+                *(self._counted(c) for c in rest)))
+            chosen = [done[c.shown.id] for c in chosen]
         disputes = [d for g in groups for d in g.disputes]
         return await self.write(chosen, outlets), disputes
 
@@ -494,8 +497,9 @@ class _Run:
                     if self.verify == "llm" or not _backs(m, shown, self.options.threshold)]
         if not doubtful:
             return candidate
-        verdicts = await asyncio.gather(*(self._judged_backer(m, shown) for m in doubtful))
-        refused = {m.id for m, ok in zip(doubtful, verdicts, strict=True) if not ok}
+        texts = list(dict.fromkeys(m.text for m in doubtful))  # a wire copy's text once
+        backed = dict(zip(texts, await self._judged_backers(texts, shown), strict=True))
+        refused = {m.id for m in doubtful if not backed[m.text]}
         self.backers_judged += len(doubtful)
         self.backers_refused += len(refused)
         if not refused:
@@ -504,19 +508,21 @@ class _Run:
                                                    if m.id not in refused])
         return replace(candidate, group=group)
 
-    async def _judged_backer(self, backer: SourceSentence, shown: SourceSentence) -> bool:
+    async def _judged_backers(self, texts: list[str], shown: SourceSentence) -> list[bool]:
+        """The judge's answer, for each of `texts`, whether it backs the shown sentence; none
+        does where the judge failed."""
         assert self.judge is not None  # asked only where there is a judge
         try:
-            verdict = await self.judge.check_whole(shown.text, [backer.text], other_outlet=True)
+            backed = await self.judge.backing(shown.text, texts)
         except BackendRejected:
             raise
         except BackendError as error:
-            log.warning("the judge failed (%s); an outlet is not counted", error)
-            return False
-        if not verdict.supported:
-            log.info("the judge found that %r does not back %r: %s", backer.text, shown.text,
-                     verdict.reason)
-        return verdict.supported
+            log.warning("the judge failed (%s); outlets it was to check are not counted", error)
+            return [False] * len(texts)
+        for text, ok in zip(texts, backed, strict=True):
+            if not ok:
+                log.info("the judge found that %r does not back %r", text, shown.text)
+        return backed
 
     def _outlets(self, article_ids: set[str]) -> Outlets:
         """The outlets of these articles, each article with no known outlet one of its own."""

@@ -136,7 +136,10 @@ def _answer(request: dict) -> str:
     system = " ".join(m["content"] for m in request["messages"] if m["role"] == "system")
     user = [m["content"] for m in request["messages"] if m["role"] == "user"][-1]
     items = ITEM.findall(user)
-    if "<claim>" in user:  # the judge: every claim supported, by the first passage
+    if "<claim>" in user:  # the judge: every claim supported, by every passage
+        numbers = [int(n) for n in re.findall(r"^\[(\d+)\]", user, re.MULTILINE)]
+        if '"backing"' in user:
+            return json.dumps({"backing": numbers})
         passage = ITEM.search(user)
         return json.dumps({"verdict": "supported", "evidence": passage.group(2) if passage else ""})
     if "ids only" in system:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import zlib
 from collections.abc import Callable
 from pathlib import Path
@@ -74,8 +75,13 @@ def model(verdicts: Callable[[str], str] = lambda _: "supported"):
     says."""
 
     def reply(request: CompletionRequest) -> str:
-        if request.prompt_id in ("judge", "backs"):
+        if request.prompt_id == "judge":
             return json.dumps({"verdict": verdicts(_claim(request)), "evidence": ""})
+        if request.prompt_id == "backs":  # every passage, or none
+            numbers = re.findall(r"^\[(\d+)\]", request.messages[1].content, re.MULTILINE)
+            backing = [int(n) for n in numbers] if verdicts(_claim(request)) == "supported" \
+                else []
+            return json.dumps({"backing": backing})
         return lead_sentences(request)
 
     return reply
@@ -133,9 +139,10 @@ def test_auto_asks_the_judge_only_about_uncertain_and_flagged_restatements(check
             assert fused[claim].verified_by == ("offline" if label == "supported" else "llm")
             assert fused[claim].support == "supported"
     assert result.writing.judged == result.writing.judge_kept == len(judged)
-    # ... and the judge's calls about other outlets' sentences, counted apart
-    assert result.writing.backers_judged == len(_judged(backend, "backs")) > 0
-    assert result.usage.judge_calls == len(judged) + result.writing.backers_judged
+    # ... and its calls about other outlets' sentences, one per sentence shown across articles
+    backs = _judged(backend, "backs")
+    assert 0 < len(backs) <= len(result.overview) <= result.writing.backers_judged
+    assert result.usage.judge_calls == len(judged) + len(backs)
     assert result.usage.llm_calls == len(backend.requests)  # the judge's calls are counted
     assert result.usage.judge_backend is None  # the run's own model judged
 
@@ -254,6 +261,11 @@ def test_judge_calls_are_cached_like_any_other(checked, tmp_path: Path):
 # -- a judge model of its own ---------------------------------------------------------------
 
 
+def _judge_calls(stub: Stub) -> list[dict]:
+    """The stub's requests that judge a restatement (the others ask which outlets back a fact)."""
+    return [r for r in stub.requests if "a claim is backed" in r["json"]["messages"][0]["content"]]
+
+
 def _judge_at(stub: Stub, monkeypatch: pytest.MonkeyPatch, verdict: str = "supported") -> None:
     """SUMMARIZER_JUDGE_* pointed at the stub, which answers every call with `verdict`."""
     stub.script(*[ok(json.dumps({"verdict": verdict, "evidence": ""}), model="judge-stub")
@@ -275,10 +287,10 @@ def test_a_judge_model_of_its_own_gets_the_judge_calls_and_nothing_else(
     assert result.writing.verify == "llm"
     assert "judge" not in {r.prompt_id for r in backend.requests}
     assert stub.requests
-    assert len(stub.requests) == result.writing.judged + result.writing.backers_judged
+    assert len(_judge_calls(stub)) == result.writing.judged
     for seen in stub.requests:
         assert seen["json"]["model"] == "judge-stub"
-        assert "<claim>" in seen["json"]["messages"][-1]["content"]
+        assert "<claim>" in seen["json"]["messages"][1]["content"]
         assert "main-secret" not in seen["headers"].get("authorization", "")
     usage = result.usage
     assert (usage.judge_backend, usage.judge_model) == ("openai", "judge-stub")
@@ -294,14 +306,12 @@ def test_auto_with_a_capable_judge_of_its_own_judges_even_for_a_small_run_model(
     result = _run(ScriptedBackend(default=model()), Options(writing="fused"), judge=judge)
     assert result.writing.verify == "auto"
     doubtful = {c for c, label in checked.items() if label in ("uncertain", "flagged")}
-    restatements = [r for r in stub.requests
-                    if "a claim is backed" in r["json"]["messages"][0]["content"]]
+    restatements = _judge_calls(stub)
     claims = {r["json"]["messages"][-1]["content"].split("<claim>\n", 1)[1]
               .split("\n</claim>", 1)[0] for r in restatements}
     assert claims == {material(c) for c in doubtful} and doubtful
     assert len(restatements) == result.writing.judged
-    assert len(stub.requests) == result.usage.judge_calls == \
-        result.writing.judged + result.writing.backers_judged
+    assert len(stub.requests) == result.usage.judge_calls
 
 
 def test_cli_verify_with_a_judge_model_gives_verified_by_in_valid_json(
@@ -313,9 +323,8 @@ def test_cli_verify_with_a_judge_model_gives_verified_by_in_valid_json(
     assert code == 0
     jsonschema.validate(data, SCHEMA)
     assert data["writing"]["verify"] == "llm"
-    assert data["writing"]["judged"] > 0
-    assert data["writing"]["judged"] + data["writing"]["backers_judged"] == len(stub.requests)
-    # Refused as backers too: across articles each sentence counts its own outlet alone.
+    assert data["writing"]["judged"] == len(_judge_calls(stub)) > 0
+    # The stub's verdicts are no answer to which outlets back a fact: none is counted.
     assert data["writing"]["backers_refused"] == data["writing"]["backers_judged"] > 0
     assert all(s["sources"]["supporting"] == len({c["article_id"] for c in s["citations"]})
                for s in data["overview"])

@@ -21,7 +21,8 @@ from ..errors import UnreadableReply
 from ..llm.base import Backend
 from ..llm.cache import Cache
 from ..llm.caller import Caller
-from ..prompts import Prompt, load
+from ..chunk import pack
+from ..prompts import load
 from ..text import is_content, split_sentences, tokenize
 from ..untrusted import material
 from .offline import Span, Verdict
@@ -30,6 +31,7 @@ VERDICTS = ("supported", "unsupported", "contradicted")
 UNREADABLE = "judge output unreadable"
 # Output caps: a verdict with a one-sentence quote, and claims at most twice the summary's length.
 JUDGE_OUTPUT_TOKENS = 96
+BACKS_OUTPUT_TOKENS = 96  # {"backing": [...]}: a few numbers
 CLAIMS_OUTPUT_MIN_TOKENS = 64
 ELISION = " … "  # joins the sentences kept of a passage that had to be cut down
 # What a character of a passage as shown (`material`) may have been in the passage itself.
@@ -62,19 +64,15 @@ class LLMJudge:
         self.judge_prompt = load("judge")
         self.backs_prompt = load("backs")
 
-    async def check_whole(self, claim: str, passages: Sequence[str],
-                          other_outlet: bool = False) -> Verdict:
+    async def check_whole(self, claim: str, passages: Sequence[str]) -> Verdict:
         """Judge `claim` as it stands, as one claim: one call (a re-ask if its reply cannot be
         read), for a single sentence, where splitting it into claims would cost a call more.
-        An unreadable verdict counts as unsupported. `other_outlet`: the claim is one outlet's
-        sentence and the passage another's, to be counted for it if it reports the same fact
-        (`prompts/backs.md`)."""
+        An unreadable verdict counts as unsupported."""
         if not any(p.strip() for p in passages):
             return Verdict(supported=False, score=0.0, evidence=None,
                            reason=f"claim '{claim}' not supported by the sources",
                            label="unsupported")
-        prompt = self.backs_prompt if other_outlet else self.judge_prompt
-        verdict = await self._judge(claim, passages, _passage_units(passages), prompt)
+        verdict = await self._judge(claim, passages, _passage_units(passages))
         supported = verdict.verdict == "supported"
         return Verdict(supported=supported, score=1.0 if supported else 0.0,
                        evidence=verdict.evidence, reason=None if supported else _reason(verdict),
@@ -114,9 +112,40 @@ class LLMJudge:
                                      lambda reply: _parse_claims(reply, text),
                                      max_tokens=max_tokens, otherwise=lambda _: sentences)
 
-    async def _judge(self, claim: str, passages: Sequence[str], units: list[_Unit],
-                     prompt: Prompt | None = None) -> ClaimVerdict:
-        prompt = prompt or self.judge_prompt
+    async def backing(self, claim: str, sentences: Sequence[str]) -> list[bool]:
+        """Which of `sentences` (other outlets') back `claim` (one outlet's sentence): report
+        the fact it states, in any words. One call for as many as the window holds (a re-ask if
+        its reply cannot be read); a sentence that could not be judged does not back it."""
+        shown_claim = material(claim)
+        budget = self.caller.budget(self.backs_prompt, {"passages": "", "claim": shown_claim},
+                                    BACKS_OUTPUT_TOKENS)
+        lines = [f"[{n + 1}] {material(s)}" for n, s in enumerate(sentences)]
+        batches = pack(lines, self.backend.count_tokens, budget)
+        found = await asyncio.gather(*(self._backing(shown_claim, [lines[k] for k in batch])
+                                       for batch in batches))
+        backed = {batch[n - 1] for batch, numbers in zip(batches, found, strict=True)
+                  for n in numbers}
+        return [k in backed for k in range(len(sentences))]
+
+    async def _backing(self, claim: str, lines: list[str]) -> set[int]:
+        """The 1-based positions in `lines` that the model finds backing the claim."""
+        renumbered = [re.sub(r"^\[\d+\]", f"[{n + 1}]", line) for n, line in enumerate(lines)]
+
+        def read(reply: str) -> set[int]:
+            value = _json_value(reply, "{")
+            numbers = value.get("backing") if isinstance(value, dict) else None
+            if not isinstance(numbers, list) or not all(
+                    isinstance(n, int) and not isinstance(n, bool) for n in numbers):
+                raise UnreadableReply('expected {"backing": [passage numbers]}')
+            return {n for n in numbers if 1 <= n <= len(lines)}
+
+        return await self.caller.ask(
+            self.backs_prompt, {"passages": "\n".join(renumbered), "claim": claim}, read,
+            max_tokens=BACKS_OUTPUT_TOKENS, otherwise=lambda _: set())
+
+    async def _judge(self, claim: str, passages: Sequence[str],
+                     units: list[_Unit]) -> ClaimVerdict:
+        prompt = self.judge_prompt
         shown_claim = material(claim)
         budget = self.caller.budget(prompt, {"passages": "", "claim": shown_claim},
                                     JUDGE_OUTPUT_TOKENS)

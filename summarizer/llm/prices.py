@@ -216,6 +216,7 @@ CallKind = Literal["map", "reduce", "judge"]
 JUDGE_PROMPTS = ("claims", "judge", "backs")
 EXACT_PROMPTS = ("choose", "choose_and_fuse")  # prompts made from the input alone, never from an earlier answer
 STAND_IN_VERDICT = '{"verdict": "unsupported", "evidence": ""}'
+STAND_IN_BACKING = '{"backing": []}'
 
 
 @dataclass(frozen=True)
@@ -281,6 +282,8 @@ class Planner:
         if request.reply == "lines":
             return "\n".join(f"[{i.id}] {i.text.split(' | ')[0]}"
                              for i in request.items[: request.limit])
+        if request.prompt_id == "backs":
+            return STAND_IN_BACKING
         return STAND_IN_VERDICT
 
 
