@@ -252,16 +252,16 @@ def records_of(articles: list[Article]) -> list[dict[str, Any]]:
     return [{"text": a.text, "source": a.source, "published": DAY} for a in articles]
 
 
-def ingest_pass(store: Store, articles: list[Article]) -> dict[str, str]:
-    """`Service.ingest` in batches, the posted records as a client sends them; the answer's
-    ids (of the cleaned text) mapped back to the corpus's."""
+def ingest_pass(store: Store, articles: list[Article], batch: int = BATCH) -> dict[str, str]:
+    """`Service.ingest` in batches of `batch`, the posted records as a client sends them; the
+    answer's ids (of the cleaned text) mapped back to the corpus's."""
     service = Service(Settings(), store, ScriptedBackend)
     records = records_of(articles)
 
     async def run() -> list[Outcome]:
         outcomes: list[Outcome] = []
-        for start in range(0, len(records), BATCH):
-            outcomes += await service.ingest(records[start : start + BATCH])
+        for start in range(0, len(records), batch):
+            outcomes += await service.ingest(records[start : start + batch])
         return outcomes
 
     outcomes = asyncio.run(run())
@@ -277,7 +277,8 @@ def timed(work: Callable[..., dict[str, str]], *args: Any) -> tuple[dict[str, st
     return merged, time.perf_counter() - started
 
 
-def database_runs(engines: list[str], sizes: list[int], postgres: str) -> None:
+def database_runs(engines: list[str], sizes: list[int], postgres: str,
+                  batches: tuple[int, ...] = (BATCH,)) -> None:
     """The database path, before and after, per engine and size."""
     for engine in engines:
         for size in sizes:
@@ -294,9 +295,10 @@ def database_runs(engines: list[str], sizes: list[int], postgres: str) -> None:
                 merged, check_s = timed(admit_pass, store, articles, analyses)
                 rows.append(("after: Store.admit, analysis apart", merged, check_s))
                 rows.append(("after: analysis + Store.admit", merged, check_s + analysis_s))
-            with fresh_store(engine, postgres) as store:
-                rows.append(("after: Service.ingest, batches of 100",
-                             *timed(ingest_pass, store, articles)))
+            for batch in batches:
+                with fresh_store(engine, postgres) as store:
+                    rows.append((f"after: Service.ingest, batches of {batch}",
+                                 *timed(ingest_pass, store, articles, batch)))
             started = time.perf_counter()
             clean(_read(records_of(articles), Settings()))
             cleaning_s = time.perf_counter() - started
@@ -328,6 +330,8 @@ def main(argv: list[str] | None = None) -> int:
                         choices=["sqlite", "postgresql"], help="none: in-memory passes only")
     parser.add_argument("--db-sizes", type=int, nargs="+", default=None,
                         help="sizes for the database path (default: --sizes)")
+    parser.add_argument("--batches", type=int, nargs="+", default=[BATCH],
+                        help="articles per Service.ingest call, as a client posts them")
     parser.add_argument("--postgres", default=POSTGRES,
                         help="PostgreSQL URL (default: SUMMARIZER_TEST_DATABASE_URL, else "
                              "postgresql://postgres@127.0.0.1:5432/postgres)")
@@ -360,7 +364,7 @@ def main(argv: list[str] | None = None) -> int:
     if "postgresql" in engines and (problem := postgres_problem(args.postgres)):
         print(f"PostgreSQL left out: {problem}")
         engines.remove("postgresql")
-    database_runs(engines, args.db_sizes or args.sizes, args.postgres)
+    database_runs(engines, args.db_sizes or args.sizes, args.postgres, tuple(args.batches))
     return 0
 
 

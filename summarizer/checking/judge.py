@@ -17,11 +17,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..chunk import pack
 from ..errors import UnreadableReply
 from ..llm.base import Backend
 from ..llm.cache import Cache
 from ..llm.caller import Caller
-from ..chunk import pack
 from ..prompts import load
 from ..text import is_content, split_sentences, tokenize
 from ..untrusted import material

@@ -214,7 +214,8 @@ class Meter:
 
 CallKind = Literal["map", "reduce", "judge"]
 JUDGE_PROMPTS = ("claims", "judge", "backs")
-EXACT_PROMPTS = ("choose", "choose_and_fuse")  # prompts made from the input alone, never from an earlier answer
+# Prompts made from the input alone, never from an earlier answer.
+EXACT_PROMPTS = ("choose", "choose_and_fuse")
 STAND_IN_VERDICT = '{"verdict": "unsupported", "evidence": ""}'
 STAND_IN_BACKING = '{"backing": []}'
 
