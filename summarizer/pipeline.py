@@ -592,7 +592,7 @@ class _Run:
         return quoted(candidate, outlets, self.languages)
 
     async def _restate(self, prompt: prompts.Prompt, values: dict[str, object],
-                       offered: list[Candidate], items: list[Item], outlets: Outlets | None,
+                       offered: list[Candidate], items: Sequence[Item], outlets: Outlets | None,
                        limit: int | None = None) -> tuple[list[Candidate], list[Sentence]]:
         """One restating call for `offered` (the model restates each; with `limit`, it also
         picks which, up to `limit`, in its first readable reply), one re-ask for the lines that
