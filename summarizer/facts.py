@@ -15,7 +15,7 @@ import re
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cache, cached_property
+from functools import cached_property, lru_cache
 
 from .byline import dateline_end, is_byline
 from .chunk import split_long
@@ -30,6 +30,7 @@ from .text import (
     WEEKDAYS,
     Token,
     figure,
+    is_calendar,
     is_content,
     is_figure,
     normalise,
@@ -431,7 +432,9 @@ class Facts:
 
     def clash(self, a: str, b: str, parallel: bool = False) -> tuple[str, str] | None:
         """What sentence `a` says and `b` says otherwise, e.g. ('3 people', '4 people'); None
-        when they agree or are not parallel enough to tell (`parallel`: known to be)."""
+        when they agree or are not parallel enough to tell (`parallel`: known to be). The
+        answer is kept by the pair alone: a caller that says `parallel` has measured the same
+        similarity `_clash` would (`_near`'s sums without figures, along the index)."""
         key = (self._like[a], self._like[b])
         if key not in self._clashes:
             self._clashes[key] = self._clash(*key, parallel)
@@ -507,8 +510,9 @@ FIGURE_STEMS = frozenset(stem(w) for w in (*NUMBER_WORDS, *ROUGH_NUMBERS))
 def _figures(tokens: Sequence[Token]) -> set[str]:
     """The numbers (as digits), weekdays and months a sentence gives."""
     out = {figure(t.lower) for t in tokens if is_figure(t.lower)}
-    out |= {WEEKDAYS[t.lower] for t in tokens if t.lower in WEEKDAYS}
-    return out | {f"month:{MONTHS[t.lower]}" for t in tokens
+    calendar = [t for i, t in enumerate(tokens) if is_calendar(tokens, i)]
+    out |= {WEEKDAYS[t.lower] for t in calendar if t.lower in WEEKDAYS}
+    return out | {f"month:{MONTHS[t.lower]}" for t in calendar
                   if t.lower in MONTHS and t.lower != "may"}
 
 
@@ -540,7 +544,7 @@ def _same_value(a: str, b: str) -> bool:
     return _value(a) == _value(b)
 
 
-@cache
+@lru_cache(maxsize=4096)
 def _value(text: str) -> str:
     """A value as compared: '4 People' and 'four people' alike."""
     return " ".join(map(figure, text.lower().split()))

@@ -256,7 +256,7 @@ class Writing(Frozen):
     judge_kept: int = 0  # of those, the ones it found supported
     # Sentences of other outlets counted for a fact across articles that the judge was asked
     # about (those the offline checker does not find backing the shown one), and of those, the
-    # ones it refused: their outlets are neither counted nor cited.
+    # ones it refused or could not judge: their outlets are neither counted nor cited.
     backers_judged: int = 0
     backers_refused: int = 0
 

@@ -453,14 +453,21 @@ class _Run:
             # Facts several outlets report are kept whatever the model picks (see `choose`), so
             # their outlets are judged while it picks, not after.
             several = [c for c in pool if len(c.group.outlets()) > 1][:limit]
-            counted, chosen = await asyncio.gather(
-                asyncio.gather(*(self._counted(c) for c in several)),
-                self.choose(pool, limit, about, across=True))
-            done = {c.shown.id: c for c in counted}
+            judging = [asyncio.ensure_future(self._counted(c)) for c in several]
+            try:
+                chosen = await self.choose(pool, limit, about, across=True)
+            finally:  # the judge's answers are awaited (and cached) even if choosing failed
+                judged = await asyncio.gather(*judging, return_exceptions=True)
+            if failed := next((j for j in judged if isinstance(j, BaseException)), None):
+                raise failed
+            done = {j[0].shown.id: j for j in judged if not isinstance(j, BaseException)}
             rest = [c for c in chosen if c.shown.id not in done]
-            done.update((c.shown.id, c) for c in await asyncio.gather(
+            done.update((c.shown.id, (c, n, r)) for c, n, r in await asyncio.gather(
                 *(self._counted(c) for c in rest)))
-            chosen = [done[c.shown.id] for c in chosen]
+            chosen = [done[c.shown.id][0] for c in chosen]
+            # Counted for the sentences the overview shows, once it stands.
+            self.backers_judged += sum(done[c.shown.id][1] for c in chosen)
+            self.backers_refused += sum(done[c.shown.id][2] for c in chosen)
         disputes = [d for g in groups for d in g.disputes]
         return await self.write(chosen, outlets), disputes
 
@@ -481,8 +488,9 @@ class _Run:
                             summary=tuple(sentences), update_of=update_of,
                             disputes=tuple(disputes))
 
-    async def _counted(self, candidate: Candidate) -> Candidate:
-        """The candidate with only the sentences of other outlets that back its shown one.
+    async def _counted(self, candidate: Candidate) -> tuple[Candidate, int, int]:
+        """The candidate with only the sentences of other outlets that back its shown one, with
+        how many the judge was asked about and how many of those it refused.
 
         Fact groups count an outlet whose sentence reports the same fact in words near enough
         and gives no other number, date or denial; near words can still tell another fact
@@ -496,29 +504,21 @@ class _Run:
         doubtful = [m for m in others
                     if self.verify == "llm" or not _backs(m, shown, self.options.threshold)]
         if not doubtful:
-            return candidate
+            return candidate, 0, 0
         texts = list(dict.fromkeys(m.text for m in doubtful))  # a wire copy's text once
         backed = dict(zip(texts, await self._judged_backers(texts, shown), strict=True))
         refused = {m.id for m in doubtful if not backed[m.text]}
-        self.backers_judged += len(doubtful)
-        self.backers_refused += len(refused)
         if not refused:
-            return candidate
+            return candidate, len(doubtful), 0
         group = replace(candidate.group, agreeing=[m for m in candidate.group.agreeing
                                                    if m.id not in refused])
-        return replace(candidate, group=group)
+        return replace(candidate, group=group), len(doubtful), len(refused)
 
     async def _judged_backers(self, texts: list[str], shown: SourceSentence) -> list[bool]:
-        """The judge's answer, for each of `texts`, whether it backs the shown sentence; none
-        does where the judge failed."""
+        """The judge's answer, for each of `texts`, whether it backs the shown sentence (none
+        does where it could not judge: see `LLMJudge.backing`)."""
         assert self.judge is not None  # asked only where there is a judge
-        try:
-            backed = await self.judge.backing(shown.text, texts)
-        except BackendRejected:
-            raise
-        except BackendError as error:
-            log.warning("the judge failed (%s); outlets it was to check are not counted", error)
-            return [False] * len(texts)
+        backed = await self.judge.backing(shown.text, texts)
         for text, ok in zip(texts, backed, strict=True):
             if not ok:
                 log.info("the judge found that %r does not back %r", text, shown.text)

@@ -527,8 +527,8 @@ def _footer(result: Result, text: Escape) -> list[str]:
                      f"up against their sources; the others are quoted.{judged}*")
     if w is not None and w.backers_judged:
         lines.append(f"*The LLM judge checked {w.backers_judged} sentences of other outlets "
-                     f"counted for a fact across articles and found {w.backers_refused} not "
-                     "backing it: those outlets are not counted.*")
+                     f"counted for a fact across articles; {w.backers_refused} it did not find "
+                     "backing it, or could not judge: those outlets are not counted.*")
     languages = result.language
     if languages is not None and not languages.honoured and languages.reason:
         lines.append(f"*Asked for {language_name(languages.output)}: {languages.reason}.*")

@@ -38,6 +38,9 @@ OTHER_WEEKDAY_NAMES = (
     # are Spanish too
     "maandag dinsdag woensdag donderdag vrijdag zaterdag zondag",  # nl
 )
+# Of those, words English text writes as names ("Mars", "Julio", "Santo Domingo", "Mei Lin"):
+# dates only where written in lower case, as their own languages write them, or beside a number.
+NAME_LIKE_CALENDAR = frozenset("mars mai mayo maio julio juli domingo sabato mei".split())
 # A month's number by its name (in any of those languages) or English abbreviation.
 MONTHS = {
     **{name: n for names in OTHER_MONTH_NAMES for n, name in enumerate(names.split(), 1)},
@@ -510,6 +513,8 @@ def extract_dates(tokens: Sequence[Token]) -> list[tuple[str, str]]:
     """Month and weekday mentions as (key, text): 'Sept.' -> ('month:9', 'Sept')."""
     dates = []
     for i, token in enumerate(tokens):
+        if not is_calendar(tokens, i):
+            continue
         if token.lower in WEEKDAYS:
             dates.append((f"day:{WEEKDAYS[token.lower]}", token.text))
         elif token.lower in MONTHS and _is_month(tokens, i):
@@ -517,12 +522,21 @@ def extract_dates(tokens: Sequence[Token]) -> list[tuple[str, str]]:
     return dates
 
 
-def _is_month(tokens: Sequence[Token], i: int) -> bool:
-    """'May' the month, not 'may' the verb; 'mar'/'dec' (and 'Mars', 'Mayo', which name a
-    planet and a county as often) only beside a number."""
+def is_calendar(tokens: Sequence[Token], i: int) -> bool:
+    """Whether the token may be a weekday or month name: any one of them, but a name-like one
+    ("Mars", "Julio") only in lower case or beside a number."""
     token = tokens[i]
-    ambiguous = token.lower in ("may", "mar", "jan", "sep", "dec", "oct", "nov", "aug", "jun",
-                                "mars", "mayo")
+    if token.lower not in WEEKDAYS and token.lower not in MONTHS:
+        return False
+    if token.lower not in NAME_LIKE_CALENDAR or token.text == token.lower:
+        return True
+    return any(t.lower[:1].isdigit() for t in tokens[max(0, i - 1) : i + 2] if t is not token)
+
+
+def _is_month(tokens: Sequence[Token], i: int) -> bool:
+    """'May' the month, not 'may' the verb; 'mar'/'dec' only beside a number."""
+    token = tokens[i]
+    ambiguous = token.lower in ("may", "mar", "jan", "sep", "dec", "oct", "nov", "aug", "jun")
     if not ambiguous:
         return True
     near = [t.lower for t in tokens[max(0, i - 1) : i + 2] if t is not token]
@@ -537,7 +551,8 @@ def _is_month(tokens: Sequence[Token], i: int) -> bool:
 # Small words that may stand inside a name: "Bank of England", "Marks & Spencer".
 NAME_CONNECTORS = frozenset({"of", "de", "the", "&", "and"})
 # Capitalised words that are never part of a name.
-NOT_NAMES = STOPWORDS | TITLES | MONTHS.keys() | WEEKDAYS.keys() | NEGATIONS
+NOT_NAMES = STOPWORDS | TITLES | NEGATIONS | (MONTHS.keys() - NAME_LIKE_CALENDAR) | \
+    (WEEKDAYS.keys() - NAME_LIKE_CALENDAR)
 # After one of these, a word may be capitalised by its position alone.
 SENTENCE_OPENERS = ".!?:\"“‘\n"
 

@@ -416,3 +416,31 @@ def test_a_dry_run_for_an_endpoint_model_needs_no_key(monkeypatch, capsys, no_ne
     out, err = capsys.readouterr()
     assert code == 0 and out.startswith("Dry run: no model was called."), err
     assert "openai gpt-4o-mini at $0.15 / $0.6 per million" in out
+
+
+def test_a_dry_run_counts_the_overview_as_if_every_outlet_were_backed():
+    """The judge's answer about which outlets back a fact decides how many sentences the
+    overview's restating prompt carries: the estimate takes them all, its longest."""
+    import json
+    import re
+
+    from conftest import ROOT
+
+    def backs_all(request: CompletionRequest) -> str:
+        if request.prompt_id == "backs":
+            numbers = re.findall(r"^\[(\d+)\]", request.messages[1].content, re.MULTILINE)
+            return json.dumps({"backing": [int(n) for n in numbers]})
+        if request.prompt_id == "judge":
+            return json.dumps({"verdict": "supported", "evidence": ""})
+        return lead_sentences(request)
+
+    docs, _ = read_inputs([str(ROOT / "evals" / "sets" / "fr_forest_fire")])
+    options = Options(writing="fused", verify="llm", small_model=False)
+    estimate = asyncio.run(plan(docs, backend=ScriptedBackend(), options=options))
+    backend = ScriptedBackend(default=backs_all)
+    result = asyncio.run(summarize(docs, backend=backend, options=options))
+    assert result.writing.backers_judged > 0 and result.writing.backers_refused == 0
+    planned = [c.prompt_tokens for c in estimate.calls if c.prompt_id == "fuse"]
+    made = [request_tokens(backend, r.messages) for r in backend.requests
+            if r.prompt_id == "fuse"]
+    assert planned and made and max(made) <= max(planned)

@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+from summarizer.checking.offline import Sources
 from summarizer.text import (
     ABBREVIATIONS,
     MONTH,
@@ -326,3 +327,16 @@ def test_a_hedge_governs_the_verb_after_it():
     assert is_hedged(tokens, 4)
     tokens = tokenize("The storm will reach the coast.")
     assert not is_hedged(tokens, 3)
+
+
+def test_calendar_words_of_other_languages_are_dates_but_names_stay_names():
+    assert extract_dates(tokenize("Le feu a repris le 3 mars et mardi, puis en mai.")) == [
+        ("month:3", "mars"), ("day:tue", "mardi"), ("month:5", "mai")]
+    assert extract_dates(tokenize("Die Brücke öffnet im Oktober, am Montag.")) == [
+        ("month:10", "Oktober"), ("day:mon", "Montag")]
+    # Written as names in English text: names, not dates, unless beside a number.
+    assert extract_dates(tokenize("Julio Iglesias sang in Santo Domingo for Mei Lin.")) == []
+    assert extract_dates(tokenize("The probe reached Mars.")) == []
+    verdict = Sources(["The probe will reach the red planet in 2026."]).check(
+        "The probe will reach Mars in 2026.")
+    assert verdict.label == "unsupported" and "Mars" in (verdict.reason or "")

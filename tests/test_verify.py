@@ -498,7 +498,7 @@ def test_the_judge_decides_which_other_outlets_back_a_fact_and_those_it_refuses_
     # What the judge finds backed stays counted.
     assert any(s.sources is not None and s.sources.supporting >= 2 for s in result.overview)
     jsonschema.validate(to_json(result), SCHEMA)
-    assert f"found {result.writing.backers_refused} not backing it" in to_markdown(result)
+    assert f"{result.writing.backers_refused} it did not find backing it" in to_markdown(result)
 
 
 def test_without_a_judge_no_call_is_made_about_outlets():

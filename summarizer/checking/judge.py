@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from ..chunk import pack
-from ..errors import UnreadableReply
+from ..errors import BackendError, BackendRejected, UnreadableReply
 from ..llm.base import Backend
 from ..llm.cache import Cache
 from ..llm.caller import Caller
@@ -27,11 +28,13 @@ from ..text import is_content, split_sentences, tokenize
 from ..untrusted import material
 from .offline import Span, Verdict
 
+log = logging.getLogger(__name__)
 VERDICTS = ("supported", "unsupported", "contradicted")
 UNREADABLE = "judge output unreadable"
 # Output caps: a verdict with a one-sentence quote, and claims at most twice the summary's length.
 JUDGE_OUTPUT_TOKENS = 96
-BACKS_OUTPUT_TOKENS = 96  # {"backing": [...]}: a few numbers
+BACKS_OUTPUT_TOKENS = 96  # {"backing": [...]}: at most BACKS_PER_CALL numbers
+BACKS_PER_CALL = 20  # passages per call asking which back a claim
 CLAIMS_OUTPUT_MIN_TOKENS = 64
 ELISION = " … "  # joins the sentences kept of a passage that had to be cut down
 # What a character of a passage as shown (`material`) may have been in the passage itself.
@@ -115,12 +118,15 @@ class LLMJudge:
     async def backing(self, claim: str, sentences: Sequence[str]) -> list[bool]:
         """Which of `sentences` (other outlets') back `claim` (one outlet's sentence): report
         the fact it states, in any words. One call for as many as the window holds (a re-ask if
-        its reply cannot be read); a sentence that could not be judged does not back it."""
+        its reply cannot be read), at most BACKS_PER_CALL of them; a sentence that could not be
+        judged (an unreadable reply, a call that failed) does not back it."""
         shown_claim = material(claim)
         budget = self.caller.budget(self.backs_prompt, {"passages": "", "claim": shown_claim},
                                     BACKS_OUTPUT_TOKENS)
         lines = [f"[{n + 1}] {material(s)}" for n, s in enumerate(sentences)]
-        batches = pack(lines, self.backend.count_tokens, budget)
+        batches = [batch[k : k + BACKS_PER_CALL]
+                   for batch in pack(lines, self.backend.count_tokens, budget)
+                   for k in range(0, len(batch), BACKS_PER_CALL)]
         found = await asyncio.gather(*(self._backing(shown_claim, [lines[k] for k in batch])
                                        for batch in batches))
         backed = {batch[n - 1] for batch, numbers in zip(batches, found, strict=True)
@@ -139,9 +145,16 @@ class LLMJudge:
                 raise UnreadableReply('expected {"backing": [passage numbers]}')
             return {n for n in numbers if 1 <= n <= len(lines)}
 
-        return await self.caller.ask(
-            self.backs_prompt, {"passages": "\n".join(renumbered), "claim": claim}, read,
-            max_tokens=BACKS_OUTPUT_TOKENS, otherwise=lambda _: set())
+        try:
+            return await self.caller.ask(
+                self.backs_prompt, {"passages": "\n".join(renumbered), "claim": claim}, read,
+                max_tokens=BACKS_OUTPUT_TOKENS, otherwise=lambda _: set())
+        except BackendRejected:
+            raise
+        except BackendError as error:
+            log.warning("the judge failed (%s); the outlets it was to check are not counted",
+                        error)
+            return set()
 
     async def _judge(self, claim: str, passages: Sequence[str],
                      units: list[_Unit]) -> ClaimVerdict:

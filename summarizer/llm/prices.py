@@ -18,6 +18,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections.abc import Mapping, Sequence
@@ -217,7 +218,6 @@ JUDGE_PROMPTS = ("claims", "judge", "backs")
 # Prompts made from the input alone, never from an earlier answer.
 EXACT_PROMPTS = ("choose", "choose_and_fuse")
 STAND_IN_VERDICT = '{"verdict": "unsupported", "evidence": ""}'
-STAND_IN_BACKING = '{"backing": []}'
 
 
 @dataclass(frozen=True)
@@ -280,11 +280,15 @@ class Planner:
             longest = sorted(request.items, key=lambda i: -self.count_tokens(i.text))
             chosen = {i.id for i in longest[: request.limit or 1]}
             return "\n".join(f"[{i.id}]" for i in request.items if i.id in chosen)
-        if request.reply == "lines":
-            return "\n".join(f"[{i.id}] {i.text.split(' | ')[0]}"
-                             for i in request.items[: request.limit])
-        if request.prompt_id == "backs":
-            return STAND_IN_BACKING
+        if request.reply == "lines":  # choosing too (a limit): the longest, as for "ids"
+            written = list(request.items) if request.limit is None else sorted(
+                request.items, key=lambda i: -self.count_tokens(i.text))[: request.limit]
+            return "\n".join(f"[{i.id}] {i.text.split(' | ')[0]}" for i in request.items
+                             if i in written)
+        if request.prompt_id == "backs":  # every passage backs: the restating prompt is longest
+            user = request.messages[-1].content
+            numbers = [int(n) for n in re.findall(r"^\[(\d+)\]", user, re.MULTILINE)]
+            return json.dumps({"backing": numbers})
         return STAND_IN_VERDICT
 
 
