@@ -415,10 +415,10 @@ class _Run:
                                ) -> list[Sentence] | None:
         """Fused writing of one article's summary in one call: the model picks `limit` of the
         pool and restates each; salience fills any gap its answer leaves (all of it where the
-        answer could not be read), quoted. None where
-        this does not apply (quoted writing, a pool that needs no choosing, a window that holds
-        too few to choose among, a source no restatement could be verified against): then the
-        model chooses, and what it chose is written, as across articles."""
+        answer could not be read), quoted. None where this does not apply (quoted writing, a
+        pool that needs no choosing, a window that holds too few to choose among, a source no
+        restatement could be verified against): then the model chooses, and what it chose is
+        written, as across articles."""
         if self.mode != "fused" or len(pool) <= limit or \
                 (self.verify == "offline" and any(self._crosses(c) for c in pool)):
             return None
