@@ -200,8 +200,12 @@ async def summarize(
     prepared = prepare(articles)
     await _within_limit(prepared, backend, judge, options, cache, _overview)
     run = _Run(prepared, backend, options, cache, progress or NoProgress(), judge)
-    summaries = await run.summarize_articles()
-    overview, disputes = await _overview(run, summaries)
+    run.start_counting([a.id for a in prepared.articles])
+    try:
+        summaries = await run.summarize_articles()
+        overview, disputes = await _overview(run, summaries)
+    finally:
+        await run.settle()
     return run.result(summaries, overview, disputes, (), prepared.duplicates,
                       [*skips, *run.failed_articles()])
 
@@ -352,6 +356,8 @@ class _Run:
         self.judge_kept = 0
         self.backers_judged = 0
         self.backers_refused = 0
+        # Outlet checks by candidate (its shown sentence and its group's agreeing members).
+        self._counting: dict[tuple[str, ...], asyncio.Future[tuple[Candidate, int, int]]] = {}
         # Leave most of a small window for the material; answers are short.
         self.max_output = min(options.max_output_tokens, backend.context_window // 4)
         self.all_outlets = self._outlets({a.id for a in prepared.articles})
@@ -436,24 +442,53 @@ class _Run:
         order = sorted(range(len(filled)), key=lambda k: filled[k].shown.position)
         return [sentences[k] for k in order]
 
-    async def across(self, article_ids: Sequence[str], told: Callable[[str], bool] | None = None,
-                     ) -> tuple[list[Sentence], list[Dispute]]:
-        """The summary across articles, from their fact groups, and the facts they dispute."""
+    def _pool(self, article_ids: Sequence[str], told: Callable[[str], bool] | None = None,
+              ) -> tuple[list[FactGroup], Outlets, list[Candidate], int]:
+        """The fact groups of these articles, their outlets, the candidates the overview chooses
+        among, and how many sentences it tells."""
         wanted = set(article_ids)
         everyone = len(wanted) == len(self.prepared.articles)
         groups = self.prepared.groups if everyone else self.facts.groups(article_ids)
         outlets = self._outlets(wanted)
         ranked = rank_groups(self.facts, groups, len(outlets), told)
         limit = min(OVERVIEW_SENTENCES, max(OVERVIEW_MIN_SENTENCES, len(wanted) + 2))
-        about = f"These sentences come from {len(wanted)} articles about one story."
-        pool = select(self.facts, ranked, POOL * limit)
+        return groups, outlets, select(self.facts, ranked, POOL * limit), limit
+
+    def start_counting(self, article_ids: Sequence[str]) -> None:
+        """Where the run has a judge, start checking the outlets of the facts the overview
+        across these articles will keep (see `choose`), beside the map step's calls: the pool
+        does not depend on them. `across` takes the answers (or asks again, for facts its pool
+        holds otherwise, as where an article failed); `settle` waits for what it did not take."""
+        if self.judge is None or len(article_ids) < 2:
+            return
+        _, _, pool, limit = self._pool(article_ids)
+        for candidate in [c for c in pool if len(c.group.outlets()) > 1][:limit]:
+            self._counting_of(candidate)
+
+    async def settle(self) -> None:
+        """Wait for the outlet checks started and not taken (their answers are cached)."""
+        await asyncio.gather(*self._counting.values(), return_exceptions=True)
+
+    def _counting_of(self, candidate: Candidate) -> asyncio.Future[tuple[Candidate, int, int]]:
+        """The check of this candidate's outlets, started once."""
+        key = (candidate.shown.id, *(m.id for m in candidate.group.agreeing))
+        if key not in self._counting:
+            self._counting[key] = asyncio.ensure_future(self._counted(candidate))
+        return self._counting[key]
+
+    async def across(self, article_ids: Sequence[str], told: Callable[[str], bool] | None = None,
+                     ) -> tuple[list[Sentence], list[Dispute]]:
+        """The summary across articles, from their fact groups, and the facts they dispute."""
+        groups, outlets, pool, limit = self._pool(article_ids, told)
+        about = f"These sentences come from {len(set(article_ids))} articles about one story."
         if self.judge is None:
             chosen = await self.choose(pool, limit, about, across=True)
         else:
             # Facts several outlets report are kept whatever the model picks (see `choose`), so
-            # their outlets are judged while it picks, not after.
+            # their outlets are judged while it picks, not after (or since the map step began:
+            # see `start_counting`).
             several = [c for c in pool if len(c.group.outlets()) > 1][:limit]
-            judging = [asyncio.ensure_future(self._counted(c)) for c in several]
+            judging = [self._counting_of(c) for c in several]
             try:
                 chosen = await self.choose(pool, limit, about, across=True)
             finally:  # the judge's answers are awaited (and cached) even if choosing failed
@@ -463,7 +498,7 @@ class _Run:
             done = {j[0].shown.id: j for j in judged if not isinstance(j, BaseException)}
             rest = [c for c in chosen if c.shown.id not in done]
             done.update((c.shown.id, (c, n, r)) for c, n, r in await asyncio.gather(
-                *(self._counted(c) for c in rest)))
+                *(self._counting_of(c) for c in rest)))
             chosen = [done[c.shown.id][0] for c in chosen]
             # Counted for the sentences the overview shows, once it stands.
             self.backers_judged += sum(done[c.shown.id][1] for c in chosen)

@@ -522,3 +522,15 @@ def test_an_outlet_the_judge_could_not_judge_is_not_counted():
     inquiry = _inquiry(result)
     assert inquiry.sources is not None and inquiry.sources.supporting == 1
     assert result.failed == ()
+
+
+def test_the_outlet_checks_start_with_the_map_step_not_after_it():
+    """The overview's pool does not depend on the articles' summaries: its outlets are checked
+    from the start, so the overview waits for no judge call of its own."""
+    backend = ScriptedBackend(default=model())
+    result = asyncio.run(summarize(_forest_fire(), backend=backend,
+                                   options=Options(small_model=False, writing="fused",
+                                                   concurrency=1)))
+    asked = [r.prompt_id for r in backend.requests]
+    assert asked[0] == "backs" and asked.count("backs") == len(_judged(backend, "backs"))
+    assert result.writing.backers_judged > 0

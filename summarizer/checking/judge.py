@@ -127,8 +127,10 @@ class LLMJudge:
         batches = [batch[k : k + BACKS_PER_CALL]
                    for batch in pack(lines, self.backend.count_tokens, budget)
                    for k in range(0, len(batch), BACKS_PER_CALL)]
-        found = await asyncio.gather(*(self._backing(shown_claim, [lines[k] for k in batch])
-                                       for batch in batches))
+        # Asked in this task, one batch after the other (usually there is one), not in new
+        # tasks: a check started before other calls then reaches the concurrency bound first.
+        found = [await self._backing(shown_claim, [lines[k] for k in batch])
+                 for batch in batches]
         backed = {batch[n - 1] for batch, numbers in zip(batches, found, strict=True)
                   for n in numbers}
         return [k in backed for k in range(len(sentences))]
