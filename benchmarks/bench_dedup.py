@@ -171,14 +171,17 @@ def corpus(n: int, seed: int = 1) -> Corpus:
     return Corpus(articles, original_of, level_of)
 
 
-def article_pass(articles: list[Article]) -> dict[str, str]:
-    """Copy id -> original id, as the service ingests: find, else add."""
+def article_pass(articles: list[Article],
+                 stored: Callable[[Article], None] | None = None) -> dict[str, str]:
+    """Copy id -> original id, as the service ingests: find, else add (and `stored`)."""
     index = ArticleIndex()
     merged = {}
     for article in articles:
         original = index.find(article)
         if original is None:
             index.add(article)
+            if stored is not None:
+                stored(article)
         elif original != article.id:
             merged[article.id] = original
     return merged
@@ -219,19 +222,13 @@ def fresh_store(engine: str, postgres: str) -> Iterator[Store]:
 
 def before_pass(store: Store, articles: list[Article]) -> dict[str, str]:
     """The in-memory index, then one plain insert per article it stores."""
-    index = ArticleIndex()
-    merged = {}
-    for article in articles:
-        original = index.find(article)
-        if original is None:
-            index.add(article)
-            with store._engine.session() as db:
-                db.execute(PLAIN_INSERT, (
-                    article.id, DAY, article.origin, article.text, article.title, article.source,
-                    article.url, article.published, f'["{article.source}"]', "[]", "now"))
-        elif original != article.id:
-            merged[article.id] = original
-    return merged
+    def insert(article: Article) -> None:
+        with store._engine.session() as db:
+            db.execute(PLAIN_INSERT, (
+                article.id, DAY, article.origin, article.text, article.title, article.source,
+                article.url, article.published, f'["{article.source}"]', "[]", "now"))
+
+    return article_pass(articles, insert)
 
 
 def admit_pass(store: Store, articles: list[Article],
