@@ -114,6 +114,9 @@ def test_a_rerun_asks_the_model_only_for_what_failed(
     with FaultServer(0.5, faults=("503", "empty-content")) as flaky:
         monkeypatch.setenv("OPENAI_BASE_URL", flaky.base_url)
         monkeypatch.setenv("SUMMARIZER_RETRY_ATTEMPTS", "1")  # faults go straight through
+        # These faults answer at once; a long timeout keeps a busy machine from adding its own
+        # (an answer the server gave but the client stopped waiting for is not cached).
+        monkeypatch.setenv("SUMMARIZER_TIMEOUT", "10")
         get_settings.cache_clear()
         assert main(["summarize", str(folder), "--format", "json",
                      "--out", str(tmp_path / "first.json")]) == 0
@@ -121,6 +124,7 @@ def test_a_rerun_asks_the_model_only_for_what_failed(
     assert first["failed"], "with one attempt and half the requests failing, some part fails"
     with FaultServer(0.0) as healthy:
         monkeypatch.setenv("OPENAI_BASE_URL", healthy.base_url)
+        monkeypatch.setenv("SUMMARIZER_RETRY_ATTEMPTS", "6")
         get_settings.cache_clear()
         assert main(["summarize", str(folder), "--format", "json",
                      "--out", str(tmp_path / "second.json")]) == 0
