@@ -91,6 +91,26 @@ def test_a_grammar_holds_the_model_to_ids_it_was_offered(backend, no_network):
     assert all(line.strip() in {f"[{i.id}]" for i in items} for line in lines), text
 
 
+def test_the_judges_json_replies_are_held_to_their_form(backend, no_network):
+    """A small model asked for JSON writes prose; the grammar makes every verdict and every
+    answer about backing readable at the first ask (no re-ask, nothing counted unreadable)."""
+    from summarizer.checking.judge import VERDICTS, LLMJudge
+
+    judge = LLMJudge(backend)
+    passages = ["The Kessing Street Bridge collapsed at about 6:40 a.m. on Saturday, killing "
+                "two people and injuring seven.",
+                "Mayor Delphine Arkwright declared a state of emergency at 8 p.m. on Saturday."]
+    verdicts = asyncio.run(judge.judge_claims("The bridge collapse killed two people.", passages))
+    assert verdicts
+    assert all(v.verdict in VERDICTS and not v.unreadable for v in verdicts), verdicts
+    backing = asyncio.run(judge.backing("The bridge collapse killed two people.", [
+        "Two people died when the bridge fell.", "The mayor declared an emergency.",
+        "Seven people were hurt."]))
+    assert len(backing) == 3 and all(isinstance(b, bool) for b in backing)
+    calls = judge.caller.calls_by_prompt
+    assert calls["judge"] == len(verdicts) and calls["backs"] == 1, calls
+
+
 def test_every_sentence_the_embedded_model_gives_is_a_source_sentence(backend, no_network):
     docs, skips = read_inputs([str(EXAMPLES)])
     result = asyncio.run(summarize(docs, skips, backend=backend))

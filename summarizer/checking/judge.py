@@ -36,6 +36,7 @@ JUDGE_OUTPUT_TOKENS = 96
 BACKS_OUTPUT_TOKENS = 96  # {"backing": [...]}: at most BACKS_PER_CALL numbers
 BACKS_PER_CALL = 20  # passages per call asking which back a claim
 CLAIMS_OUTPUT_MIN_TOKENS = 64
+MAX_CLAIMS_PER_SENTENCE = 6  # a bound on the claims list, for backends that constrain replies
 ELISION = " … "  # joins the sentences kept of a passage that had to be cut down
 # What a character of a passage as shown (`material`) may have been in the passage itself.
 SHOWN_AS = {" ": r"\s+", "(": r"[(\[]", ")": r"[)\]]", "‹": "[‹<]", "›": "[›>]"}
@@ -113,7 +114,9 @@ class LLMJudge:
             return sentences  # the summary alone nearly fills the window: its sentences will do
         return await self.caller.ask(self.claims_prompt, values,
                                      lambda reply: _parse_claims(reply, text),
-                                     max_tokens=max_tokens, otherwise=lambda _: sentences)
+                                     max_tokens=max_tokens, reply="claims",
+                                     limit=MAX_CLAIMS_PER_SENTENCE * len(sentences),
+                                     otherwise=lambda _: sentences)
 
     async def backing(self, claim: str, sentences: Sequence[str]) -> list[bool]:
         """Which of `sentences` (other outlets') back `claim` (one outlet's sentence): report
@@ -150,7 +153,8 @@ class LLMJudge:
         try:
             return await self.caller.ask(
                 self.backs_prompt, {"passages": "\n".join(renumbered), "claim": claim}, read,
-                max_tokens=BACKS_OUTPUT_TOKENS, otherwise=lambda _: set())
+                max_tokens=BACKS_OUTPUT_TOKENS, reply="backing", limit=len(lines),
+                otherwise=lambda _: set())
         except BackendRejected:
             raise
         except BackendError as error:
@@ -172,7 +176,7 @@ class LLMJudge:
 
         return await self.caller.ask(
             prompt, {"passages": shown, "claim": shown_claim}, read,
-            max_tokens=JUDGE_OUTPUT_TOKENS,
+            max_tokens=JUDGE_OUTPUT_TOKENS, reply="verdict",
             otherwise=lambda _: ClaimVerdict(claim, "unsupported", None, unreadable=True))
 
 

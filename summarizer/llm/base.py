@@ -19,10 +19,15 @@ class Item(Frozen):
     text: str
 
 
+Reply = Literal["text", "ids", "lines", "verdict", "claims", "backing"]
+
+
 class CompletionRequest(Frozen):
     """A chat request, with what its answer must look like carried as fields, not prose:
     `reply` "ids" is up to `limit` lines "[id]"; "lines" is one "[id] sentence" line per item,
-    or with `limit`, up to `limit` such lines for items of the model's choosing.
+    or with `limit`, up to `limit` such lines for items of the model's choosing. The judge's
+    JSON replies: "verdict" is {"verdict": ..., "evidence": ...}; "claims" a list of up to
+    `limit` strings; "backing" {"backing": [...]} with numbers from 1 to `limit`.
     Backends that can constrain output (llama.cpp grammars) do so from these fields."""
 
     messages: tuple[Message, ...]
@@ -30,7 +35,7 @@ class CompletionRequest(Frozen):
     temperature: float = 0.0
     prompt_id: str = ""
     prompt_version: str = ""
-    reply: Literal["text", "ids", "lines"] = "text"
+    reply: Reply = "text"
     items: tuple[Item, ...] = ()
     limit: int | None = None
 

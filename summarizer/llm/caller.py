@@ -8,12 +8,12 @@ import asyncio
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Protocol, TypeVar
+from typing import Protocol, TypeVar
 
 from ..errors import ConfigError, UnreadableReply
 from ..models import Usage
 from ..prompts import Prompt
-from .base import Backend, Completion, CompletionRequest, Item, Message
+from .base import Backend, Completion, CompletionRequest, Item, Message, Reply
 from .cache import Cache, cache_key
 from .prices import TEMPLATE_TOKENS_PER_MESSAGE, Meter, Price, request_tokens, usd
 
@@ -75,7 +75,7 @@ class Caller:
 
     async def ask(self, prompt: Prompt, values: Mapping[str, object],
                   parse: Callable[[str], T], *, max_tokens: int, temperature: float = 0.0,
-                  reply: Literal["text", "ids", "lines"] = "text", items: Sequence[Item] = (),
+                  reply: Reply = "text", items: Sequence[Item] = (),
                   limit: int | None = None,
                   otherwise: Callable[[UnreadableReply], T] | None = None) -> T:
         """`parse` of the model's answer to `prompt` filled with `values`.

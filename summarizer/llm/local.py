@@ -166,10 +166,29 @@ def _plain_weight_buffers() -> Iterator[None]:
             native.llama_model_default_params = default
 
 
+# A character of a JSON string as the replies below write it: no newline, quotes escaped.
+JSON_CHAR = r'char ::= [^"\\\n] | "\\\""' + "\n"
+EVIDENCE_CHARS = 240  # what fits the judge's answer of 96 tokens, with the verdict around it
+CLAIM_CHARS = 400
+
+
 def reply_grammar(request: CompletionRequest) -> str | None:
-    """A GBNF grammar for the reply the request asks for, so that every line starts with one of
-    its ids: "ids" is up to `limit` lines "[id]"; "lines" is up to `limit` (else one per item)
-    lines "[id] sentence"."""
+    """A GBNF grammar for the reply the request asks for. Lines: every line starts with one of
+    its ids ("ids": up to `limit` lines "[id]"; "lines": up to `limit`, else one per item, lines
+    "[id] sentence"). The judge's JSON: a verdict of the three and a short quote; a list of up
+    to `limit` claims; the numbers 1 to `limit` of the passages that back a claim."""
+    if request.reply == "verdict":
+        return ('root ::= "{\\"verdict\\": \\"" verdict "\\", \\"evidence\\": \\"" '
+                f'char{{0,{EVIDENCE_CHARS}}} "\\"}}"\n'
+                'verdict ::= "supported" | "unsupported" | "contradicted"\n' + JSON_CHAR)
+    if request.reply == "claims":
+        more = max(0, (request.limit or 1) - 1)
+        return (f'root ::= "[" claim (", " claim){{0,{more}}} "]"\n'
+                f'claim ::= "\\"" char{{1,{CLAIM_CHARS}}} "\\""\n' + JSON_CHAR)
+    if request.reply == "backing":
+        numbers = " | ".join(f'"{n}"' for n in range(1, (request.limit or 1) + 1))
+        return ('root ::= "{\\"backing\\": [" (n (", " n)*)? "]}"\n'
+                f"n ::= {numbers}\n")
     if request.reply == "text" or not request.items:
         return None
     ids = " | ".join(f'"{item.id}"' for item in request.items)
