@@ -91,6 +91,25 @@ def test_a_grammar_holds_the_model_to_ids_it_was_offered(backend, no_network):
     assert all(line.strip() in {f"[{i.id}]" for i in items} for line in lines), text
 
 
+@pytest.mark.parametrize(("reply", "limit"), [("verdict", None), ("claims", 2), ("backing", 1)])
+def test_each_json_reply_comes_back_in_its_shape(backend, no_network, reply, limit):
+    import json
+
+    request = CompletionRequest(messages=(
+        Message(role="system", content="Answer about the passage in JSON."),
+        Message(role="user", content="[1] The bridge collapsed on Saturday and two people died."
+                "\n\nClaim: two people died when the bridge collapsed."),
+    ), max_tokens=96, reply=reply, limit=limit)
+    value = json.loads(asyncio.run(backend.complete(request)).text)
+    if reply == "verdict":
+        assert value["verdict"] in {"supported", "unsupported", "contradicted"}
+        assert isinstance(value["evidence"], str) and set(value) == {"verdict", "evidence"}
+    elif reply == "claims":
+        assert 1 <= len(value) <= 2 and all(isinstance(c, str) and c for c in value)
+    else:
+        assert set(value) == {"backing"} and set(value["backing"]) <= {1}
+
+
 def test_the_judges_json_replies_are_held_to_their_form(backend, no_network):
     """A small model asked for JSON writes prose; the grammar makes every verdict and every
     answer about backing readable at the first ask (no re-ask, nothing counted unreadable)."""

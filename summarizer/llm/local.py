@@ -186,8 +186,9 @@ def reply_grammar(request: CompletionRequest) -> str | None:
         return (f'root ::= "[" claim (", " claim){{0,{more}}} "]"\n'
                 f'claim ::= "\\"" char{{1,{CLAIM_CHARS}}} "\\""\n' + JSON_CHAR)
     if request.reply == "backing":
-        numbers = " | ".join(f'"{n}"' for n in range(1, (request.limit or 1) + 1))
-        return ('root ::= "{\\"backing\\": [" (n (", " n)*)? "]}"\n'
+        count = request.limit or 1
+        numbers = " | ".join(f'"{n}"' for n in range(1, count + 1))
+        return (f'root ::= "{{\\"backing\\": [" (n (", " n){{0,{count - 1}}})? "]}}"\n'
                 f"n ::= {numbers}\n")
     if request.reply == "text" or not request.items:
         return None
